@@ -122,7 +122,7 @@ export type AnyAggregatorOptions<R> = BaseAggregatorOptions<R> & {
 
 /** Validates the options once; throws TypeError/RangeError naming the option and its range. */
 export function resolveOptions<R>(input: AnyAggregatorOptions<R> | undefined): ResolvedOptions<R> {
-  const options = input ?? {};
+  const options = input === undefined ? {} : input;
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(
       `options must be an object, got ${options === null ? 'null' : typeof options}`,
