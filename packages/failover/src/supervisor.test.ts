@@ -1,0 +1,273 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../test/helpers/fake-clock.js';
+import {
+  type CollectorProcessState,
+  type SpawnFunction,
+  type SupervisedChild,
+  Supervisor,
+  type SupervisorOptions,
+} from './index.js';
+
+class FakeChild extends EventEmitter implements SupervisedChild {
+  readonly pid: number | undefined;
+  readonly stdout = null;
+  readonly stderr = null;
+  readonly signals: string[] = [];
+  exited = false;
+  /** When false, SIGTERM is ignored (a collector that does not stop politely). */
+  honoursTerm = true;
+  constructor(pid: number | undefined) {
+    super();
+    this.pid = pid;
+  }
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    this.signals.push(signal);
+    if (this.exited) return false;
+    if (signal === 'SIGKILL' || (signal === 'SIGTERM' && this.honoursTerm)) {
+      queueMicrotask(() => this.exit(null, signal));
+    }
+    return true;
+  }
+  exit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.emit('exit', code, signal);
+  }
+}
+
+function setup(options: SupervisorOptions = {}) {
+  const clock = new FakeClock();
+  const children: FakeChild[] = [];
+  let nextPid = 1000;
+  const spawn: SpawnFunction = () => {
+    const child = new FakeChild(nextPid++);
+    children.push(child);
+    return child;
+  };
+  const supervisor = new Supervisor({ clock, spawn, random: () => 0.5, ...options });
+  const events: string[] = [];
+  const delays: number[] = [];
+  supervisor.on('state-change', (e) => events.push(`${e.id}:${e.to}`));
+  supervisor.on('restart-scheduled', (e) => delays.push(e.delayMs));
+  supervisor.on('gave-up', (e) => events.push(`${e.id}:gave-up:${e.restarts}`));
+  const last = () => {
+    const child = children.at(-1);
+    if (child === undefined) throw new Error('no child');
+    return child;
+  };
+  return { clock, children, supervisor, events, delays, last };
+}
+
+const spec = { id: 'c1', command: 'collector' };
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('Supervisor (fake processes, fake time)', () => {
+  it('restarts with exponential backoff: 100, 200, 400, 800 ... capped at 30 s', () => {
+    const { clock, supervisor, delays, last } = setup({ maxRestarts: 100 });
+    supervisor.start(spec);
+    for (let i = 0; i < 12; i++) {
+      last().exit(1, null);
+      const delay = delays.at(-1) ?? 0;
+      clock.advance(delay - 1);
+      expect(supervisor.info('c1')?.state).toBe('restarting');
+      clock.advance(1);
+      expect(supervisor.info('c1')?.state).toBe('starting');
+    }
+    expect(delays).toEqual([
+      100, 200, 400, 800, 1600, 3200, 6400, 12_800, 25_600, 30_000, 30_000, 30_000,
+    ]);
+    expect(supervisor.info('c1')?.restarts).toBe(12);
+  });
+
+  it('resets the backoff after 30 s of stable (ready) running', () => {
+    const { clock, supervisor, delays, last } = setup();
+    supervisor.start(spec);
+    last().exit(1, null);
+    clock.advance(100);
+    last().exit(1, null);
+    clock.advance(200);
+    expect(supervisor.markReady('c1')).toBe(true);
+    clock.advance(30_000);
+    last().exit(1, null);
+    expect(delays).toEqual([100, 200, 100]);
+    expect(supervisor.info('c1')?.consecutiveFailures).toBe(1);
+  });
+
+  it('gives up after the restart intensity (5 in 60 s): state failed and gave-up event', () => {
+    const { clock, children, supervisor, events, delays, last } = setup();
+    supervisor.start(spec);
+    for (let i = 0; i < 5; i++) {
+      last().exit(1, null);
+      clock.advance(delays.at(-1) ?? 0);
+    }
+    expect(children).toHaveLength(6);
+    last().exit(1, null);
+    expect(supervisor.info('c1')?.state).toBe('failed');
+    expect(events.at(-1)).toBe('c1:gave-up:5');
+    clock.advance(120_000);
+    expect(children).toHaveLength(6);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('only counts restarts inside the intensity window', () => {
+    const { clock, supervisor, delays, last } = setup({
+      maxRestarts: 2,
+      restartWindowMs: 1000,
+      backoff: { initialDelayMs: 10, maxDelayMs: 10 },
+    });
+    supervisor.start(spec);
+    for (let i = 0; i < 10; i++) {
+      last().exit(1, null);
+      clock.advance(delays.at(-1) ?? 0);
+      clock.advance(600);
+    }
+    expect(supervisor.info('c1')?.state).toBe('starting');
+    expect(supervisor.info('c1')?.restarts).toBe(10);
+  });
+
+  it('applies restart policies: transient stops on exit 0, temporary never restarts', () => {
+    const { supervisor, children } = setup();
+    supervisor.start({ ...spec, id: 't', restart: 'transient' });
+    children[0]?.exit(0, null);
+    expect(supervisor.info('t')?.state).toBe('stopped');
+    supervisor.start({ ...spec, id: 't2', restart: 'transient' });
+    children[1]?.exit(null, 'SIGSEGV');
+    expect(supervisor.info('t2')?.state).toBe('restarting');
+    supervisor.start({ ...spec, id: 'tmp', restart: 'temporary' });
+    children[2]?.exit(3, null);
+    expect(supervisor.info('tmp')?.state).toBe('stopped');
+    supervisor.start({ ...spec, id: 'p' });
+    children[3]?.exit(0, null);
+    expect(supervisor.info('p')?.state).toBe('restarting');
+  });
+
+  it('kills a child that is not ready within readyTimeoutMs and counts a failed start', () => {
+    const { clock, supervisor, last, children } = setup({ readyTimeoutMs: 1000 });
+    const timeouts: string[] = [];
+    supervisor.on('start-timeout', (e) => timeouts.push(e.error.code));
+    supervisor.start({ ...spec, restart: 'transient' });
+    clock.advance(999);
+    expect(last().signals).toEqual([]);
+    clock.advance(1);
+    expect(last().signals).toEqual(['SIGKILL']);
+    expect(timeouts).toEqual(['ERR_START_TIMEOUT']);
+    last().exit(0, null);
+    // Even a clean exit after a failed start is abnormal: transient restarts it.
+    expect(supervisor.info('c1')).toMatchObject({ state: 'restarting', failedStarts: 1 });
+    clock.advance(100);
+    expect(children).toHaveLength(2);
+    expect(supervisor.markReady('c1', 12345)).toBe(false);
+    expect(supervisor.markReady('c1', last().pid)).toBe(true);
+    clock.advance(5000);
+    expect(last().signals).toEqual([]);
+  });
+
+  it('stop(): SIGTERM, then SIGKILL after stopGraceMs; no restart', async () => {
+    const { clock, supervisor, last, events } = setup({ stopGraceMs: 2000 });
+    supervisor.start(spec);
+    supervisor.markReady('c1');
+    last().honoursTerm = false;
+    const stopped = supervisor.stop('c1');
+    expect(last().signals).toEqual(['SIGTERM']);
+    expect(supervisor.info('c1')?.state).toBe('stopping');
+    clock.advance(1999);
+    expect(last().signals).toEqual(['SIGTERM']);
+    clock.advance(1);
+    expect(last().signals).toEqual(['SIGTERM', 'SIGKILL']);
+    await stopped;
+    const states: CollectorProcessState[] = ['starting', 'running', 'stopping', 'stopped'];
+    expect(events).toEqual(states.map((s) => `c1:${s}`));
+    expect(clock.pending).toBe(0);
+  });
+
+  it('win32: stop() terminates at once (no graceful signal)', async () => {
+    const { supervisor, last } = setup({ platform: 'win32' });
+    supervisor.start(spec);
+    await supervisor.stop('c1');
+    expect(last().signals).toEqual(['SIGKILL']);
+  });
+
+  it('kill() force-kills a hung child and restarts it like a crash', async () => {
+    const { clock, supervisor, children } = setup();
+    const exits: string[] = [];
+    supervisor.on('exit', (e) => exits.push(`${e.pid}:${e.signal}:${e.expected}`));
+    supervisor.start(spec);
+    supervisor.markReady('c1');
+    expect(supervisor.kill('c1')).toBe(true);
+    await flush();
+    expect(exits).toEqual(['1000:SIGKILL:false']);
+    expect(supervisor.info('c1')?.state).toBe('restarting');
+    clock.advance(100);
+    expect(children).toHaveLength(2);
+    expect(supervisor.kill('c1')).toBe(true);
+    expect(() => supervisor.kill('x')).toThrow(
+      expect.objectContaining({ code: 'ERR_UNKNOWN_COLLECTOR' }),
+    );
+  });
+
+  it('close() stops every child, cancels pending restarts and refuses new starts', async () => {
+    const { clock, supervisor, children } = setup({ stopGraceMs: 50 });
+    supervisor.start({ ...spec, id: 'a' });
+    supervisor.start({ ...spec, id: 'b' });
+    supervisor.start({ ...spec, id: 'c' });
+    children[1]?.exit(1, null);
+    const stubborn = children[2];
+    if (stubborn) stubborn.honoursTerm = false;
+    const closing = supervisor.close();
+    expect(supervisor.close()).toBe(closing);
+    clock.advance(50);
+    await closing;
+    expect(children.every((c) => c.exited)).toBe(true);
+    expect(supervisor.list().map((i) => i.state)).toEqual(['stopped', 'stopped', 'stopped']);
+    clock.advance(60_000);
+    expect(children).toHaveLength(3);
+    expect(() => supervisor.start({ ...spec, id: 'd' })).toThrow(
+      expect.objectContaining({ code: 'ERR_SUPERVISOR_CLOSED' }),
+    );
+    await expect(supervisor.stop('zzz')).rejects.toMatchObject({ code: 'ERR_UNKNOWN_COLLECTOR' });
+  });
+
+  it('reports spawn failures as failed starts and restarts per policy', () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const supervisor = new Supervisor({
+      clock,
+      random: () => 0.5,
+      spawn: () => {
+        calls++;
+        if (calls === 1) throw new Error('EACCES');
+        const child = new FakeChild(undefined);
+        queueMicrotask(() => child.emit('error', new Error('spawn x ENOENT')));
+        return child;
+      },
+    });
+    const errors: string[] = [];
+    supervisor.on('spawn-error', (e) => errors.push(e.error.code));
+    supervisor.start(spec);
+    expect(supervisor.info('c1')).toMatchObject({ state: 'restarting', failedStarts: 1 });
+    expect(errors).toEqual(['ERR_SPAWN_FAILED']);
+  });
+
+  it('rejects duplicates, replaces stopped collectors, validates options', async () => {
+    const { supervisor } = setup();
+    supervisor.start(spec);
+    expect(() => supervisor.start(spec)).toThrow(
+      expect.objectContaining({ code: 'ERR_DUPLICATE_COLLECTOR' }),
+    );
+    await supervisor.stop('c1');
+    supervisor.start(spec);
+    expect(supervisor.info('c1')?.state).toBe('starting');
+    expect(() => supervisor.markReady('nope')).toThrow(
+      expect.objectContaining({ code: 'ERR_UNKNOWN_COLLECTOR' }),
+    );
+    expect(() => new Supervisor({ maxRestarts: -1 })).toThrow(
+      /maxRestarts must be an integer in \[0, 1000\], got -1/,
+    );
+    expect(() => new Supervisor({ backoff: { jitter: 5 } })).toThrow(/backoff\.jitter/);
+    // @ts-expect-error bad policy on purpose
+    expect(() => new Supervisor({ restart: 'always' })).toThrow(TypeError);
+    // @ts-expect-error bad args on purpose
+    expect(() => supervisor.start({ id: 'x', command: 'y', args: [1] })).toThrow(TypeError);
+  });
+});
