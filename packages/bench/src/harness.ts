@@ -1,0 +1,220 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Broker, encodeFrame, FrameDecoder } from '@daemoneye/ipc-transport';
+
+/** Absolute path of a compiled script next to this module in `dist/`. */
+export function distScript(name: string): string {
+  return fileURLToPath(new URL(`./${name}`, import.meta.url));
+}
+
+/** A private 0700 directory for sockets; removed by the returned function. */
+export async function tempDir(
+  prefix = 'de-bench-',
+): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Spawns `dist/collector.js` in a mode, with `process.execPath`. */
+export function spawnCollector(
+  mode: 'transport' | 'ipc' | 'raw',
+  config: { collectorId: string; endpoint?: string },
+): ChildProcess {
+  const stdio: ('ignore' | 'inherit' | 'ipc')[] =
+    mode === 'ipc' ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'];
+  return spawn(process.execPath, [distScript('collector.js'), mode, JSON.stringify(config)], {
+    stdio,
+    serialization: 'json',
+  });
+}
+
+/** Kills children and waits for their exit (bounded). */
+export async function killAll(
+  children: readonly ChildProcess[],
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<void> {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await Promise.race([exited, delay(2000)]);
+    }),
+  );
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Rejects when `promise` has not settled within `ms` (names `what` in the error). */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A Broker on a fresh endpoint with K transport collectors connected to it. */
+export interface TransportFleet {
+  readonly broker: Broker;
+  readonly ids: readonly string[];
+  readonly children: ChildProcess[];
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+/** Starts a broker and K collector processes; resolves when all have said Hello. */
+export async function startTransportFleet(
+  k: number,
+  options: { heartbeatIntervalMs?: number; prefix?: string } = {},
+): Promise<TransportFleet> {
+  const temp = await tempDir();
+  const endpoint = join(temp.dir, 'agent.sock');
+  const broker = new Broker({
+    endpoint,
+    ...(options.heartbeatIntervalMs === undefined
+      ? {}
+      : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
+  });
+  await broker.listen();
+  const ids = Array.from({ length: k }, (_, i) => `${options.prefix ?? 'bench'}-${i + 1}`);
+  const pending = new Set(ids);
+  const connected = new Promise<void>((resolve) => {
+    const onConnected = (info: { collectorId: string }): void => {
+      pending.delete(info.collectorId);
+      if (pending.size === 0) {
+        broker.off('collector-connected', onConnected);
+        resolve();
+      }
+    };
+    broker.on('collector-connected', onConnected);
+  });
+  const children = ids.map((collectorId) => spawnCollector('transport', { collectorId, endpoint }));
+  const fleet: TransportFleet = {
+    broker,
+    ids,
+    children,
+    endpoint,
+    async close() {
+      await killAll(children);
+      await broker.close();
+      await temp.remove();
+    },
+  };
+  try {
+    await within(connected, 20_000, `${k} transport collectors connecting`);
+  } catch (error) {
+    await fleet.close();
+    throw error;
+  }
+  return fleet;
+}
+
+/** K baseline children speaking JSON over the child_process IPC channel. */
+export interface IpcFleet {
+  readonly ids: readonly string[];
+  readonly children: ChildProcess[];
+  close(): Promise<void>;
+}
+
+/** Spawns K baseline children; resolves when each has sent `ready`. */
+export async function startIpcFleet(k: number): Promise<IpcFleet> {
+  const ids = Array.from({ length: k }, (_, i) => `ipc-${i + 1}`);
+  const children = ids.map((collectorId) => spawnCollector('ipc', { collectorId }));
+  const fleet: IpcFleet = { ids, children, close: () => killAll(children) };
+  try {
+    await within(
+      Promise.all(children.map((child) => once(child, 'message'))),
+      20_000,
+      `${k} child_process collectors starting`,
+    );
+  } catch (error) {
+    await fleet.close();
+    throw error;
+  }
+  return fleet;
+}
+
+/** One raw-socket peer process: echo and one-way probes with the transport's framing. */
+export class RawPeer {
+  private readonly decoder = new FrameDecoder();
+  private waiter: ((received: { frame: Buffer; at: bigint }) => void) | undefined;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly socket: Socket,
+    private readonly child: ChildProcess,
+    private readonly removeDir: () => Promise<void>,
+  ) {
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => {
+      const at = process.hrtime.bigint();
+      for (const frame of this.decoder.push(chunk)) {
+        const waiter = this.waiter;
+        this.waiter = undefined;
+        waiter?.({ frame, at });
+      }
+    });
+  }
+
+  /** Listens on a fresh socket and spawns the peer process. */
+  static async start(): Promise<RawPeer> {
+    const temp = await tempDir();
+    const path = join(temp.dir, 'raw.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const accepted = once(server, 'connection');
+    const child = spawnCollector('raw', { collectorId: 'raw', endpoint: path });
+    const [socket] = await within(accepted, 20_000, 'raw peer connecting');
+    if (!isSocket(socket)) throw new Error('raw peer: no socket');
+    return new RawPeer(server, socket, child, temp.remove);
+  }
+
+  private next(): Promise<{ frame: Buffer; at: bigint }> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /** One echo round trip of `payload` (which must not start with 'O'); nanoseconds. */
+  async roundTrip(payload: Uint8Array): Promise<bigint> {
+    const reply = this.next();
+    const start = process.hrtime.bigint();
+    this.socket.write(encodeFrame(payload));
+    const { at } = await reply;
+    return at - start;
+  }
+
+  /** Asks the peer to write its clock; returns peer write -> frame decoded here, in nanoseconds. */
+  async oneWay(): Promise<bigint> {
+    const reply = this.next();
+    this.socket.write(encodeFrame(PROBE));
+    const { frame, at } = await reply;
+    return at - frame.readBigUInt64BE(1);
+  }
+
+  async close(): Promise<void> {
+    this.socket.destroy();
+    await killAll([this.child]);
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.removeDir();
+  }
+}
+
+const PROBE = Uint8Array.of(0x4f);
+
+function isSocket(value: unknown): value is Socket {
+  return typeof value === 'object' && value !== null && 'write' in value && 'destroy' in value;
+}
