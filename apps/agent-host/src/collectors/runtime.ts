@@ -1,0 +1,145 @@
+import {
+  type CollectorClient,
+  createCollectorClient,
+  isTransportError,
+} from '@daemoneye/ipc-transport';
+import type { DetectionResult, TaskAssignment } from '@daemoneye/proto';
+
+/** Environment variables the agent sets for each collector process. */
+export const ENV_ENDPOINT = 'DAEMONEYE_ENDPOINT';
+export const ENV_COLLECTOR_ID = 'DAEMONEYE_COLLECTOR_ID';
+
+/** Results per TaskResult frame: keeps every frame far below the 1 MiB limit. */
+export const RESULT_BATCH = 256;
+
+/** What one collector kind does. */
+export interface CollectorSpec {
+  kind: string;
+  taskKinds: string[];
+  /** Runs one task and returns its results; a throw becomes a final error result. */
+  handle(task: TaskAssignment): Promise<DetectionResult[]>;
+  /** Tasks run at once; the rest wait in a queue reported as queueDepth. Default 2. */
+  concurrency?: number;
+}
+
+/** CPU use of this process as a 0..1 fraction of one core since the previous call. */
+function cpuSampler(): () => number {
+  let lastCpu = process.cpuUsage();
+  let lastAt = process.hrtime.bigint();
+  return () => {
+    const cpu = process.cpuUsage(lastCpu);
+    const now = process.hrtime.bigint();
+    const elapsedUs = Number(now - lastAt) / 1000;
+    lastCpu = process.cpuUsage();
+    lastAt = now;
+    if (elapsedUs <= 0) return 0;
+    return Math.min(1, (cpu.user + cpu.system) / elapsedUs);
+  };
+}
+
+/** Connects to the agent and serves tasks until the agent goes away or SIGTERM arrives. */
+export async function runCollector(spec: CollectorSpec): Promise<void> {
+  const endpoint = process.env[ENV_ENDPOINT];
+  const collectorId = process.env[ENV_COLLECTOR_ID] ?? `${spec.kind}-${process.pid}`;
+  const concurrency = spec.concurrency ?? 2;
+  const queue: TaskAssignment[] = [];
+  let active = 0;
+  const cpu = cpuSampler();
+  const log = (text: string): void => {
+    process.stderr.write(`${collectorId}: ${text}\n`);
+  };
+
+  const client: CollectorClient = createCollectorClient({
+    ...(endpoint ? { endpoint } : {}),
+    collectorId,
+    kind: spec.kind,
+    taskKinds: spec.taskKinds,
+    maxReconnectAttempts: 20,
+    metrics: () => ({
+      activeTasks: active,
+      queueDepth: queue.length,
+      cpu: cpu(),
+      memoryBytes: process.memoryUsage().rss,
+    }),
+    onTask: (task) => {
+      queue.push(task);
+      pump();
+    },
+  });
+
+  const send = (
+    task: TaskAssignment,
+    results: DetectionResult[],
+    final: boolean,
+    error?: string,
+  ): void => {
+    try {
+      client.sendResult(task, results, error === undefined ? { final } : { final, error });
+    } catch (e) {
+      // Lost connection or full queue: the agent re-routes or fails the task; say so and go on.
+      log(`could not send result of ${task.taskId}: ${isTransportError(e) ? e.code : String(e)}`);
+    }
+  };
+
+  const runTask = async (task: TaskAssignment): Promise<void> => {
+    try {
+      const results = await spec.handle(task);
+      if (results.length === 0) send(task, [], true);
+      for (let i = 0; i < results.length; i += RESULT_BATCH) {
+        send(task, results.slice(i, i + RESULT_BATCH), i + RESULT_BATCH >= results.length);
+      }
+    } catch (error) {
+      send(task, [], true, error instanceof Error ? error.message : String(error));
+    }
+  };
+
+  function pump(): void {
+    while (active < concurrency) {
+      const task = queue.shift();
+      if (!task) return;
+      active++;
+      void runTask(task).finally(() => {
+        active--;
+        pump();
+      });
+    }
+  }
+
+  const shutdown = async (code: number): Promise<void> => {
+    await client.close().catch(() => undefined);
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('SIGINT', () => void shutdown(0));
+  client.on('give-up', () => {
+    log('agent unreachable, giving up');
+    void shutdown(1);
+  });
+  // An orphaned collector (the agent was killed) must not linger.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      log('agent process is gone, exiting');
+      void shutdown(0);
+    }
+  }, 500).unref();
+
+  try {
+    await client.connect();
+  } catch (error) {
+    log(
+      `cannot connect: ${isTransportError(error) ? `${error.code}: ${error.message}` : String(error)}`,
+    );
+    process.exit(2);
+  }
+}
+
+/** Builds one DetectionResult. */
+export function detection(
+  fingerprint: string,
+  kind: string,
+  subject: string,
+  attributes: Record<string, string>,
+): DetectionResult {
+  return { fingerprint, kind, subject, attributes, collectedAtUnixMs: BigInt(Date.now()) };
+}
