@@ -56,7 +56,7 @@ export type MetricsState = 'fresh' | 'stale' | 'none';
 /** The weighted score of one collector and how it was computed, for status displays. */
 export interface ScoreExplanation {
   readonly id: string;
-  /** `weight x slowStartFactor x base`: what `weighted` and `p2c` compare. */
+  /** `weight x base`: what `weighted` and `p2c` compare. */
   readonly score: number;
   /** Sum of the terms. */
   readonly base: number;
@@ -79,8 +79,9 @@ export interface ScoreExplanation {
   };
   readonly metrics: MetricsState;
   readonly weight: number;
+  /** Probability that slow start lets it take part in a selection (1 after the window). */
   readonly slowStartFactor: number;
-  /** `least-loaded` picks the highest `weight x slowStartFactor / (activeTasks + queueDepth + 1)`. */
+  /** `least-loaded` picks the highest `weight / (activeTasks + queueDepth + 1)`. */
   readonly leastLoadedScore: number;
   readonly ejected: boolean;
 }
@@ -162,6 +163,33 @@ function isIdArray(exclude: ExcludeList): exclude is readonly string[] {
   return Array.isArray(exclude);
 }
 
+/** Running maximum with random tie-breaking (reservoir sampling), reused across selections. */
+class Leader {
+  best: CollectorRecord | undefined;
+  #score = 0;
+  #ties = 0;
+
+  reset(): this {
+    this.best = undefined;
+    this.#ties = 0;
+    return this;
+  }
+
+  offer(c: CollectorRecord, score: number, random: () => number): void {
+    const tolerance = this.#score * TIE_EPSILON;
+    if (this.best === undefined || score > this.#score + tolerance) {
+      this.best = c;
+      this.#score = score;
+      this.#ties = 1;
+    } else if (score >= this.#score - tolerance) {
+      // Each of the k tied candidates ends up chosen with probability 1/k.
+      this.#ties++;
+      if (random() * this.#ties < 1) this.best = c;
+      if (score > this.#score) this.#score = score;
+    }
+  }
+}
+
 function emptyPool(): Pool {
   return { members: [], cursor: 0, ejectedCount: 0, ejectionVersion: -1 };
 }
@@ -181,6 +209,8 @@ export class LoadBalancer {
   #byKind = new Map<string, Pool>();
   /** Indices reused by P2C's fallback; grows with the pool, never allocated per selection. */
   #scratch = new Int32Array(16);
+  readonly #leader = new Leader();
+  readonly #deferred = new Leader();
 
   readonly #ejected = new Set<CollectorRecord>();
   #nextEjectionEnd = Number.POSITIVE_INFINITY;
@@ -311,6 +341,8 @@ export class LoadBalancer {
   taskFinished(id: string, durationMs: number, success: boolean): boolean {
     const c = this.#collectors.get(id);
     if (c === undefined) return false;
+    const now = this.#now();
+    if (now >= this.#nextEjectionEnd) this.#endEjections(now);
     if (c.inFlight > 0) c.inFlight--;
     c.finishedSinceReport++;
 
@@ -338,7 +370,7 @@ export class LoadBalancer {
     } else {
       c.consecutiveFailures++;
       if (c.consecutiveFailures >= this.#o.consecutiveFailures && !c.ejected) {
-        this.#tryEject(c, this.#now());
+        this.#tryEject(c, now);
       }
     }
     return true;
@@ -617,13 +649,12 @@ export class LoadBalancer {
       this.#successRate(c),
       this.#durationFactor(c),
     );
-    return base * c.weight * this.#ramp(c, now);
+    return base * c.weight;
   }
 
   #leastLoadedScore(c: CollectorRecord, now: number): number {
     const fresh = this.#isFresh(c, now);
-    const load = this.#active(c, fresh) + this.#queue(c, fresh) + 1;
-    return (c.weight * this.#ramp(c, now)) / load;
+    return c.weight / (this.#active(c, fresh) + this.#queue(c, fresh) + 1);
   }
 
   #explain(c: CollectorRecord, now: number): ScoreExplanation {
@@ -637,10 +668,9 @@ export class LoadBalancer {
     };
     const terms = scoreTerms(this.#w, inputs);
     const base = terms.active + terms.queue + terms.success + terms.cpu;
-    const slowStartFactor = this.#ramp(c, now);
     return {
       id: c.id,
-      score: base * c.weight * slowStartFactor,
+      score: base * c.weight,
       base,
       terms,
       inputs,
@@ -653,7 +683,7 @@ export class LoadBalancer {
       },
       metrics: this.#metricsState(c, now),
       weight: c.weight,
-      slowStartFactor,
+      slowStartFactor: this.#ramp(c, now),
       leastLoadedScore: this.#leastLoadedScore(c, now),
       ejected: c.ejected,
     };
@@ -669,6 +699,15 @@ export class LoadBalancer {
     if (c.ejected && !ignoreEjection) return false;
     if (exclude === undefined) return true;
     return isIdArray(exclude) ? !exclude.includes(c.id) : !exclude.has(c.id);
+  }
+
+  /**
+   * Slow start: a collector in its ramp takes part in a selection with probability equal to its
+   * slow-start factor, so its share grows with the factor whatever the strategy.
+   */
+  #admitted(c: CollectorRecord, now: number): boolean {
+    if (this.#o.slowStartMs === 0 || now - c.startedAt >= this.#o.slowStartMs) return true;
+    return this.#o.random() < this.#ramp(c, now);
   }
 
   #index(n: number): number {
@@ -688,7 +727,7 @@ export class LoadBalancer {
     if (n === 0) return undefined;
     switch (this.#o.strategy) {
       case 'round-robin':
-        return this.#roundRobin(pool, exclude, ignoreEjection);
+        return this.#roundRobin(pool, exclude, ignoreEjection, now);
       case 'least-loaded':
         return this.#scan(members, n, exclude, ignoreEjection, now, true);
       case 'weighted':
@@ -702,7 +741,10 @@ export class LoadBalancer {
     }
   }
 
-  /** Highest score among eligible candidates; ties (within 1e-9 relative) broken at random. */
+  /**
+   * Highest score among eligible candidates admitted by slow start (or, when slow start admitted
+   * none, among all eligible ones); ties within 1e-9 relative are broken at random.
+   */
   #scan(
     members: readonly CollectorRecord[],
     n: number,
@@ -711,25 +753,18 @@ export class LoadBalancer {
     now: number,
     leastLoaded: boolean,
   ): CollectorRecord | undefined {
-    let best: CollectorRecord | undefined;
-    let bestScore = Number.NEGATIVE_INFINITY;
-    let ties = 0;
+    const admitted = this.#leader.reset();
+    const deferred = this.#deferred.reset();
     for (let i = 0; i < n; i++) {
       const c = members[i];
       if (c === undefined || !this.#eligible(c, exclude, ignoreEjection)) continue;
       const s = leastLoaded ? this.#leastLoadedScore(c, now) : this.#score(c, now);
-      if (best === undefined || s > bestScore + Math.abs(bestScore) * TIE_EPSILON) {
-        best = c;
-        bestScore = s;
-        ties = 1;
-      } else if (s >= bestScore - Math.abs(bestScore) * TIE_EPSILON) {
-        ties++;
-        // Reservoir sampling: each of the k tied candidates ends up chosen with probability 1/k.
-        if (this.#o.random() * ties < 1) best = c;
-        if (s > bestScore) bestScore = s;
-      }
+      (this.#admitted(c, now) ? admitted : deferred).offer(c, s, this.#o.random);
     }
-    return best;
+    const chosen = admitted.best ?? deferred.best;
+    admitted.reset();
+    deferred.reset();
+    return chosen;
   }
 
   /**
@@ -763,7 +798,7 @@ export class LoadBalancer {
         if (c !== undefined && this.#eligible(c, exclude, ignoreEjection)) second = c;
       }
     }
-    if (first !== undefined && second !== undefined) return this.#better(first, second, now);
+    if (first !== undefined && second !== undefined) return this.#duel(first, second, now);
     if (first !== undefined && n === 1) return first;
 
     // Repeated draws hit ineligible candidates: list the eligible ones (one O(n) pass).
@@ -788,35 +823,46 @@ export class LoadBalancer {
     let j = this.#index(m - 1);
     if (j >= i) j++;
     const b = members[scratch[j] ?? 0];
-    return b === undefined ? a : this.#better(a, b, now);
+    return b === undefined ? a : this.#duel(a, b, now);
   }
 
-  #better(a: CollectorRecord, b: CollectorRecord, now: number): CollectorRecord {
+  /** P2C's comparison: slow start admission first, then the higher score, ties at random. */
+  #duel(a: CollectorRecord, b: CollectorRecord, now: number): CollectorRecord {
+    const inA = this.#admitted(a, now);
+    const inB = this.#admitted(b, now);
+    if (inA !== inB) return inA ? a : b;
     const sa = this.#score(a, now);
     const sb = this.#score(b, now);
-    const tolerance = Math.max(Math.abs(sa), Math.abs(sb)) * TIE_EPSILON;
+    const tolerance = Math.max(sa, sb) * TIE_EPSILON;
     if (sa > sb + tolerance) return a;
     if (sb > sa + tolerance) return b;
     return this.#o.random() < 0.5 ? a : b;
   }
 
+  /** Next eligible collector after the pool's cursor; slow start may pass one over. */
   #roundRobin(
     pool: Pool,
     exclude: ExcludeList | undefined,
     ignoreEjection: boolean,
+    now: number,
   ): CollectorRecord | undefined {
     const members = pool.members;
     const n = members.length;
     const start = pool.cursor % n;
+    let fallback = -1;
     for (let k = 0; k < n; k++) {
       const i = (start + k) % n;
       const c = members[i];
-      if (c !== undefined && this.#eligible(c, exclude, ignoreEjection)) {
+      if (c === undefined || !this.#eligible(c, exclude, ignoreEjection)) continue;
+      if (this.#admitted(c, now)) {
         pool.cursor = i + 1;
         return c;
       }
+      if (fallback < 0) fallback = i;
     }
-    return undefined;
+    if (fallback < 0) return undefined;
+    pool.cursor = fallback + 1;
+    return members[fallback];
   }
 
   // ---- ejection ---------------------------------------------------------------------------
@@ -884,6 +930,8 @@ export class LoadBalancer {
 
   #unEject(c: CollectorRecord, now: number): void {
     c.ejected = false;
+    // Back in rotation with a clean slate: failures of tasks sent before the ejection do not count.
+    c.consecutiveFailures = 0;
     c.lastEjectionEnd = Math.min(now, c.ejectedUntil);
     this.#ejected.delete(c);
     this.#ejectionVersion++;
