@@ -1,0 +1,216 @@
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentStatus, OutputLine } from '../src/agent.js';
+import { type AgentProcess, alive, cli, startAgent, tempDir, until } from './helpers.js';
+
+const posix = process.platform !== 'win32';
+let dir = '';
+let cleanup: () => Promise<void> = async () => undefined;
+let agents: AgentProcess[] = [];
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+
+afterEach(async () => {
+  for (const agent of agents) {
+    if (agent.child.exitCode === null && agent.child.signalCode === null)
+      agent.child.kill('SIGKILL');
+  }
+  await Promise.all(agents.map((a) => a.exited));
+  agents = [];
+  await cleanup();
+});
+
+function endpoint(): string {
+  return join(dir, 'agent.sock');
+}
+
+function run(args: string[]): AgentProcess {
+  const agent = startAgent(['--endpoint', endpoint(), '--heartbeat-interval', '200', ...args]);
+  agents.push(agent);
+  return agent;
+}
+
+async function lines(path: string): Promise<OutputLine[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+async function status(): Promise<AgentStatus | undefined> {
+  const result = await cli(['status', '--endpoint', endpoint(), '--json']);
+  return result.code === 0 ? JSON.parse(result.stdout) : undefined;
+}
+
+describe.skipIf(!posix)('daemoneye-agent run', () => {
+  it('3 rounds with procmond=2,netmond=1 give complete lines deduplicated by fingerprint', async () => {
+    const out = join(dir, 'out.ndjson');
+    const agent = run([
+      '--collectors',
+      'procmond=2,netmond=1',
+      '--rounds',
+      '3',
+      '--interval',
+      '200',
+      '--output',
+      out,
+    ]);
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+    const all = await lines(out);
+    const enumerations = all.filter((l) => l.kind === 'enumerate');
+    expect(enumerations.length).toBe(3);
+    for (const line of enumerations) {
+      expect(line.complete).toBe(true);
+      expect(line.reason).toBe('all-received');
+      expect([...line.expected].sort()).toEqual(['netmond-1', 'procmond-1', 'procmond-2']);
+      expect(line.missing).toEqual([]);
+      const fingerprints = new Set(line.results.map((r) => r.fingerprint));
+      expect(line.resultCount).toBe(fingerprints.size);
+      expect(line.resultCount).toBe(line.results.length);
+      const processes = line.results.filter((r) => r.kind === 'process');
+      expect(processes.length).toBeGreaterThan(0);
+      // Both procmonds see the same processes: most process lines have both as sources.
+      const both = processes.filter(
+        (r) => r.sources.includes('procmond-1') && r.sources.includes('procmond-2'),
+      );
+      expect(both.length).toBeGreaterThan(processes.length / 2);
+      for (const key of ['correlationId', 'startedAt', 'completedAt', 'latencyMs', 'responded']) {
+        expect(line).toHaveProperty(key);
+      }
+    }
+    const integrity = all.filter((l) => l.kind === 'integrity');
+    expect(integrity.length).toBeGreaterThan(0);
+    expect(
+      integrity.every((l) => l.expected.length === 1 && l.expected[0]?.startsWith('procmond-')),
+    ).toBe(true);
+    const summary = agent.summary();
+    expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
+    expect(summary.tasks.inFlight).toBe(0);
+  });
+
+  it('survives kill -9 of a procmond found through status --json', async () => {
+    const out = join(dir, 'out.ndjson');
+    const agent = run([
+      '--collectors',
+      'procmond=2,netmond=1',
+      '--rounds',
+      '0',
+      '--interval',
+      '200',
+      '--timeout',
+      '2000',
+      '--output',
+      out,
+    ]);
+    const before = await until(async () => {
+      const s = await status();
+      const victim = s?.collectors.find(
+        (c) => c.id === 'procmond-1' && c.state === 'healthy' && c.pid,
+      );
+      return victim && s && s.rounds >= 1 ? victim : undefined;
+    });
+    expect(before.pid).toBeGreaterThan(0);
+    process.kill(Number(before.pid), 'SIGKILL');
+    const killedAt = Date.now();
+    const restarted = await until(async () => {
+      const s = await status();
+      const c = s?.collectors.find((x) => x.id === 'procmond-1');
+      return c && c.restarts >= 1 && c.state === 'healthy' && c.pid !== before.pid ? c : undefined;
+    });
+    expect(restarted.pid).not.toBe(before.pid);
+    // Later rounds are complete again.
+    await until(async () => {
+      const done = (await lines(out)).filter(
+        (l) =>
+          l.kind === 'enumerate' &&
+          l.complete &&
+          Date.parse(l.startedAt) > killedAt + 200 &&
+          l.responded.includes('procmond-1'),
+      );
+      return done.length >= 2 ? done : undefined;
+    });
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+    const all = await lines(out);
+    for (const line of all)
+      expect(['all-received', 'collector-failed', 'timeout', 'shutdown']).toContain(line.reason);
+    // Every set emitted once.
+    const ids = all.map((l) => l.correlationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    const summary = agent.summary();
+    expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
+    expect(summary.restarts).toBeGreaterThanOrEqual(1);
+  });
+
+  it('SIGTERM exits 0 and leaves no socket file and no collector process', async () => {
+    const agent = run([
+      '--collectors',
+      'procmond=1,netmond=1',
+      '--rounds',
+      '0',
+      '--interval',
+      '200',
+      '--output',
+      join(dir, 'o.ndjson'),
+    ]);
+    const s = await until(async () => {
+      const x = await status();
+      return x?.collectors.every((c) => c.state === 'healthy') ? x : undefined;
+    });
+    const pids = s.collectors.map((c) => Number(c.pid));
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+    await expect(stat(endpoint())).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(join(dir, 'agent.token'))).rejects.toMatchObject({ code: 'ENOENT' });
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+
+  it('status with a wrong token file is refused with a clear message', async () => {
+    run([
+      '--collectors',
+      'procmond=1',
+      '--rounds',
+      '0',
+      '--interval',
+      '500',
+      '--output',
+      join(dir, 'o.ndjson'),
+    ]);
+    await until(() => status());
+    await writeFile(join(dir, 'agent.token'), Buffer.alloc(32, 1));
+    const result = await cli(['status', '--endpoint', endpoint()]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/refused the token/);
+    expect(result.stderr).toMatch(/ERR_AUTH_FAILED/);
+  });
+
+  it('status without an agent says so and exits 1', async () => {
+    const result = await cli(['status', '--endpoint', endpoint()]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/daemoneye-agent status:/);
+  });
+});
+
+describe('command line', () => {
+  it.each([
+    [['run', '--rounds', 'x'], /--rounds must be a whole number/],
+    [['run', '--collectors', 'foo=1'], /unknown kind "foo"/],
+    [['run', '--heartbeat-interval', '5'], /--heartbeat-interval must be in 100/],
+    [['run', '--bogus'], /Unknown option/],
+    [['frobnicate'], /unknown command/],
+  ])('%j exits 2 with a clear error', async (args, pattern) => {
+    const result = await cli(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(pattern);
+  });
+
+  it.each([['run'], ['status']])('%s --help prints its usage', async (command) => {
+    const result = await cli([command, '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`Usage: daemoneye-agent ${command}`));
+  });
+});

@@ -1,0 +1,120 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const exec = promisify(execFile);
+
+/** A running `daemoneye-agent run` with its stderr collected. */
+export class AgentProcess {
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private waiters: { pattern: RegExp; resolve: () => void }[] = [];
+
+  constructor(readonly child: ChildProcess) {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderr += chunk;
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pattern.test(this.stderr)) return true;
+        w.resolve();
+        return false;
+      });
+    });
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+  }
+
+  /** Resolves once stderr matches `pattern`. */
+  waitLog(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    if (pattern.test(this.stderr)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${pattern}; stderr:\n${this.stderr}`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        pattern,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  /** The final summary line the agent prints on stderr. */
+  summary(): {
+    rounds: number;
+    tasks: { accepted: number; completed: number; failed: number; inFlight: number };
+    restarts: number;
+  } {
+    const match = /daemoneye-agent summary (\{.*\})/.exec(this.stderr);
+    if (!match?.[1]) throw new Error(`no summary in stderr:\n${this.stderr}`);
+    return JSON.parse(match[1]);
+  }
+}
+
+export function startAgent(args: string[]): AgentProcess {
+  return new AgentProcess(
+    spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+}
+
+/** Runs the CLI to completion. */
+export async function cli(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { timeout: 20_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    if (
+      typeof error === 'object' &&
+      error !== null &&
+      'code' in error &&
+      'stdout' in error &&
+      'stderr' in error
+    ) {
+      return {
+        code: Number(error.code),
+        stdout: String(error.stdout),
+        stderr: String(error.stderr),
+      };
+    }
+    throw error;
+  }
+}
+
+export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'de-agent-'));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` until it returns a value or `timeoutMs` passes. */
+export async function until<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
