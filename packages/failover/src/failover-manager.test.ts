@@ -270,6 +270,27 @@ describe('FailoverManager', () => {
     invariant(registry);
   });
 
+  it('a router that throws for one task parks only that task and goes on', () => {
+    const clock = new FakeClock();
+    const registry = new PendingTaskRegistry({ clock });
+    const manager = new FailoverManager({
+      registry,
+      clock,
+      router: {
+        route: (task) => {
+          if (task.taskId === 't1') throw new Error('ERR_BACKPRESSURE');
+          return 'b';
+        },
+      },
+    });
+    for (let i = 0; i < 3; i++) registry.assign({ taskId: `t${i}`, correlationId: 'c' }, 'a');
+    expect(manager.handleFailure('a')).toMatchObject({ moved: 2, parked: 1 });
+    expect(registry.get('t1')?.collectorId).toBeUndefined();
+    expect(manager.stats().hookErrors).toBe(1);
+    manager.close();
+    invariant(registry);
+  });
+
   it('redistributes 10 000 tasks of one collector, each exactly once', () => {
     const { registry, router, manager } = setup();
     const big = new PendingTaskRegistry({ maxPendingTasks: 20_000 });

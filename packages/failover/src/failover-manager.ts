@@ -8,8 +8,9 @@ import { checkClock, checkFunction, checkId, checkNumber, checkObject } from './
 /**
  * Places tasks on collectors; the agent implements it with the balancer and the IPC broker.
  * `route` is synchronous: it picks a collector that is not in `exclude`, sends the task to it and
- * returns its id, or returns undefined when no collector can take the task now. Throwing means
- * "could not send": the task is parked and the error reported as a `hook-error`.
+ * returns its id, or returns undefined when no collector can take any task now (the rest of the
+ * batch is then parked without asking again). Throwing means "could not send this one": that task
+ * is parked, the error reported as a `hook-error`, and routing goes on with the next task.
  */
 export interface TaskRouter<P = unknown> {
   route(task: PendingTask<P>, exclude: ReadonlySet<string>): string | undefined;
@@ -124,7 +125,8 @@ interface Parked<P> {
   readonly parkedAt: number;
 }
 
-type Placement = 'placed' | 'parked' | 'failed' | 'unavailable';
+// 'unavailable': the router has no collector now; 'rejected': it threw for this task only.
+type Placement = 'placed' | 'parked' | 'failed' | 'unavailable' | 'rejected';
 
 /**
  * Moves the unfinished work of failed collectors to healthy ones: one failover per failure,
@@ -231,7 +233,7 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
     if (this.#closed) throw new FailoverError('ERR_MANAGER_CLOSED', 'failover manager is closed');
     const pending = this.#registry.accept(task);
     const outcome = this.#place(pending, undefined, false);
-    if (outcome === 'unavailable') this.#park(pending, undefined);
+    if (outcome === 'unavailable' || outcome === 'rejected') this.#park(pending, undefined);
     const current = this.#registry.get(pending.taskId);
     return { task: pending, collectorId: current === pending ? pending.collectorId : undefined };
   }
@@ -262,8 +264,8 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
       let outcome: Placement = 'unavailable';
       if (available) outcome = this.#place(task, collectorId, true, at);
       else outcome = this.#check(task, true, at) ?? 'unavailable';
-      if (outcome === 'unavailable') {
-        available = false;
+      if (outcome === 'unavailable' || outcome === 'rejected') {
+        if (outcome === 'unavailable') available = false;
         outcome = this.#park(task, collectorId, at);
       }
       if (outcome === 'placed') moved++;
@@ -312,6 +314,7 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
       }
       const outcome = this.#place(parked.task, parked.task.lastCollectorId, false, now);
       if (outcome === 'unavailable') break;
+      if (outcome === 'rejected') continue;
       this.#parked.delete(taskId);
       if (outcome === 'placed') {
         placed++;
@@ -392,7 +395,7 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
       to = this.#router.route(task, this.#failed);
     } catch (error) {
       this.#hookError('router', from, task.taskId, error);
-      return 'unavailable';
+      return 'rejected';
     }
     if (to === undefined) return 'unavailable';
     if (this.#failed.has(to) || typeof to !== 'string' || to.length === 0) {
@@ -400,7 +403,7 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
         `router returned an excluded or invalid collector: ${String(to)}`,
       );
       this.#hookError('router', from, task.taskId, error);
-      return 'unavailable';
+      return 'rejected';
     }
     this.#registry.reassign(task.taskId, to);
     if (from !== undefined && from !== to) {

@@ -63,7 +63,11 @@ describe('failover with real collector processes', () => {
     expect(isRunning(pid)).toBe(false);
     expect(a.health.state('c1')).toBe('healthy');
     expect(a.manager.isFailed('c1')).toBe(false);
-    expect(a.supervisor.info('c1')).toMatchObject({ state: 'running', restarts: 1, pid: ready.pid });
+    expect(a.supervisor.info('c1')).toMatchObject({
+      state: 'running',
+      restarts: 1,
+      pid: ready.pid,
+    });
     // Socket close and process exit were both reported; one failover.
     expect(a.manager.stats().failovers).toBe(1);
   });
@@ -115,7 +119,11 @@ describe('failover with real collector processes', () => {
     expect(event).toEqual({ id: 'loop', restarts: 3, windowMs: 60_000 });
     expect(spawned).toHaveLength(4);
     expect(delays).toEqual([10, 20, 40]);
-    expect(a.supervisor.info('loop')).toMatchObject({ state: 'failed', restarts: 3, pid: undefined });
+    expect(a.supervisor.info('loop')).toMatchObject({
+      state: 'failed',
+      restarts: 3,
+      pid: undefined,
+    });
     expect(spawned.some(isRunning)).toBe(false);
   });
 
