@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmod, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   type Envelope,
@@ -21,6 +21,8 @@ import { normalizePattern, TopicTrie, validateTopic } from './topics.js';
 /** Length in bytes of the auth token. */
 export const TOKEN_BYTES = 32;
 const COLLECTOR_ID = /^[A-Za-z0-9_.:-]+$/;
+/** Most task kinds, and most capabilities, one Hello may declare. */
+const MAX_HELLO_LIST = 64;
 
 /** Options of {@link Broker}. Every field is optional; defaults are in the README. */
 export interface BrokerOptions {
@@ -151,6 +153,7 @@ export interface BrokerStats {
   publishesRouted: number;
   deliveries: number;
   handlerErrors: number;
+  serverErrors: number;
   /** Current gauges. */
   openConnections: number;
   collectors: number;
@@ -170,6 +173,8 @@ export interface BrokerEvents {
   'connection-refused': [error: TransportError];
   /** An in-process subscriber threw; the broker goes on. */
   'handler-error': [error: unknown, topic: string];
+  /** The listening server reported an error (e.g. EMFILE on accept); it keeps listening. */
+  'server-error': [error: Error];
   close: [];
 }
 
@@ -226,6 +231,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     publishesRouted: 0,
     deliveries: 0,
     handlerErrors: 0,
+    serverErrors: 0,
     closedFramesIn: 0,
     closedFramesOut: 0,
     closedBytesIn: 0,
@@ -259,8 +265,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
           `an agent is already listening on ${endpoint.path}`,
         );
       }
-      // A socket file nobody answers on was left by a crashed agent: replace it.
-      await unlink(endpoint.path).catch(() => undefined);
+      // A socket file nobody answers on was left by a crashed agent: replace it. Anything else at
+      // that path (a regular file, a symlink) is not ours to delete.
+      const existing = await lstat(endpoint.path).catch(() => undefined);
+      if (existing && !existing.isSocket()) {
+        throw new TransportError(
+          'ERR_ENDPOINT_INSECURE',
+          `${endpoint.path} exists and is not a socket; refusing to replace it`,
+        );
+      }
+      if (existing) await unlink(endpoint.path).catch(() => undefined);
     }
     const server = createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket));
     await new Promise<void>((resolve, reject) => {
@@ -281,12 +295,28 @@ export class Broker extends EventEmitter<BrokerEvents> {
     });
     this.server = server;
     this.ownsFiles = true;
-    server.on('error', () => undefined);
-    if (endpoint.platform !== 'win32') await chmod(endpoint.path, 0o600);
-    if (this.options.auth) {
-      this.token = randomBytes(TOKEN_BYTES);
-      await unlink(endpoint.tokenPath).catch(() => undefined);
-      await writeFile(endpoint.tokenPath, this.token, { mode: 0o600, flag: 'wx' });
+    server.on('error', (error) => {
+      this.counters.serverErrors++;
+      this.emit('server-error', error);
+    });
+    try {
+      if (endpoint.platform !== 'win32') await chmod(endpoint.path, 0o600);
+      if (this.options.auth) {
+        this.token = randomBytes(TOKEN_BYTES);
+        await unlink(endpoint.tokenPath).catch(() => undefined);
+        await writeFile(endpoint.tokenPath, this.token, { mode: 0o600, flag: 'wx' });
+      }
+    } catch (error) {
+      // Never leave a half-set-up listener behind.
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (endpoint.platform !== 'win32') await unlink(endpoint.path).catch(() => undefined);
+      this.server = undefined;
+      this.ownsFiles = false;
+      throw new TransportError(
+        'ERR_TOKEN_FILE',
+        `cannot secure the endpoint: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
     this.state = 'listening';
     this.emit('listening', endpoint);
@@ -592,16 +622,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   private checkHello(hello: Hello): TransportError | undefined {
+    // The token first: a client without it learns nothing, not even the protocol version.
+    if (this.options.auth && !this.tokenMatches(hello.authToken)) {
+      this.counters.authFailures++;
+      return new TransportError('ERR_AUTH_FAILED', 'authentication token mismatch');
+    }
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       this.counters.versionMismatches++;
       return new TransportError(
         'ERR_PROTOCOL_VERSION',
         `protocol version ${hello.protocolVersion} is not supported (this agent speaks ${PROTOCOL_VERSION})`,
       );
-    }
-    if (this.options.auth && !this.tokenMatches(hello.authToken)) {
-      this.counters.authFailures++;
-      return new TransportError('ERR_AUTH_FAILED', 'authentication token mismatch');
     }
     const id = hello.collectorId;
     if (
@@ -615,9 +646,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
         `collector id must be 1..${this.options.maxCollectorIdLength} characters of [A-Za-z0-9_.:-]`,
       );
     }
-    if (hello.kind.length > this.options.maxCollectorIdLength) {
+    const lists = [...hello.taskKinds, ...hello.capabilities];
+    if (
+      hello.kind.length > this.options.maxCollectorIdLength ||
+      hello.taskKinds.length > MAX_HELLO_LIST ||
+      hello.capabilities.length > MAX_HELLO_LIST ||
+      lists.some((entry) => entry.length > this.options.maxCollectorIdLength)
+    ) {
       this.counters.invalidHellos++;
-      return new TransportError('ERR_INVALID_HELLO', 'collector kind is too long');
+      return new TransportError(
+        'ERR_INVALID_HELLO',
+        `kind, task kinds and capabilities must be at most ${this.options.maxCollectorIdLength} characters, at most ${MAX_HELLO_LIST} of each`,
+      );
     }
     return undefined;
   }
@@ -641,7 +681,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       );
       return;
     }
-    if (this.trie.patternsOf(session).length >= this.options.maxSubscriptionsPerConnection) {
+    const held = this.trie.patternsOf(session);
+    if (!held.includes(canonical) && held.length >= this.options.maxSubscriptionsPerConnection) {
       this.nack(
         session.connection,
         messageId,

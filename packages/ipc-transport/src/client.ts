@@ -14,9 +14,24 @@ import { TOKEN_BYTES } from './broker.js';
 import { type Clock, refClock } from './clock.js';
 import { FramedConnection } from './connection.js';
 import { type Endpoint, resolveEndpoint } from './endpoint.js';
-import { RejectedError, TransportError } from './errors.js';
+import { RejectedError, TransportError, type TransportErrorCode } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
 import { normalizePattern, TopicTrie, validateTopic } from './topics.js';
+
+/** Shortest heartbeat interval the client accepts from a Welcome. */
+const MIN_HEARTBEAT_INTERVAL_MS = 100;
+const KNOWN_NACK_CODES: readonly TransportErrorCode[] = [
+  'ERR_INVALID_PATTERN',
+  'ERR_INVALID_TOPIC',
+  'ERR_TOO_MANY_SUBSCRIPTIONS',
+  'ERR_BACKPRESSURE',
+  'ERR_FRAME_TOO_LARGE',
+  'ERR_CLOSED',
+];
+
+function nackCode(code: string): TransportErrorCode {
+  return KNOWN_NACK_CODES.find((known) => known === code) ?? 'ERR_PROTOCOL';
+}
 
 /** Load figures a collector reports in each Heartbeat. */
 export interface HeartbeatMetrics {
@@ -95,6 +110,7 @@ export interface ClientStats {
   messagesReceived: number;
   nacksReceived: number;
   backpressure: number;
+  handlerErrors: number;
 }
 
 /** Typed events of a {@link CollectorClient}. */
@@ -107,7 +123,11 @@ export interface CollectorClientEvents {
   disconnected: [reason: string];
   'reconnect-scheduled': [attempt: number, delayMs: number];
   'reconnect-failed': [error: unknown];
+  /** Re-sending a subscription after a reconnect failed. */
+  'resubscribe-failed': [pattern: string, error: unknown];
   'give-up': [error: unknown];
+  /** An `onTask`, subscription handler or `task`/`message` listener threw; the client goes on. */
+  'handler-error': [error: unknown];
 }
 
 interface PendingAck {
@@ -160,6 +180,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     messagesReceived: 0,
     nacksReceived: 0,
     backpressure: 0,
+    handlerErrors: 0,
   };
 
   constructor(options: CollectorClientOptions) {
@@ -223,8 +244,23 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     const canonical = normalizePattern(pattern);
     if (handler) this.handlers.add(canonical, handler);
     this.patterns.set(canonical, (this.patterns.get(canonical) ?? 0) + 1);
-    if (this.state === 'open')
+    if (this.state !== 'open') return;
+    try {
       await this.request({ $case: 'subscribe', value: { pattern: canonical } });
+    } catch (error) {
+      // Refused by the broker (not merely disconnected): forget it, or every reconnect re-sends it.
+      if (
+        error instanceof TransportError &&
+        error.code !== 'ERR_NOT_CONNECTED' &&
+        error.code !== 'ERR_CLOSED'
+      ) {
+        if (handler) this.handlers.remove(canonical, handler);
+        const count = (this.patterns.get(canonical) ?? 1) - 1;
+        if (count > 0) this.patterns.set(canonical, count);
+        else this.patterns.delete(canonical);
+      }
+      throw error;
+    }
   }
 
   /** Removes a pattern (and its handler); resolves when the broker acknowledges. */
@@ -241,10 +277,15 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
       await this.request({ $case: 'unsubscribe', value: { pattern: canonical } });
   }
 
-  /** Publishes a message. Throws `ERR_INVALID_TOPIC`, `ERR_NOT_CONNECTED` or `ERR_BACKPRESSURE`. */
-  publish(topic: string, payload: Uint8Array): void {
+  /**
+   * Publishes a message and returns its message id; a failed delivery comes back as a `nack`
+   * event carrying that id. Throws `ERR_INVALID_TOPIC`, `ERR_NOT_CONNECTED` or `ERR_BACKPRESSURE`.
+   */
+  publish(topic: string, payload: Uint8Array): bigint {
     validateTopic(topic);
-    this.send({ $case: 'publish', value: { topic, payload, sender: '' } });
+    const messageId = this.nextMessageId++;
+    this.send({ $case: 'publish', value: { topic, payload, sender: '' } }, messageId);
+    return messageId;
   }
 
   /** Sends results for a task; mark the last batch `final`. Throws like {@link publish}. */
@@ -407,7 +448,10 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
           return;
         }
         const body = message.body;
-        if (body?.$case === 'welcome') {
+        if (body?.$case === 'welcome' && (this.state === 'closing' || this.state === 'closed')) {
+          // close() ran while this attempt was in flight: do not come back to life.
+          fail(new TransportError('ERR_CLOSED', 'client closed during the handshake'));
+        } else if (body?.$case === 'welcome') {
           settled = true;
           this.clock.clearTimeout(timer);
           this.connection = connection;
@@ -415,7 +459,8 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
           this.attempt = 0;
           this.counters.connects++;
           this.setState('open');
-          this.startHeartbeats(body.value.heartbeatIntervalMs);
+          // A broken Welcome must not turn the heartbeat into a busy loop.
+          this.startHeartbeats(Math.max(MIN_HEARTBEAT_INTERVAL_MS, body.value.heartbeatIntervalMs));
           this.resubscribe();
           this.emit('welcome', body.value);
           resolve(body.value);
@@ -440,7 +485,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   private resubscribe(): void {
     for (const pattern of this.patterns.keys()) {
       this.request({ $case: 'subscribe', value: { pattern } }).catch((error: unknown) => {
-        this.emit('reconnect-failed', error);
+        this.emit('resubscribe-failed', pattern, error);
       });
     }
   }
@@ -458,8 +503,9 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
           payload: body.value.payload,
           sender: body.value.sender,
         };
-        this.emit('message', received);
-        for (const handler of this.handlers.match(received.topic)) handler(received);
+        this.guard(() => this.emit('message', received));
+        for (const handler of this.handlers.match(received.topic))
+          this.guard(() => handler(received));
         return;
       }
       case 'ack': {
@@ -475,7 +521,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
           this.pendingAcks.delete(body.value.messageId);
           pending.reject(
             new TransportError(
-              body.value.code === 'ERR_INVALID_PATTERN' ? 'ERR_INVALID_PATTERN' : 'ERR_PROTOCOL',
+              nackCode(body.value.code),
               `broker refused: ${body.value.code}: ${body.value.message}`,
             ),
           );
@@ -507,12 +553,23 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
       }
       return;
     }
-    this.opts.onTask?.(task);
-    this.emit('task', task);
+    const onTask = this.opts.onTask;
+    if (onTask) this.guard(() => onTask(task));
+    this.guard(() => this.emit('task', task));
     if (!this.iterating) return;
     const waiter = this.taskWaiters.shift();
     if (waiter) waiter({ value: task, done: false });
     else this.bufferedTasks.push(task);
+  }
+
+  /** Runs user code; a throw is counted and reported as `handler-error`, never breaks the session. */
+  private guard(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.counters.handlerErrors++;
+      if (this.listenerCount('handler-error') > 0) this.emit('handler-error', error);
+    }
   }
 
   private send(body: EnvelopeBody, messageId = 0n): void {

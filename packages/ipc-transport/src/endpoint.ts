@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, win32 } from 'node:path';
@@ -118,9 +118,13 @@ export async function prepareEndpointDir(
   checkPathLength(endpoint);
   await mkdir(endpoint.dir, { recursive: true, mode: 0o700 });
   if (endpoint.platform === 'win32') return;
-  const info = await stat(endpoint.dir);
-  if (!info.isDirectory()) {
-    throw new TransportError('ERR_ENDPOINT_INSECURE', `${endpoint.dir} is not a directory`);
+  // lstat, not stat: a symlink planted by another user must not pass for our directory.
+  const info = await lstat(endpoint.dir);
+  if (info.isSymbolicLink() || !info.isDirectory()) {
+    throw new TransportError(
+      'ERR_ENDPOINT_INSECURE',
+      `${endpoint.dir} is not a directory (a symlink or another file type is refused)`,
+    );
   }
   if (uid >= 0 && info.uid !== uid) {
     throw new TransportError(

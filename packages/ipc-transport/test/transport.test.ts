@@ -278,7 +278,96 @@ describe('broker and collector processes', () => {
   });
 });
 
+function rawHello(id: string): Buffer {
+  return frame({
+    messageId: 0n,
+    body: {
+      $case: 'hello',
+      value: {
+        protocolVersion: 1,
+        collectorId: id,
+        kind: 'raw',
+        pid: 1,
+        capabilities: [],
+        taskKinds: [],
+        authToken: new Uint8Array(),
+      },
+    },
+  });
+}
+
+describe('limits', () => {
+  it('gives ERR_BACKPRESSURE when a collector does not read, and counts it', async () => {
+    const broker = await startBroker({ auth: false, maxQueueFrames: 4, maxQueueBytes: 512 * 1024 });
+    const raw = await rawClient();
+    raw.socket.write(rawHello('slow-1'));
+    await waitConnected(broker, 'slow-1');
+    raw.socket.pause(); // never reads again: the kernel buffer fills, then our queue
+    const payload = new Uint8Array(128 * 1024);
+    let caught: unknown;
+    for (let i = 0; i < 200 && caught === undefined; i++) {
+      try {
+        broker.sendTo('slow-1', { $case: 'publish', value: { topic: 'a.b', payload, sender: '' } });
+      } catch (error) {
+        caught = error;
+      }
+    }
+    expect(caught).toMatchObject({ code: 'ERR_BACKPRESSURE' });
+    expect(broker.stats().backpressure).toBe(1);
+    // Others are unaffected.
+    const other = await rawClient();
+    other.socket.write(rawHello('other-1'));
+    await waitConnected(broker, 'other-1');
+    broker.sendTo('other-1', { $case: 'goodbye', value: { reason: 'fine' } });
+  });
+
+  it('refuses subscriptions past maxSubscriptionsPerConnection with a Nack code', async () => {
+    await startBroker({ maxSubscriptionsPerConnection: 1 });
+    const a = collector('procmond-1');
+    await a.waitType('connected');
+    a.send({ type: 'subscribe', pattern: 'a.b' });
+    await a.waitType('subscribed');
+    a.send({ type: 'subscribe', pattern: 'a.c' });
+    expect(await a.waitType('error')).toMatchObject({ code: 'ERR_TOO_MANY_SUBSCRIPTIONS' });
+    // Re-subscribing a held pattern at the limit is fine.
+    a.send({ type: 'subscribe', pattern: 'a.b' });
+    await a.waitFor(
+      (r) =>
+        r.type === 'subscribed' && a.reports.filter((x) => x.type === 'subscribed').length === 2,
+    );
+  });
+
+  it('refuses a Hello with an oversized collector id', async () => {
+    const broker = await startBroker({ auth: false });
+    const raw = await rawClient();
+    raw.socket.write(rawHello('x'.repeat(10_000)));
+    await raw.closed;
+    const reject = raw.received.find((m) => m.body?.$case === 'reject');
+    expect(reject?.body?.$case === 'reject' && reject.body.value.code).toBe('ERR_INVALID_HELLO');
+    expect(broker.stats().invalidHellos).toBe(1);
+  });
+});
+
 describe.skipIf(!posix)('endpoint lifecycle', () => {
+  it('refuses to replace a file that is not a socket', async () => {
+    await writeFile(endpointPath(), 'not a socket');
+    await expect(new Broker({ endpoint: endpointPath() }).listen()).rejects.toMatchObject({
+      code: 'ERR_ENDPOINT_INSECURE',
+    });
+    expect(await readFile(endpointPath(), 'utf8')).toBe('not a socket');
+  });
+
+  it('refuses a symlinked endpoint directory', async () => {
+    const { symlink, mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'real'), { mode: 0o700 });
+    await symlink(join(dir, 'real'), join(dir, 'link'));
+    await expect(
+      new Broker({ endpoint: join(dir, 'link', 'agent.sock') }).listen(),
+    ).rejects.toMatchObject({
+      code: 'ERR_ENDPOINT_INSECURE',
+    });
+  });
+
   it('writes a 0600 socket and token file and removes both on close', async () => {
     const broker = await startBroker();
     const { path, tokenPath } = broker.endpoint;
