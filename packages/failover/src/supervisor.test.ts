@@ -94,6 +94,17 @@ describe('Supervisor (fake processes, fake time)', () => {
     expect(supervisor.info('c1')?.consecutiveFailures).toBe(1);
   });
 
+  it('with readiness disabled, 30 s of running counts as stable', () => {
+    const { clock, supervisor, delays, last } = setup({ readyTimeoutMs: 0 });
+    supervisor.start(spec);
+    last().exit(1, null);
+    clock.advance(100);
+    clock.advance(30_000);
+    expect(supervisor.info('c1')?.state).toBe('starting');
+    last().exit(1, null);
+    expect(delays).toEqual([100, 100]);
+  });
+
   it('gives up after the restart intensity (5 in 60 s): state failed and gave-up event', () => {
     const { clock, children, supervisor, events, delays, last } = setup();
     supervisor.start(spec);

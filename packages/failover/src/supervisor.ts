@@ -538,7 +538,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#setState(slot, 'stopped');
       return;
     }
-    if (slot.readyAt !== undefined && now - slot.readyAt >= this.#backoff.resetAfterMs) {
+    // Stable = ready for resetAfterMs (or, with readiness timeout disabled, running that long).
+    const stableSince = slot.readyAt ?? (this.#readyTimeoutMs === 0 ? slot.startedAt : undefined);
+    if (stableSince !== undefined && now - stableSince >= this.#backoff.resetAfterMs) {
       slot.consecutiveFailures = 0;
     }
     slot.consecutiveFailures++;
