@@ -15,7 +15,9 @@ import {
   type ScoreWeights,
   type StrategyName,
 } from './options.js';
-import { baseScore, durationFactor, type ScoreTerms, scoreTerms } from './score.js';
+import { durationFactor, type ScoreTerms, scoreTerms, TERM_POINTS } from './score.js';
+
+const TERM_SQUARED = TERM_POINTS * TERM_POINTS;
 
 /** Capabilities of a collector, given to {@link LoadBalancer.register}. */
 export interface RegisterOptions {
@@ -163,33 +165,6 @@ function isIdArray(exclude: ExcludeList): exclude is readonly string[] {
   return Array.isArray(exclude);
 }
 
-/** Running maximum with random tie-breaking (reservoir sampling), reused across selections. */
-class Leader {
-  best: CollectorRecord | undefined;
-  #score = 0;
-  #ties = 0;
-
-  reset(): this {
-    this.best = undefined;
-    this.#ties = 0;
-    return this;
-  }
-
-  offer(c: CollectorRecord, score: number, random: () => number): void {
-    const tolerance = this.#score * TIE_EPSILON;
-    if (this.best === undefined || score > this.#score + tolerance) {
-      this.best = c;
-      this.#score = score;
-      this.#ties = 1;
-    } else if (score >= this.#score - tolerance) {
-      // Each of the k tied candidates ends up chosen with probability 1/k.
-      this.#ties++;
-      if (random() * this.#ties < 1) this.best = c;
-      if (score > this.#score) this.#score = score;
-    }
-  }
-}
-
 function emptyPool(): Pool {
   return { members: [], cursor: 0, ejectedCount: 0, ejectionVersion: -1 };
 }
@@ -209,8 +184,6 @@ export class LoadBalancer {
   #byKind = new Map<string, Pool>();
   /** Indices reused by P2C's fallback; grows with the pool, never allocated per selection. */
   #scratch = new Int32Array(16);
-  readonly #leader = new Leader();
-  readonly #deferred = new Leader();
 
   readonly #ejected = new Set<CollectorRecord>();
   #nextEjectionEnd = Number.POSITIVE_INFINITY;
@@ -227,6 +200,10 @@ export class LoadBalancer {
   #successCount = 0;
 
   #lastNow = 0;
+  /** Per-selection constants, set by `#refresh`. */
+  #t = 0;
+  #meanDuration = 0;
+  #meanSuccess = 1;
   #selections = 0;
   #noCollector = 0;
   #ejections = 0;
@@ -453,7 +430,7 @@ export class LoadBalancer {
         id: c.id,
         taskKinds: c.taskKinds,
         weight: c.weight,
-        score: this.#score(c, now),
+        score: this.#score(c),
         inFlight: c.inFlight,
         metrics: this.#metricsState(c, now),
         lastMetricsAt: c.hasReport ? c.reportedAt : undefined,
@@ -484,10 +461,14 @@ export class LoadBalancer {
     return this.#lastNow;
   }
 
+  /** Brings derived state up to `now` and caches the per-selection constants of `#score`. */
   #refresh(now: number): void {
     if (this.#poolsDirty) this.#rebuildPools();
     if (now >= this.#nextEjectionEnd) this.#endEjections(now);
     if (this.#meansDirty || now > this.#meansValidUntil) this.#recomputeMeans(now);
+    this.#t = now;
+    this.#meanDuration = this.#durationCount > 0 ? this.#durationSum / this.#durationCount : 0;
+    this.#meanSuccess = this.#successCount > 0 ? this.#successSum / this.#successCount : 1;
   }
 
   #rebuildPools(): void {
@@ -617,17 +598,11 @@ export class LoadBalancer {
 
   #successRate(c: CollectorRecord): number {
     const total = c.succeeded + c.failed;
-    if (total > 0) return c.succeeded / total;
-    return this.#successCount > 0 ? this.#successSum / this.#successCount : 1;
+    return total > 0 ? c.succeeded / total : this.#meanSuccess;
   }
 
   #durationFactor(c: CollectorRecord): number {
-    if (this.#durationCount === 0) return 1;
-    return durationFactor(
-      c.ewmaDurationMs,
-      this.#durationSum / this.#durationCount,
-      this.#w.duration,
-    );
+    return durationFactor(c.ewmaDurationMs, this.#meanDuration, this.#w.duration);
   }
 
   #ramp(c: CollectorRecord, now: number): number {
@@ -639,21 +614,40 @@ export class LoadBalancer {
     return Math.max(f, this.#o.slowStartMinFactor);
   }
 
-  #score(c: CollectorRecord, now: number): number {
-    const fresh = this.#isFresh(c, now);
-    const base = baseScore(
-      this.#w,
-      this.#active(c, fresh),
-      this.#queue(c, fresh),
-      this.#cpu(c, fresh),
-      this.#successRate(c),
-      this.#durationFactor(c),
-    );
-    return base * c.weight;
+  /**
+   * The weighted score, flattened for the hot path (a non-inlined call returning a double boxes
+   * it). Must equal `weight x sum(scoreTerms(...))` of `#explain`; a property test checks that.
+   * Reads the constants cached by `#refresh`.
+   */
+  #score(c: CollectorRecord): number {
+    const w = this.#w;
+    const fresh = c.hasReport && this.#t - c.reportedAt <= this.#o.stalenessMs;
+    let active: number;
+    if (fresh && c.reportedActive !== UNKNOWN) {
+      active = c.reportedActive + c.startedSinceReport - c.finishedSinceReport;
+      if (active < c.inFlight) active = c.inFlight;
+    } else {
+      active = this.#meanActive + c.inFlight;
+    }
+    const queue = fresh && c.reportedQueue !== UNKNOWN ? c.reportedQueue : this.#meanQueue;
+    const cpu = fresh && c.reportedCpu !== UNKNOWN ? c.reportedCpu : this.#meanCpu;
+    const total = c.succeeded + c.failed;
+    const success = total > 0 ? c.succeeded / total : this.#meanSuccess;
+    const r =
+      c.ewmaDurationMs === UNKNOWN || this.#meanDuration === 0
+        ? 1
+        : durationFactor(c.ewmaDurationMs, this.#meanDuration, w.duration);
+    let units = (active + 1) * r - 1;
+    if (units < 0) units = 0;
+    const pa = w.active * units;
+    const pq = w.queue * queue * r;
+    const ta = pa > 0 ? TERM_SQUARED / (TERM_POINTS + pa) : TERM_POINTS;
+    const tq = pq > 0 ? TERM_SQUARED / (TERM_POINTS + pq) : TERM_POINTS;
+    return (ta + tq + w.success * success + w.cpu * (1 - cpu)) * c.weight;
   }
 
-  #leastLoadedScore(c: CollectorRecord, now: number): number {
-    const fresh = this.#isFresh(c, now);
+  #leastLoadedScore(c: CollectorRecord): number {
+    const fresh = c.hasReport && this.#t - c.reportedAt <= this.#o.stalenessMs;
     return c.weight / (this.#active(c, fresh) + this.#queue(c, fresh) + 1);
   }
 
@@ -684,7 +678,7 @@ export class LoadBalancer {
       metrics: this.#metricsState(c, now),
       weight: c.weight,
       slowStartFactor: this.#ramp(c, now),
-      leastLoadedScore: this.#leastLoadedScore(c, now),
+      leastLoadedScore: this.#leastLoadedScore(c),
       ejected: c.ejected,
     };
   }
@@ -753,18 +747,42 @@ export class LoadBalancer {
     now: number,
     leastLoaded: boolean,
   ): CollectorRecord | undefined {
-    const admitted = this.#leader.reset();
-    const deferred = this.#deferred.reset();
+    // Two running maxima, kept in locals (no allocation): admitted by slow start, and deferred.
+    let best: CollectorRecord | undefined;
+    let bestScore = 0;
+    let bestTies = 0;
+    let spare: CollectorRecord | undefined;
+    let spareScore = 0;
+    let spareTies = 0;
+    const random = this.#o.random;
     for (let i = 0; i < n; i++) {
       const c = members[i];
       if (c === undefined || !this.#eligible(c, exclude, ignoreEjection)) continue;
-      const s = leastLoaded ? this.#leastLoadedScore(c, now) : this.#score(c, now);
-      (this.#admitted(c, now) ? admitted : deferred).offer(c, s, this.#o.random);
+      const s = leastLoaded ? this.#leastLoadedScore(c) : this.#score(c);
+      if (this.#admitted(c, now)) {
+        const tolerance = bestScore * TIE_EPSILON;
+        if (best === undefined || s > bestScore + tolerance) {
+          best = c;
+          bestScore = s;
+          bestTies = 1;
+        } else if (s >= bestScore - tolerance) {
+          // Reservoir sampling: each of k tied candidates is kept with probability 1/k.
+          bestTies++;
+          if (random() * bestTies < 1) best = c;
+        }
+      } else if (best === undefined) {
+        const tolerance = spareScore * TIE_EPSILON;
+        if (spare === undefined || s > spareScore + tolerance) {
+          spare = c;
+          spareScore = s;
+          spareTies = 1;
+        } else if (s >= spareScore - tolerance) {
+          spareTies++;
+          if (random() * spareTies < 1) spare = c;
+        }
+      }
     }
-    const chosen = admitted.best ?? deferred.best;
-    admitted.reset();
-    deferred.reset();
-    return chosen;
+    return best ?? spare;
   }
 
   /**
@@ -831,8 +849,8 @@ export class LoadBalancer {
     const inA = this.#admitted(a, now);
     const inB = this.#admitted(b, now);
     if (inA !== inB) return inA ? a : b;
-    const sa = this.#score(a, now);
-    const sb = this.#score(b, now);
+    const sa = this.#score(a);
+    const sb = this.#score(b);
     const tolerance = Math.max(sa, sb) * TIE_EPSILON;
     if (sa > sb + tolerance) return a;
     if (sb > sa + tolerance) return b;

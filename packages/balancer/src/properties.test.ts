@@ -147,6 +147,11 @@ describe.each<StrategyName>(['auto', 'weighted', 'least-loaded', 'round-robin', 
             }
             for (const c of balancer.snapshot().collectors) {
               expect(Number.isFinite(c.score) && c.score >= 0).toBe(true);
+              // The flattened hot-path score equals the documented terms that explain() shows.
+              const explained = balancer.explain(c.id).score;
+              expect(Math.abs(explained - c.score)).toBeLessThanOrEqual(
+                1e-9 * Math.max(1, c.score),
+              );
               expect(c.inFlight).toBeGreaterThanOrEqual(0);
             }
           },

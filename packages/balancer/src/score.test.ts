@@ -2,7 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { harness } from '../test/helpers.js';
 import { type CollectorMetrics, LoadBalancer } from './index.js';
-import { activeUnits, baseScore, durationFactor, loadTerm, scoreTerms } from './score.js';
+import { activeUnits, durationFactor, loadTerm, type ScoreTerms, scoreTerms } from './score.js';
+
+function sum(t: ScoreTerms): number {
+  return t.active + t.queue + t.success + t.cpu;
+}
 
 const junk = fc.oneof(
   fc.double(),
@@ -55,13 +59,14 @@ describe('score formula', () => {
     expect(durationFactor(-1, 100, 1)).toBe(1);
   });
 
-  it('terms add up to the base score', () => {
+  it('computes each term as documented', () => {
     const w = { active: 10, queue: 5, success: 100, cpu: 50, duration: 1 };
     const inputs = { activeTasks: 3, queueDepth: 7, cpu: 0.4, successRate: 0.9, durationFactor: 2 };
     const t = scoreTerms(w, inputs);
+    expect(t.active).toBeCloseTo(1e6 / (1000 + 10 * (4 * 2 - 1)), 9);
+    expect(t.queue).toBeCloseTo(1e6 / (1000 + 5 * 7 * 2), 9);
     expect(t.success).toBeCloseTo(90);
     expect(t.cpu).toBeCloseTo(30);
-    expect(t.active + t.queue + t.success + t.cpu).toBeCloseTo(baseScore(w, 3, 7, 0.4, 0.9, 2), 9);
   });
 
   it('is finite and non-negative for any inputs and weights (property)', () => {
@@ -85,7 +90,9 @@ describe('score formula', () => {
           const factor = durationFactor(ewma, mean, w.duration);
           expect(factor).toBeGreaterThanOrEqual(0.1);
           expect(factor).toBeLessThanOrEqual(10);
-          expect(isSaneScore(baseScore(w, active, queue, cpu, success, factor))).toBe(true);
+          const inputs = { activeTasks: active, queueDepth: queue, cpu, successRate: success };
+          const terms = scoreTerms(w, { ...inputs, durationFactor: factor });
+          expect(isSaneScore(sum(terms))).toBe(true);
         },
       ),
       { seed: 4, numRuns: 2000 },

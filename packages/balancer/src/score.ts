@@ -63,20 +63,3 @@ export function scoreTerms(w: ScoreWeights, inputs: ScoreInputs): ScoreTerms {
     cpu: w.cpu * (1 - inputs.cpu),
   };
 }
-
-/** Sum of {@link scoreTerms} without allocating (hot path). */
-export function baseScore(
-  w: ScoreWeights,
-  activeTasks: number,
-  queueDepth: number,
-  cpu: number,
-  successRate: number,
-  factor: number,
-): number {
-  return (
-    loadTerm(w.active, activeUnits(activeTasks, factor)) +
-    loadTerm(w.queue, queueDepth * factor) +
-    w.success * successRate +
-    w.cpu * (1 - cpu)
-  );
-}
