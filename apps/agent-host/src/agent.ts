@@ -60,7 +60,15 @@ export interface AgentStatus {
   collectors: CollectorStatus[];
   pendingSets: number;
   tasks: { accepted: number; completed: number; failed: number; inFlight: number };
-  aggregation: { completed: number; partial: number; late: number; duplicates: number };
+  aggregation: {
+    begun: number;
+    completed: number;
+    partial: number;
+    late: number;
+    duplicates: number;
+  };
+  /** Results refused: from clients that are not collectors of this agent, or for sets they were not asked for. */
+  rejectedResults: number;
   rounds: number;
   lastLatencyMs: number | null;
 }
@@ -135,6 +143,7 @@ export class Agent {
   private readonly seenProcesses = new Set<string>();
   private readonly stopping = new AbortController();
   private roundsDone = 0;
+  private rejectedResults = 0;
   private lastLatencyMs: number | undefined;
   private shuttingDown = false;
   private readonly taskStartedAt = new Map<string, number>();
@@ -283,11 +292,13 @@ export class Agent {
         inFlight: registry.pending,
       },
       aggregation: {
+        begun: aggregation.begun,
         completed,
         partial: completed - aggregation.completed['all-received'],
         late: aggregation.outcomes.late,
         duplicates: aggregation.duplicatesDropped,
       },
+      rejectedResults: this.rejectedResults,
       rounds: this.roundsDone,
       lastLatencyMs: this.lastLatencyMs ?? null,
     };
@@ -428,7 +439,11 @@ export class Agent {
   }
 
   private onTaskResult(id: string, result: TaskResult): void {
-    if (!this.kinds.has(id)) return;
+    if (!this.kinds.has(id)) {
+      this.rejectedResults++;
+      this.log.warn(`result from ${id}, which is not a collector of this agent: refused`);
+      return;
+    }
     if (result.results.length > 0)
       this.resultsBy.set(id, (this.resultsBy.get(id) ?? 0) + result.results.length);
     // The task's outcome first: completing the set below may fail the tasks still pending in it.
@@ -437,6 +452,7 @@ export class Agent {
       final: result.final,
     });
     if (outcome === 'unexpected-collector' || outcome === 'unknown-correlation') {
+      this.rejectedResults++;
       this.log.debug(`result from ${id} for ${result.correlationId}: ${outcome}`);
     }
   }

@@ -84,6 +84,7 @@ async function run(args: RunArgs): Promise<number> {
     durationMs: Math.round(performance.now() - started),
     tasks: status.tasks,
     aggregation: status.aggregation,
+    rejectedResults: status.rejectedResults,
     restarts: status.collectors.reduce((n, c) => n + c.restarts, 0),
     results: status.collectors.reduce((n, c) => n + c.results, 0),
   };

@@ -1,0 +1,202 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CollectorClient } from '@daemoneye/ipc-transport';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentStatus } from '../src/agent.js';
+import { type AgentProcess, alive, cli, startAgent, tempDir, until } from './helpers.js';
+
+const linux = process.platform === 'linux';
+let dir = '';
+let cleanup: () => Promise<void> = async () => undefined;
+let agents: AgentProcess[] = [];
+let pids: number[] = [];
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+
+afterEach(async () => {
+  for (const agent of agents) {
+    if (agent.child.exitCode === null && agent.child.signalCode === null) {
+      agent.child.kill('SIGCONT');
+      agent.child.kill('SIGKILL');
+    }
+  }
+  await Promise.all(agents.map((a) => a.exited));
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  agents = [];
+  pids = [];
+  await cleanup();
+});
+
+const endpoint = (): string => join(dir, 'agent.sock');
+
+function run(args: string[]): AgentProcess {
+  const agent = startAgent([
+    '--endpoint',
+    endpoint(),
+    '--heartbeat-interval',
+    '200',
+    '--interval',
+    '200',
+    ...args,
+  ]);
+  agents.push(agent);
+  return agent;
+}
+
+async function status(): Promise<AgentStatus | undefined> {
+  const result = await cli(['status', '--endpoint', endpoint(), '--json']);
+  return result.code === 0 ? JSON.parse(result.stdout) : undefined;
+}
+
+async function allHealthy(): Promise<AgentStatus> {
+  return until(async () => {
+    const s = await status();
+    return s && s.collectors.length > 0 && s.collectors.every((c) => c.state === 'healthy')
+      ? s
+      : undefined;
+  });
+}
+
+function rssKb(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((t) =>
+    Number(/VmRSS:\s+(\d+)/.exec(t)?.[1] ?? 0),
+  );
+}
+
+describe.skipIf(!linux)('faults', () => {
+  it('kill -9 of the agent: collectors exit, a restarted agent replaces the stale socket', async () => {
+    const first = run(['--collectors', 'procmond=1,netmond=1', '--output', join(dir, 'a.ndjson')]);
+    const s = await allHealthy();
+    const collectorPids = s.collectors.map((c) => Number(c.pid));
+    pids.push(...collectorPids);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await stat(endpoint()); // the stale socket file is left behind
+    await until(() => (collectorPids.every((pid) => !alive(pid)) ? true : undefined), 10_000);
+    const second = run([
+      '--collectors',
+      'procmond=1',
+      '--rounds',
+      '2',
+      '--output',
+      join(dir, 'b.ndjson'),
+    ]);
+    expect((await second.exited).code).toBe(0);
+    const lines = (await readFile(join(dir, 'b.ndjson'), 'utf8')).trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('SIGSTOP of the agent: collector memory stays bounded, the agent recovers', async () => {
+    const agent = run([
+      '--collectors',
+      'procmond=1',
+      '--heartbeat-interval',
+      '100',
+      '--output',
+      join(dir, 'a.ndjson'),
+    ]);
+    const s = await allHealthy();
+    const pid = Number(s.collectors[0]?.pid);
+    pids.push(pid);
+    const before = await rssKb(pid);
+    agent.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2000));
+    const during = await rssKb(pid);
+    agent.child.kill('SIGCONT');
+    expect(during - before).toBeLessThan(50 * 1024);
+    const after = await allHealthy();
+    expect(after.rounds).toBeGreaterThanOrEqual(s.rounds);
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+  });
+
+  it('SIGSTOP of a collector: failed by staleness, killed and restarted', async () => {
+    const agent = run(['--collectors', 'procmond=2', '--output', join(dir, 'a.ndjson')]);
+    const s = await allHealthy();
+    const victim = s.collectors.find((c) => c.id === 'procmond-2');
+    const pid = Number(victim?.pid);
+    pids.push(pid);
+    process.kill(pid, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    await agent.waitLog(/procmond-2 failed \(stale\)/, 10_000);
+    // Three 200 ms intervals, plus scheduling slack on a loaded 2-core machine.
+    expect(Date.now() - stoppedAt).toBeLessThan(3000);
+    const back = await until(async () => {
+      const x = await status();
+      const c = x?.collectors.find((y) => y.id === 'procmond-2');
+      return c && c.state === 'healthy' && c.pid !== pid ? c : undefined;
+    });
+    expect(back.restarts).toBeGreaterThanOrEqual(1);
+    expect(alive(pid)).toBe(false);
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+    const summary = agent.summary();
+    expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
+  });
+
+  it('a full disk stops the agent cleanly with a clear error', async () => {
+    const agent = run(['--collectors', 'procmond=1', '--rounds', '0', '--output', '/dev/full']);
+    const { code } = await agent.exited;
+    expect(code).toBe(1);
+    expect(agent.stderr).toMatch(/cannot write output: .*ENOSPC.*; stopping/);
+    await expect(stat(endpoint())).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('an unwritable output path is refused with a clear error', async () => {
+    const agent = run([
+      '--collectors',
+      'procmond=1',
+      '--output',
+      join(dir, 'missing', 'out.ndjson'),
+    ]);
+    expect((await agent.exited).code).toBe(1);
+    expect(agent.stderr).toMatch(/cannot open output file .*ENOENT/);
+  });
+
+  it('a client with the token but a foreign id is disconnected and its results refused', async () => {
+    const out = join(dir, 'a.ndjson');
+    const agent = run(['--collectors', 'procmond=1', '--output', out]);
+    await allHealthy();
+    const intruder = new CollectorClient({
+      endpoint: endpoint(),
+      collectorId: 'evil-1',
+      kind: 'procmond',
+      reconnect: false,
+    });
+    const closed = new Promise<void>((resolve) =>
+      intruder.on('state', (state) => state === 'closed' && resolve()),
+    );
+    await intruder.connect();
+    try {
+      intruder.sendResult({ taskId: 'x', correlationId: 'r1-enumerate-forged' }, [], {
+        final: true,
+      });
+    } catch {
+      // Already disconnected: also fine.
+    }
+    await closed;
+    const impostor = new CollectorClient({
+      endpoint: endpoint(),
+      collectorId: 'procmond-1',
+      kind: 'procmond',
+      reconnect: false,
+    });
+    await expect(impostor.connect()).rejects.toMatchObject({
+      rejectCode: 'ERR_DUPLICATE_COLLECTOR',
+    });
+    const s = await allHealthy();
+    expect(s.collectors.map((c) => c.id)).toEqual(['procmond-1']);
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+    expect(agent.stderr).toMatch(/unexpected collector evil-1/);
+    const lines = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.some((l: { correlationId: string }) => l.correlationId.includes('forged'))).toBe(
+      false,
+    );
+  });
+});
