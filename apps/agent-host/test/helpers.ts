@@ -51,6 +51,14 @@ export class AgentProcess {
   summary(): {
     rounds: number;
     tasks: { accepted: number; completed: number; failed: number; inFlight: number };
+    aggregation: {
+      begun: number;
+      completed: number;
+      partial: number;
+      late: number;
+      duplicates: number;
+    };
+    rejectedResults: number;
     restarts: number;
   } {
     const match = /daemoneye-agent summary (\{.*\})/.exec(this.stderr);
