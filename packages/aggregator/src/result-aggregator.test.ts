@@ -516,6 +516,20 @@ describe('reassign', () => {
     expect(only().reason).toBe('all-received');
   });
 
+  it('regression: reassign(id, x, x) for a failed x re-expects x instead of dropping it', () => {
+    // Found by the property test: the re-armed slot was spliced away, so the set could only
+    // time out.
+    const { aggregator, only } = setup();
+    aggregator.begin('c1', ['p1', 'p2']);
+    aggregator.collectorFailed('p1');
+    expect(aggregator.reassign('c1', 'p1', 'p1')).toBe('reassigned');
+    aggregator.addResult('p2', 'c1', [], { final: true });
+    expect(aggregator.pendingCount).toBe(1);
+    aggregator.addResult('p1', 'c1', [f('a')], { final: true });
+    expect(only().expected).toEqual(['p1', 'p2']);
+    expect(only().reason).toBe('all-received');
+  });
+
   it('reports why it could not move', () => {
     const { aggregator } = setup();
     aggregator.begin('c1', ['p1', 'p2']);

@@ -424,7 +424,8 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
   /**
    * Moves the expectation of a pending set from one collector to another (failover re-routed
    * the task). `from` must be expected and not final (waiting or failed); `to` must not already
-   * be expected, unless it failed in this set. Results already received from `from` are kept.
+   * be expected, unless it failed in this set (so `reassign(id, x, x)` re-expects a failed `x`,
+   * e.g. after a restart). Results already received from `from` are kept.
    * Call it before `collectorFailed(from)`, which may otherwise complete the set first.
    */
   reassign(correlationId: string, from: string, to: string): ReassignOutcome {
@@ -442,7 +443,8 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     set.collectors[fromIndex] = to;
     set.states[fromIndex] = WAITING;
     if (fromState === FAILED) set.outstanding++;
-    if (toIndex >= 0) {
+    // `to` failed here before: its old slot goes, unless it is the very slot just re-armed.
+    if (toIndex >= 0 && toIndex !== fromIndex) {
       set.collectors.splice(toIndex, 1);
       set.states.splice(toIndex, 1);
     }
