@@ -1,5 +1,3 @@
-import { performance } from 'node:perf_hooks';
-
 /** Injected time source; the same structural shape is used by every `@daemoneye/*` package. */
 export interface Clock {
   /** Milliseconds; only differences matter, so a monotonic origin is fine. */
@@ -20,10 +18,11 @@ function isNodeTimeout(handle: unknown): handle is NodeJS.Timeout {
 /**
  * Default clock: `now()` is `performance.now()` (monotonic, milliseconds since process start,
  * not Unix time); timers are real `setTimeout`s that are `unref()`ed so they never keep the
- * process alive.
+ * process alive. It reads the globals at call time, so test fake timers that patch
+ * `performance` and `setTimeout` drive it too.
  */
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  now: () => globalThis.performance.now(),
   setTimeout(callback, delayMs) {
     const handle = setTimeout(callback, delayMs);
     handle.unref();
