@@ -50,7 +50,7 @@ const HEAP_SLACK = 1024;
 /** The mutable form of {@link AggregatedItem} kept while the set is pending. */
 interface Item<R> extends AggregatedItem<R> {
   result: R;
-  readonly sources: string[];
+  sources: readonly string[];
 }
 
 /** A heap entry; `set` becomes null when the set completes, so the heap never pins its results. */
@@ -322,7 +322,8 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
         set.duplicatesDropped++;
         this.#duplicatesDropped++;
         if (!item.sources.includes(collectorId)) {
-          item.sources.push(collectorId);
+          // Exact-size copy: `push` would grow a 1-element array to ~17 slots (~140 bytes).
+          item.sources = item.sources.concat(collectorId);
           if (merge !== undefined) this.#merge(merge, item, result, collectorId, set);
           changed = true;
         }
