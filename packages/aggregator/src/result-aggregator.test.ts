@@ -564,6 +564,28 @@ describe('timer', () => {
     expect(clock.timerCount).toBe(0);
   });
 
+  it('does not re-arm for each set begun within one millisecond of a fractional clock', () => {
+    const { aggregator, clock, completed } = setup({ timeoutMs: 50 });
+    clock.advance(0.25);
+    aggregator.begin('a', ['p']);
+    clock.advance(0.25);
+    aggregator.begin('b', ['p']);
+    clock.advance(0.25);
+    aggregator.begin('c', ['p']);
+    expect(clock.delays).toEqual([50]);
+    expect(clock.cleared).toBe(0);
+    clock.advanceTo(1050.25);
+    expect(completed.map((r) => r.correlationId)).toEqual(['a']);
+    // Timer delays are whole milliseconds: b and c fire on the next tick, under 1 ms late.
+    clock.advanceTo(1051.25);
+    expect(completed.map((r) => [r.correlationId, r.completedAt])).toEqual([
+      ['a', 1050.25],
+      ['b', 1051.25],
+      ['c', 1051.25],
+    ]);
+    expect(clock.delays).toEqual([50, 1]);
+  });
+
   it('stays exact while many completed entries are compacted away', () => {
     const { aggregator, clock, completed } = setup({ timeoutMs: 60_000 });
     for (let i = 0; i < 5000; i++) {

@@ -137,8 +137,12 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
   readonly #recent: LRUCache<string, CompletionReason> | undefined;
   #timerHandle: unknown;
   #timerArmed = false;
-  /** Clock time the armed timer fires at. */
-  #armedAt = Number.POSITIVE_INFINITY;
+  /**
+   * The earliest deadline the armed timer serves (or its fire time when the delay was clamped).
+   * Compared with deadlines rather than the rounded-up fire time, so that sets begun within the
+   * same millisecond on a fractional clock do not re-arm the timer each time.
+   */
+  #armedFor = Number.POSITIVE_INFINITY;
   #closed = false;
 
   #begun = 0;
@@ -243,7 +247,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     this.#begun++;
     if (this.#deadlines.size >= 2 * this.#pending.size + HEAP_SLACK) this.#compactDeadlines();
     this.#deadlines.push(deadline);
-    if (!this.#timerArmed || at < this.#armedAt) this.#armTimer();
+    if (!this.#timerArmed || at < this.#armedFor) this.#armTimer();
     return at;
   }
 
@@ -591,11 +595,12 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
       this.#disarmTimer();
       return;
     }
-    if (this.#timerArmed && this.#armedAt <= top.at) return;
+    if (this.#timerArmed && this.#armedFor <= top.at) return;
     this.#disarmTimer();
     const now = this.#clock.now();
-    const delay = Math.min(Math.max(0, Math.ceil(top.at - now)), MAX_TIMEOUT_MS);
-    this.#armedAt = now + delay;
+    const wanted = Math.max(0, Math.ceil(top.at - now));
+    const delay = Math.min(wanted, MAX_TIMEOUT_MS);
+    this.#armedFor = delay === wanted ? top.at : now + delay;
     this.#timerArmed = true;
     this.#timerHandle = this.#clock.setTimeout(this.#onTimer, delay);
   }
@@ -605,14 +610,14 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
       this.#clock.clearTimeout(this.#timerHandle);
       this.#timerArmed = false;
       this.#timerHandle = undefined;
-      this.#armedAt = Number.POSITIVE_INFINITY;
+      this.#armedFor = Number.POSITIVE_INFINITY;
     }
   }
 
   readonly #onTimer = (): void => {
     this.#timerArmed = false;
     this.#timerHandle = undefined;
-    this.#armedAt = Number.POSITIVE_INFINITY;
+    this.#armedFor = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
     for (;;) {
       const top = this.#deadlines.peek();
