@@ -46,7 +46,7 @@ export type ExcludeList = ReadonlySet<string> | readonly string[];
 
 /** Arguments of {@link LoadBalancer.select}. */
 export interface SelectRequest {
-  /** Only collectors that declared this kind, or declared none, qualify. Omitted: any collector. */
+  /** Only collectors that declared this kind, or declared none, qualify. Omitted: every collector qualifies. */
   taskKind?: string | undefined;
   /** Collectors never returned by this call. */
   exclude?: ExcludeList | undefined;

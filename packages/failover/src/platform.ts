@@ -8,7 +8,7 @@ export interface TerminateSignals {
 
 /**
  * Stop signals per platform. POSIX: SIGTERM, then SIGKILL after the grace period. Windows has no
- * signals: any `child.kill()` calls TerminateProcess, so there is no graceful step.
+ * signals: every `child.kill()` calls TerminateProcess, so there is no graceful step.
  */
 export function terminateSignals(platform: NodeJS.Platform): TerminateSignals {
   if (platform === 'win32') return { graceful: null, force: 'SIGKILL' };

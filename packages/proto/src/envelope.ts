@@ -32,7 +32,7 @@ export function encodeEnvelope(message: Envelope): Uint8Array {
 }
 
 /**
- * Decodes protobuf bytes into an Envelope. Never crashes on garbage: any malformed input
+ * Decodes protobuf bytes into an Envelope. Never crashes on garbage: every malformed input
  * (truncated varints, bad wire types, invalid UTF-8 lengths) becomes a {@link ProtoDecodeError}.
  */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
