@@ -36,6 +36,8 @@ export interface BrokerOptions {
   heartbeatIntervalMs?: number;
   /** Largest frame payload in either direction. Default 1 MiB. */
   maxFrameBytes?: number;
+  /** Largest first frame (the Hello) before the handshake, so silent clients hold little memory. Default 128 KiB. */
+  maxHandshakeBytes?: number;
   /** Open connections, handshaking or not; the excess is refused. Default 256. */
   maxConnections?: number;
   /** Outbound bytes queued per connection before `ERR_BACKPRESSURE`. Default 8 MiB. */
@@ -56,6 +58,7 @@ interface ResolvedBrokerOptions {
   handshakeTimeoutMs: number;
   heartbeatIntervalMs: number;
   maxFrameBytes: number;
+  maxHandshakeBytes: number;
   maxConnections: number;
   maxQueueBytes: number;
   maxQueueFrames: number;
@@ -91,6 +94,7 @@ function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
     handshakeTimeoutMs: intOption(options, 'handshakeTimeoutMs', 2000, 1, 600_000),
     heartbeatIntervalMs: intOption(options, 'heartbeatIntervalMs', 10_000, 100, 3_600_000),
     maxFrameBytes: intOption(options, 'maxFrameBytes', DEFAULT_MAX_FRAME_BYTES, 64, 0xffff_ffff),
+    maxHandshakeBytes: intOption(options, 'maxHandshakeBytes', 128 * 1024, 64, 0xffff_ffff),
     maxConnections: intOption(options, 'maxConnections', 256, 1, 1_000_000),
     maxQueueBytes: intOption(options, 'maxQueueBytes', 8 * 1024 * 1024, 1024, 2 ** 40),
     maxQueueFrames: intOption(options, 'maxQueueFrames', 10_000, 1, 100_000_000),
@@ -464,6 +468,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return;
     }
     this.counters.connectionsAccepted++;
+    connection.setInboundLimit(
+      Math.min(this.options.maxHandshakeBytes, this.options.maxFrameBytes),
+    );
     const pending: PendingConnection = {
       id: this.nextConnectionId++,
       connection,
@@ -606,6 +613,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       connectedAt: this.options.clock.now(),
     };
     const session: Session = { type: 'session', info, connection: pending.connection };
+    pending.connection.setInboundLimit(this.options.maxFrameBytes);
     pending.session = session;
     this.sessions.set(info.collectorId, session);
     this.counters.handshakes++;

@@ -53,6 +53,11 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     });
   }
 
+  /** Changes the largest accepted inbound frame (the broker keeps it small until the Hello). */
+  setInboundLimit(maxFrameBytes: number): void {
+    this.decoder.setMaxFrameBytes(maxFrameBytes);
+  }
+
   /** Frames accepted by `send` and not yet handed to the kernel. */
   get queuedFrameCount(): number {
     return this.queuedFrames;

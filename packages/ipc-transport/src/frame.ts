@@ -28,7 +28,7 @@ export function encodeFrame(payload: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRA
  * oversized length throws a {@link TransportError} and the decoder stays failed.
  */
 export class FrameDecoder {
-  readonly maxFrameBytes: number;
+  private limit: number;
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
   private expected = -1;
@@ -40,7 +40,22 @@ export class FrameDecoder {
         `maxFrameBytes must be an integer in 1..4294967295, got ${maxFrameBytes}`,
       );
     }
-    this.maxFrameBytes = maxFrameBytes;
+    this.limit = maxFrameBytes;
+  }
+
+  /** Largest accepted frame payload right now. */
+  get maxFrameBytes(): number {
+    return this.limit;
+  }
+
+  /** Changes the largest accepted frame (e.g. raised after a handshake); applies to the next header. */
+  setMaxFrameBytes(maxFrameBytes: number): void {
+    if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > 0xffff_ffff) {
+      throw new RangeError(
+        `maxFrameBytes must be an integer in 1..4294967295, got ${maxFrameBytes}`,
+      );
+    }
+    this.limit = maxFrameBytes;
   }
 
   /** Bytes held while waiting for the rest of a frame. */
