@@ -103,6 +103,23 @@ interface SetInfo {
   promise: Promise<AggregatedResult<DetectionResult>>;
 }
 
+/** The one clock the agent gives every library: monotonic ms, timers that never hold the process. */
+export const agentClock = {
+  now: (): number => performance.now(),
+  setTimeout(callback: () => void, delayMs: number): unknown {
+    const timer = setTimeout(callback, delayMs);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout(handle: unknown): void {
+    if (isTimer(handle)) clearTimeout(handle);
+  },
+};
+
+function isTimer(handle: unknown): handle is NodeJS.Timeout {
+  return typeof handle === 'object' && handle !== null && 'hasRef' in handle;
+}
+
 function collectorScript(kind: CollectorKind): string {
   return fileURLToPath(new URL(`./collectors/${kind}.js`, import.meta.url));
 }
@@ -155,18 +172,21 @@ export class Agent {
     this.broker = new Broker({
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       heartbeatIntervalMs: options.heartbeatIntervalMs,
+      clock: agentClock,
     });
     this.aggregator = new ResultAggregator<DetectionResult>({
+      clock: agentClock,
       timeoutMs: options.timeoutMs,
       onComplete: (result) => this.onAggregated(result),
       onCallbackError: (error) => this.log.error(`aggregator callback failed: ${error.message}`),
     });
-    this.balancer = new LoadBalancer();
+    this.balancer = new LoadBalancer({ clock: agentClock });
     this.health = new HealthTracker({
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       staleAfterIntervals: 3,
+      clock: agentClock,
     });
-    this.registry = new PendingTaskRegistry<TaskPayload>();
+    this.registry = new PendingTaskRegistry<TaskPayload>({ clock: agentClock });
     this.failover = new FailoverManager<TaskPayload>({
       registry: this.registry,
       health: this.health,
@@ -178,6 +198,7 @@ export class Agent {
           void this.aggregator.reassign(correlationId, from, to),
       },
       placementTimeoutMs: Math.max(options.timeoutMs, 1000),
+      clock: agentClock,
     });
     this.supervisor = new Supervisor({
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -252,7 +273,7 @@ export class Agent {
   status(): AgentStatus {
     const snapshot = this.balancer.snapshot();
     const byId = new Map(snapshot.collectors.map((c) => [c.id, c]));
-    const now = performance.now();
+    const now = agentClock.now();
     const collectors: CollectorStatus[] = [...this.kinds].map(([id, kind]) => {
       const proc = this.supervisor.info(id);
       const health = this.health.get(id);
@@ -431,7 +452,7 @@ export class Agent {
           deadlineUnixMs: 0n,
         });
         this.balancer.taskStarted(id);
-        this.taskStartedAt.set(task.taskId, performance.now());
+        this.taskStartedAt.set(task.taskId, agentClock.now());
         return id;
       }
       excluded.add(id);
@@ -469,7 +490,7 @@ export class Agent {
     if (!task.pinned) {
       this.balancer.taskFinished(
         id,
-        started === undefined ? 0 : performance.now() - started,
+        started === undefined ? 0 : agentClock.now() - started,
         success,
       );
     }

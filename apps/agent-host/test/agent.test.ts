@@ -169,6 +169,27 @@ describe.skipIf(!posix)('daemoneye-agent run', () => {
     for (const pid of pids) expect(alive(pid)).toBe(false);
   });
 
+  it('status reports heartbeat ages on the one agent clock (regression: always 0 ms)', async () => {
+    run([
+      '--collectors',
+      'procmond=1',
+      '--rounds',
+      '0',
+      '--interval',
+      '500',
+      '--output',
+      join(dir, 'o.ndjson'),
+    ]);
+    const ages = await until(async () => {
+      const s = await status();
+      const age = s?.collectors[0]?.lastHeartbeatAgoMs;
+      return typeof age === 'number' && age > 0 ? age : undefined;
+    });
+    // Heartbeats every 200 ms: an age is positive and well under the stale limit of 600 ms.
+    expect(ages).toBeGreaterThan(0);
+    expect(ages).toBeLessThan(600);
+  });
+
   it('status with a wrong token file is refused with a clear message', async () => {
     run([
       '--collectors',
