@@ -27,7 +27,10 @@ export function spawnCollector(
 ): ChildProcess {
   const stdio: ('ignore' | 'inherit' | 'ipc')[] =
     mode === 'ipc' ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'];
-  return spawn(process.execPath, [distScript('collector.js'), mode, JSON.stringify(config)], {
+  // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the collectors.
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const args = [...nodeArgs, distScript('collector.js'), mode, JSON.stringify(config)];
+  return spawn(process.execPath, args, {
     stdio,
     serialization: 'json',
   });
@@ -46,6 +49,12 @@ export async function killAll(
       await Promise.race([exited, delay(2000)]);
     }),
   );
+}
+
+/** Waits up to `ms` for every child to exit. */
+async function exitedWithin(children: readonly ChildProcess[], ms: number): Promise<void> {
+  const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+  await Promise.race([Promise.all(running.map((child) => once(child, 'exit'))), delay(ms)]);
 }
 
 /** Resolves after `ms`, without keeping the process alive. */
@@ -108,8 +117,10 @@ export async function startTransportFleet(
     children,
     endpoint,
     async close() {
-      await killAll(children);
+      // Closing the broker lets collectors exit on their own (and write a --cpu-prof profile).
       await broker.close();
+      await exitedWithin(children, 1000);
+      await killAll(children);
       await temp.remove();
     },
   };
@@ -133,7 +144,15 @@ export interface IpcFleet {
 export async function startIpcFleet(k: number): Promise<IpcFleet> {
   const ids = Array.from({ length: k }, (_, i) => `ipc-${i + 1}`);
   const children = ids.map((collectorId) => spawnCollector('ipc', { collectorId }));
-  const fleet: IpcFleet = { ids, children, close: () => killAll(children) };
+  const fleet: IpcFleet = {
+    ids,
+    children,
+    async close() {
+      for (const child of children) if (child.connected) child.disconnect();
+      await exitedWithin(children, 1000);
+      await killAll(children);
+    },
+  };
   try {
     await within(
       Promise.all(children.map((child) => once(child, 'message'))),

@@ -1,8 +1,22 @@
 import type { Scenario } from '../scenario.js';
+import { aggregationScenario } from './aggregation.js';
+import { aggregatorScenario } from './aggregator.js';
+import { balancerScenario } from './balancer.js';
+import { failoverScenario } from './failover.js';
 import { floorScenario } from './floor.js';
+import { memoryScenario } from './memory.js';
+import { throughputScenario } from './throughput.js';
 
 /** Every scenario, in run order. */
-export const scenarios: readonly Scenario[] = [floorScenario];
+export const scenarios: readonly Scenario[] = [
+  floorScenario,
+  aggregationScenario,
+  throughputScenario,
+  aggregatorScenario,
+  balancerScenario,
+  failoverScenario,
+  memoryScenario,
+];
 
 /** Scenarios of the issue that this build cannot run, and why (listed in RESULTS.md). */
 export const missingScenarios: readonly string[] = [];
