@@ -218,6 +218,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly sessions = new Map<string, Session>();
   private readonly trie = new TopicTrie<Subscriber>();
   private nextConnectionId = 1;
+  private starting = false;
   private nextMessageId = 1n;
   private ownsFiles = false;
   private readonly counters = {
@@ -257,9 +258,25 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * 0600 and writes the token file. Rejects with `ERR_ENDPOINT_IN_USE` when another agent is live.
    */
   async listen(): Promise<void> {
-    if (this.state !== 'idle') {
+    if (this.state !== 'idle' || this.starting) {
       throw new TransportError('ERR_CLOSED', `broker cannot listen in state ${this.state}`);
     }
+    this.starting = true;
+    try {
+      await this.startListening();
+    } finally {
+      this.starting = false;
+    }
+    if (this.state !== 'idle') {
+      // close() ran while we were starting: undo what was set up.
+      await this.teardown();
+      throw new TransportError('ERR_CLOSED', 'broker was closed while starting');
+    }
+    this.state = 'listening';
+    this.emit('listening', this.options.endpoint);
+  }
+
+  private async startListening(): Promise<void> {
     const { endpoint } = this.options;
     await prepareEndpointDir(endpoint);
     if (endpoint.platform !== 'win32') {
@@ -322,8 +339,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
         { cause: error },
       );
     }
-    this.state = 'listening';
-    this.emit('listening', endpoint);
   }
 
   /** Currently connected collectors. */
@@ -425,25 +440,29 @@ export class Broker extends EventEmitter<BrokerEvents> {
   async close(): Promise<void> {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.state = 'closing';
-    const server = this.server;
-    const closed = server
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
     for (const pending of [...this.connections]) {
       pending.connection.close('broker shutting down', 100);
     }
     const deadline = setTimeout(() => {
       for (const pending of this.connections) pending.connection.destroy('broker closed');
     }, 500);
-    await closed;
+    await this.teardown();
     clearTimeout(deadline);
+    this.state = 'closed';
+    this.emit('close');
+  }
+
+  /** Stops listening and removes the socket and token files this broker created. */
+  private async teardown(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.ownsFiles) {
+      this.ownsFiles = false;
       const { endpoint } = this.options;
       if (endpoint.platform !== 'win32') await unlink(endpoint.path).catch(() => undefined);
       if (this.token) await unlink(endpoint.tokenPath).catch(() => undefined);
     }
-    this.state = 'closed';
-    this.emit('close');
   }
 
   private onConnection(socket: Socket): void {

@@ -29,6 +29,22 @@ const KNOWN_NACK_CODES: readonly TransportErrorCode[] = [
   'ERR_CLOSED',
 ];
 
+/** A broker's refusal, as opposed to a lost or closed connection. */
+function isRefusal(error: unknown): boolean {
+  return (
+    error instanceof TransportError &&
+    error.code !== 'ERR_NOT_CONNECTED' &&
+    error.code !== 'ERR_CLOSED'
+  );
+}
+
+/** A finite, non-negative integer, or 0. */
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0
+    ? Math.min(Math.trunc(value), 0xffff_ffff)
+    : 0;
+}
+
 function nackCode(code: string): TransportErrorCode {
   return KNOWN_NACK_CODES.find((known) => known === code) ?? 'ERR_PROTOCOL';
 }
@@ -160,6 +176,8 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   private readonly connectTimeoutMs: number;
   private readonly maxBufferedTasks: number;
   private connection: FramedConnection | undefined;
+  /** The connection of an attempt that has not had its Welcome yet. */
+  private handshaking: FramedConnection | undefined;
   private heartbeatTimer: unknown;
   private reconnectTimer: unknown;
   private attempt = 0;
@@ -242,6 +260,9 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   /** Subscribes to a pattern; resolves when the broker acknowledges. Re-subscribed after reconnects. */
   async subscribe(pattern: string, handler?: (message: ReceivedMessage) => void): Promise<void> {
     const canonical = normalizePattern(pattern);
+    if (this.state === 'closing' || this.state === 'closed') {
+      throw new TransportError('ERR_CLOSED', 'cannot subscribe: client closed');
+    }
     if (handler) this.handlers.add(canonical, handler);
     this.patterns.set(canonical, (this.patterns.get(canonical) ?? 0) + 1);
     if (this.state !== 'open') return;
@@ -332,6 +353,9 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     if (this.state === 'closed') return;
     this.clock.clearTimeout(this.reconnectTimer);
     this.stopHeartbeats();
+    // An attempt still in its handshake is dropped too, so nothing keeps the process alive.
+    this.handshaking?.destroy(reason);
+    this.handshaking = undefined;
     const connection = this.connection;
     this.setState('closing');
     if (connection && connection.state !== 'closed') {
@@ -385,13 +409,18 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
 
   private async open(): Promise<Welcome> {
     const token = await this.readToken();
+    if (this.state === 'closing' || this.state === 'closed') {
+      throw new TransportError('ERR_CLOSED', 'client closed');
+    }
     const socket = connect(this.endpoint.path);
     const connection = new FramedConnection(socket, this.limits);
+    this.handshaking = connection;
     return new Promise<Welcome>((resolve, reject) => {
       let settled = false;
       const fail = (error: Error): void => {
         if (settled) return;
         settled = true;
+        if (this.handshaking === connection) this.handshaking = undefined;
         this.clock.clearTimeout(timer);
         connection.destroy(error.message);
         reject(error);
@@ -455,6 +484,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
           settled = true;
           this.clock.clearTimeout(timer);
           this.connection = connection;
+          this.handshaking = undefined;
           this.welcome = body.value;
           this.attempt = 0;
           this.counters.connects++;
@@ -485,6 +515,8 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   private resubscribe(): void {
     for (const pattern of this.patterns.keys()) {
       this.request({ $case: 'subscribe', value: { pattern } }).catch((error: unknown) => {
+        // Refused by the broker (not a lost link): forget it so the next reconnect does not retry it.
+        if (isRefusal(error)) this.patterns.delete(pattern);
         this.emit('resubscribe-failed', pattern, error);
       });
     }
@@ -603,20 +635,29 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     this.stopHeartbeats();
     const beat = (): void => {
       if (this.state !== 'open') return;
-      const metrics = this.opts.metrics?.() ?? {
-        activeTasks: 0,
-        queueDepth: 0,
-        cpu: 0,
-        memoryBytes: 0,
-      };
+      let metrics: HeartbeatMetrics = { activeTasks: 0, queueDepth: 0, cpu: 0, memoryBytes: 0 };
+      const callback = this.opts.metrics;
+      if (callback) {
+        // A throwing metrics callback must not stop the heartbeat: report zeros this time.
+        this.guard(() => {
+          metrics = callback();
+        });
+      }
+      const cpu = Number.isFinite(metrics.cpu) ? Math.min(1, Math.max(0, metrics.cpu)) : 0;
+      const memory =
+        typeof metrics.memoryBytes === 'number' &&
+        Number.isFinite(metrics.memoryBytes) &&
+        metrics.memoryBytes > 0
+          ? Math.trunc(metrics.memoryBytes)
+          : 0;
       try {
         this.send({
           $case: 'heartbeat',
           value: {
-            activeTasks: Math.max(0, Math.trunc(metrics.activeTasks)),
-            queueDepth: Math.max(0, Math.trunc(metrics.queueDepth)),
-            cpu: Math.min(1, Math.max(0, metrics.cpu || 0)),
-            memoryBytes: BigInt(Math.max(0, Math.trunc(metrics.memoryBytes || 0))),
+            activeTasks: count(metrics.activeTasks),
+            queueDepth: count(metrics.queueDepth),
+            cpu,
+            memoryBytes: BigInt(memory),
             monotonicNs: process.hrtime.bigint(),
           },
         });

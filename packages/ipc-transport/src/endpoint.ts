@@ -116,7 +116,15 @@ export async function prepareEndpointDir(
   uid = currentEnvironment().uid,
 ): Promise<void> {
   checkPathLength(endpoint);
-  await mkdir(endpoint.dir, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(endpoint.dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new TransportError(
+      'ERR_ENDPOINT_INSECURE',
+      `cannot use ${endpoint.dir} as the endpoint directory: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
   if (endpoint.platform === 'win32') return;
   // lstat, not stat: a symlink planted by another user must not pass for our directory.
   const info = await lstat(endpoint.dir);
