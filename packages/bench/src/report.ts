@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import {
   type MachineInfo,
   meets,
@@ -26,6 +26,7 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     kernel: release(),
+    loadAverage1m: loadavg()[0] ?? 0,
   };
 }
 
@@ -103,7 +104,10 @@ export function markdownSection(result: ScenarioResult): string {
     ...result.rows.map(markdownRow),
   ];
   if (result.notes.length > 0) lines.push('', ...result.notes.map((note) => `- ${note}`));
-  lines.push('', `Measured ${result.startedAt} in ${(result.durationMs / 1000).toFixed(1)} s.`);
+  lines.push(
+    '',
+    `Measured ${result.startedAt} in ${(result.durationMs / 1000).toFixed(1)} s; 1-minute load average at the start: ${result.machine.loadAverage1m.toFixed(2)}.`,
+  );
   return lines.join('\n');
 }
 

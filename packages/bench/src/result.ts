@@ -60,6 +60,8 @@ export interface MachineInfo {
   readonly node: string;
   readonly platform: string;
   readonly kernel: string;
+  /** 1-minute load average when the scenario started (other work on the machine skews p99). */
+  readonly loadAverage1m: number;
 }
 
 /** Options of {@link distributionRow}. */

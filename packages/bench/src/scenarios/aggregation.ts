@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { type AggregatedResult, ResultAggregator } from '@daemoneye/aggregator';
-import type { DetectionResult } from '@daemoneye/proto';
+import type { DetectionResult, TaskResult } from '@daemoneye/proto';
 import {
   type IpcFleet,
   RawPeer,
@@ -34,17 +34,51 @@ interface Round {
   resolve: (at: bigint) => void;
 }
 
+/** One scatter-gather path that can run one round at a time, recording into its samples. */
+export interface Gatherer {
+  readonly samples: GatherSamples;
+  /** Runs round `i`; records it when `record` is true. */
+  round(i: number, record: boolean): Promise<void>;
+  close(): void;
+}
+
+function newSamples(capacity: number): GatherSamples {
+  return { finalToComplete: new Samples(capacity), dispatchToComplete: new Samples(capacity) };
+}
+
+async function awaitRound(
+  rounds: Map<string, Round>,
+  correlationId: string,
+  dispatch: () => void,
+  samples: GatherSamples,
+  record: boolean,
+): Promise<void> {
+  let round: Round | undefined;
+  const done = new Promise<bigint>((resolve) => {
+    round = { lastFinalNs: 0n, resolve };
+  });
+  if (!round) throw new Error('unreachable');
+  rounds.set(correlationId, round);
+  const start = process.hrtime.bigint();
+  dispatch();
+  const at = await done;
+  rounds.delete(correlationId);
+  if (record) {
+    samples.finalToComplete.push(nsToUs(at - round.lastFinalNs));
+    samples.dispatchToComplete.push(nsToUs(at - start));
+  }
+}
+
 /**
- * Sequential scatter-gather rounds through the Broker and ResultAggregator: each round begins a
- * set expecting every collector, assigns one task to each, and waits for the aggregate.
+ * Scatter-gather through the Broker and ResultAggregator: each round begins a set expecting
+ * every collector, assigns one task to each, and waits for the aggregate.
  */
-export async function gatherTransport(
+export function transportGatherer(
   fleet: TransportFleet,
   work: WorkSpec,
-  warmup: number,
-  measured: number,
+  capacity: number,
   label: string,
-): Promise<GatherSamples> {
+): Gatherer {
   const rounds = new Map<string, Round>();
   const aggregator = new ResultAggregator<DetectionResult>({
     onComplete: (result: AggregatedResult<DetectionResult>) => {
@@ -52,7 +86,7 @@ export async function gatherTransport(
       rounds.get(result.correlationId)?.resolve(at);
     },
   });
-  fleet.broker.on('task-result', (collectorId, result) => {
+  const onResult = (collectorId: string, result: TaskResult): void => {
     if (result.final) {
       const round = rounds.get(result.correlationId);
       const sent = sentNsOf(result);
@@ -61,51 +95,47 @@ export async function gatherTransport(
     aggregator.addResult(collectorId, result.correlationId, result.results, {
       final: result.final,
     });
-  });
-  const payload = encodeWork(work);
-  const samples: GatherSamples = {
-    finalToComplete: new Samples(measured),
-    dispatchToComplete: new Samples(measured),
   };
-  for (let i = 0; i < warmup + measured; i++) {
-    const correlationId = `${label}-${i}`;
-    let round: Round | undefined;
-    const done = new Promise<bigint>((resolve) => {
-      round = { lastFinalNs: 0n, resolve };
-    });
-    if (!round) throw new Error('unreachable');
-    rounds.set(correlationId, round);
-    const start = process.hrtime.bigint();
-    aggregator.begin(correlationId, fleet.ids);
-    for (const id of fleet.ids) {
-      fleet.broker.assignTask(id, {
-        taskId: `${correlationId}/${id}`,
+  fleet.broker.on('task-result', onResult);
+  const payload = encodeWork(work);
+  const samples = newSamples(capacity);
+  return {
+    samples,
+    round(i, record) {
+      const correlationId = `${label}-${i}`;
+      return awaitRound(
+        rounds,
         correlationId,
-        taskKind: BENCH_TASK_KIND,
-        payload,
-        deadlineUnixMs: 0n,
-      });
-    }
-    const at = await done;
-    rounds.delete(correlationId);
-    if (i >= warmup) {
-      samples.finalToComplete.push(nsToUs(at - round.lastFinalNs));
-      samples.dispatchToComplete.push(nsToUs(at - start));
-    }
-  }
-  fleet.broker.removeAllListeners('task-result');
-  aggregator.close();
-  return samples;
+        () => {
+          aggregator.begin(correlationId, fleet.ids);
+          for (const id of fleet.ids) {
+            fleet.broker.assignTask(id, {
+              taskId: `${correlationId}/${id}`,
+              correlationId,
+              taskKind: BENCH_TASK_KIND,
+              payload,
+              deadlineUnixMs: 0n,
+            });
+          }
+        },
+        samples,
+        record,
+      );
+    },
+    close() {
+      fleet.broker.off('task-result', onResult);
+      aggregator.close();
+    },
+  };
 }
 
 /** The same rounds over `child_process` IPC with JSON, into the same ResultAggregator. */
-export async function gatherIpc(
+export function ipcGatherer(
   fleet: IpcFleet,
   work: WorkSpec,
-  warmup: number,
-  measured: number,
+  capacity: number,
   label: string,
-): Promise<GatherSamples> {
+): Gatherer {
   const rounds = new Map<string, Round>();
   const aggregator = new ResultAggregator<JsonResult>({
     onComplete: (result: AggregatedResult<JsonResult>) => {
@@ -131,40 +161,55 @@ export async function gatherIpc(
     byId.set(id, child);
     child.on('message', onMessage);
   });
-  const samples: GatherSamples = {
-    finalToComplete: new Samples(measured),
-    dispatchToComplete: new Samples(measured),
-  };
-  for (let i = 0; i < warmup + measured; i++) {
-    const correlationId = `${label}-${i}`;
-    let round: Round | undefined;
-    const done = new Promise<bigint>((resolve) => {
-      round = { lastFinalNs: 0n, resolve };
-    });
-    if (!round) throw new Error('unreachable');
-    rounds.set(correlationId, round);
-    const start = process.hrtime.bigint();
-    aggregator.begin(correlationId, fleet.ids);
-    for (const [id, child] of byId) {
-      const task: IpcTask = {
-        type: 'task',
-        taskId: `${correlationId}/${id}`,
+  const samples = newSamples(capacity);
+  return {
+    samples,
+    round(i, record) {
+      const correlationId = `${label}-${i}`;
+      return awaitRound(
+        rounds,
         correlationId,
-        batches: work.batches,
-        batchSize: work.batchSize,
-      };
-      child.send(task);
-    }
-    const at = await done;
-    rounds.delete(correlationId);
-    if (i >= warmup) {
-      samples.finalToComplete.push(nsToUs(at - round.lastFinalNs));
-      samples.dispatchToComplete.push(nsToUs(at - start));
+        () => {
+          aggregator.begin(correlationId, fleet.ids);
+          for (const [id, child] of byId) {
+            const task: IpcTask = {
+              type: 'task',
+              taskId: `${correlationId}/${id}`,
+              correlationId,
+              batches: work.batches,
+              batchSize: work.batchSize,
+            };
+            child.send(task);
+          }
+        },
+        samples,
+        record,
+      );
+    },
+    close() {
+      for (const child of byId.values()) child.off('message', onMessage);
+      aggregator.close();
+    },
+  };
+}
+
+/**
+ * Runs the gatherers in alternating blocks of `block` rounds, so that both see the same
+ * background load on a shared machine; the first `warmup` rounds of each are not recorded.
+ */
+export async function alternate(
+  gatherers: readonly Gatherer[],
+  warmup: number,
+  measured: number,
+  block = 100,
+): Promise<void> {
+  const total = warmup + measured;
+  for (let from = 0; from < total; from += block) {
+    for (const gatherer of gatherers) {
+      for (let i = from; i < Math.min(total, from + block); i++)
+        await gatherer.round(i, i >= warmup);
     }
   }
-  for (const child of byId.values()) child.off('message', onMessage);
-  aggregator.close();
-  return samples;
 }
 
 /** Raw one-way p99 of this run (peer write -> decoded), the floor of the 2x target. */
@@ -188,7 +233,7 @@ const KS = [1, 4, 16] as const;
 /** Aggregation latency with K real collector processes, vs the child_process JSON baseline. */
 export const aggregationScenario: Scenario = {
   name: 'aggregation',
-  description: `Scatter-gather with K = 1, 4, 16 real collector processes, each answering one TaskResult of ${WORK.batchSize} results marked final; one round in flight. "final -> complete" runs from the last collector's process.hrtime.bigint() just before its final write to the aggregator's onComplete in the agent (CLOCK_MONOTONIC, shared by processes on Linux); "dispatch -> complete" from begin() to onComplete. Baseline: the same rounds over child_process IPC (process.send, JSON) into the same ResultAggregator.`,
+  description: `Scatter-gather with K = 1, 4, 16 real collector processes, each answering one TaskResult of ${WORK.batchSize} results marked final; one round in flight. "final -> complete" runs from the last collector's process.hrtime.bigint() just before its final write to the aggregator's onComplete in the agent (CLOCK_MONOTONIC, shared by processes on Linux); "dispatch -> complete" from begin() to onComplete. Baseline: the same rounds over child_process IPC (process.send, JSON) into the same ResultAggregator, both fleets alive at once and run in alternating blocks of 100 rounds so that both see the same background load.`,
   async run(context) {
     const rows: Row[] = [];
     const probe = iterations(context.quick, [2000, 20_000], [200, 2000]);
@@ -202,21 +247,25 @@ export const aggregationScenario: Scenario = {
         k === 16
           ? iterations(context.quick, [300, 3000], [30, 200])
           : iterations(context.quick, [500, 5000], [50, 500]);
-      context.progress(`aggregation: K=${k} transport`);
+      context.progress(`aggregation: K=${k}, transport and child_process alternating`);
       const fleet = await startTransportFleet(k, { prefix: `agg${k}` });
       let ours: GatherSamples;
-      try {
-        ours = await gatherTransport(fleet, WORK, warmup, measured, `k${k}`);
-      } finally {
-        await fleet.close();
-      }
-      context.progress(`aggregation: K=${k} child_process baseline`);
-      const ipcFleet = await startIpcFleet(k);
       let base: GatherSamples;
       try {
-        base = await gatherIpc(ipcFleet, WORK, warmup, measured, `k${k}`);
+        const ipcFleet = await startIpcFleet(k);
+        try {
+          const transport = transportGatherer(fleet, WORK, measured, `k${k}`);
+          const ipc = ipcGatherer(ipcFleet, WORK, measured, `k${k}`);
+          await alternate([transport, ipc], warmup, measured);
+          transport.close();
+          ipc.close();
+          ours = transport.samples;
+          base = ipc.samples;
+        } finally {
+          await ipcFleet.close();
+        }
       } finally {
-        await ipcFleet.close();
+        await fleet.close();
       }
       const oursFinal = ours.finalToComplete.summary();
       const oursDispatch = ours.dispatchToComplete.summary();

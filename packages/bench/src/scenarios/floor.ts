@@ -36,50 +36,53 @@ export const floorScenario: Scenario = {
       body: { $case: 'taskAssignment', value: task(1) },
     });
 
-    context.progress('floor: raw echo');
+    context.progress('floor: raw socket and transport, alternating');
     const raw = await RawPeer.start();
     const rawRtt = new Samples(measured);
     const rawOneWay = new Samples(measured);
-    try {
-      for (let i = 0; i < warmup + measured; i++) {
-        const rtt = await raw.roundTrip(requestBytes);
-        if (i >= warmup) rawRtt.push(nsToUs(rtt));
-      }
-      for (let i = 0; i < warmup + measured; i++) {
-        const oneWay = await raw.oneWay();
-        if (i >= warmup) rawOneWay.push(nsToUs(oneWay));
-      }
-    } finally {
-      await raw.close();
-    }
-
-    context.progress('floor: transport');
-    const fleet = await startTransportFleet(1, { prefix: 'floor' });
     const rtt = new Samples(measured);
     const oneWay = new Samples(measured);
     try {
-      const id = fleet.ids[0] ?? 'floor-1';
-      let waiter: ((at: bigint, result: TaskResult) => void) | undefined;
-      fleet.broker.on('task-result', (_collector, result) => {
-        const at = process.hrtime.bigint();
-        const resolve = waiter;
-        waiter = undefined;
-        resolve?.(at, result);
-      });
-      for (let i = 0; i < warmup + measured; i++) {
-        const reply = new Promise<{ at: bigint; result: TaskResult }>((resolve) => {
-          waiter = (at, result) => resolve({ at, result });
+      const fleet = await startTransportFleet(1, { prefix: 'floor' });
+      try {
+        const id = fleet.ids[0] ?? 'floor-1';
+        let waiter: ((at: bigint, result: TaskResult) => void) | undefined;
+        fleet.broker.on('task-result', (_collector, result) => {
+          const at = process.hrtime.bigint();
+          const resolve = waiter;
+          waiter = undefined;
+          resolve?.(at, result);
         });
-        const start = process.hrtime.bigint();
-        fleet.broker.assignTask(id, task(i));
-        const { at, result } = await reply;
-        if (i >= warmup) {
-          rtt.push(nsToUs(at - start));
-          oneWay.push(nsToUs(at - sentNsOf(result)));
+        const total = warmup + measured;
+        // Blocks of 500 alternate between the paths so both see the same background load.
+        for (let from = 0; from < total; from += 500) {
+          const to = Math.min(total, from + 500);
+          for (let i = from; i < to; i++) {
+            const ns = await raw.roundTrip(requestBytes);
+            if (i >= warmup) rawRtt.push(nsToUs(ns));
+          }
+          for (let i = from; i < to; i++) {
+            const ns = await raw.oneWay();
+            if (i >= warmup) rawOneWay.push(nsToUs(ns));
+          }
+          for (let i = from; i < to; i++) {
+            const reply = new Promise<{ at: bigint; result: TaskResult }>((resolve) => {
+              waiter = (at, result) => resolve({ at, result });
+            });
+            const start = process.hrtime.bigint();
+            fleet.broker.assignTask(id, task(i));
+            const { at, result } = await reply;
+            if (i >= warmup) {
+              rtt.push(nsToUs(at - start));
+              oneWay.push(nsToUs(at - sentNsOf(result)));
+            }
+          }
         }
+      } finally {
+        await fleet.close();
       }
     } finally {
-      await fleet.close();
+      await raw.close();
     }
 
     const rawRttSummary = rawRtt.summary();
