@@ -1,6 +1,7 @@
 // Measures memory in a fresh process started with --expose-gc; prints one JSON line.
 //   sets N      heap and RSS per pending correlation set (4 expected collectors, no results)
-//   results N   heap and RSS per pending result (DetectionResult-like objects in 100-result sets)
+//   results N   heap and RSS per pending result, bookkeeping only (objects already alive)
+//   results-with N  the same including the DetectionResult-like objects
 //   flood       memory before and after a flood beyond every aggregator and registry limit
 import { ResultAggregator } from '@daemoneye/aggregator';
 import { PendingTaskRegistry } from '@daemoneye/failover';
@@ -70,20 +71,21 @@ function fill(
   return { heap: after.heap - before.heap, rss: after.rss - before.rss, pending };
 }
 
-function perResult(n: number): object {
+function perResult(n: number, withObjects: boolean): object {
+  if (withObjects) {
+    // Bookkeeping plus the decoded result objects the aggregator keeps alive.
+    const whole = fill(n, undefined);
+    return { n, pending: whole.pending, heapPer: whole.heap / n, rssPer: whole.rss / n };
+  }
   // Bookkeeping only: the result objects exist before and are not counted.
   const prebuilt = Array.from({ length: n }, (_, i) => makeResult(i));
   const index = fill(n, prebuilt);
-  prebuilt.length = 0;
-  // Bookkeeping plus the decoded result objects the aggregator keeps alive.
-  const whole = fill(n, undefined);
   return {
     n,
     pending: index.pending,
     heapPer: index.heap / n,
     rssPer: index.rss / n,
-    heapPerWithResult: whole.heap / n,
-    rssPerWithResult: whole.rss / n,
+    kept: prebuilt.length,
   };
 }
 
@@ -117,7 +119,9 @@ function flood(): object {
   // One set flooded beyond maxResultsPerSet completes with `overflow` instead of growing.
   for (let i = 0; i < 50_000; i++) aggregator.addResult('c1', 'corr-1', [makeResult(i)]);
   const afterFlood = settle();
+  // Read both after the last measurement: V8 may collect an object whose last use has passed.
   const stats = aggregator.stats();
+  const pendingTasks = registry.stats().pending;
   aggregator.close();
   return {
     atLimitHeap: atLimit.heap,
@@ -128,6 +132,7 @@ function flood(): object {
     rejectedTasks,
     added,
     pendingSets: stats.pendingSets,
+    pendingTasks,
     completedOverflow: stats.completed.overflow,
     unknown: stats.outcomes['unknown-correlation'],
   };
@@ -135,5 +140,12 @@ function flood(): object {
 
 const [mode, arg] = process.argv.slice(2);
 const n = Number(arg ?? '10000');
-const output = mode === 'sets' ? perSet(n) : mode === 'results' ? perResult(n) : flood();
+const output =
+  mode === 'sets'
+    ? perSet(n)
+    : mode === 'results'
+      ? perResult(n, false)
+      : mode === 'results-with'
+        ? perResult(n, true)
+        : flood();
 process.stdout.write(`${JSON.stringify(output)}\n`);
