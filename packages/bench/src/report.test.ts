@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatValue, markdownRow } from './report.js';
+import { formatValue, markdownRow, markdownTable } from './report.js';
 import { distributionRow, rowMeets, targetRatio, valueRow } from './result.js';
 import { seededRandom } from './rng.js';
 import { summarize } from './stats.js';
@@ -21,6 +21,14 @@ describe('rows and targets', () => {
     });
     expect(targetRatio(row)).toBe(1.5);
     expect(rowMeets(row)).toBe(false);
+  });
+
+  it('pads table columns the way the formatter keeps them', () => {
+    expect(markdownTable(['a', 'bb'], [['long cell', 'x']]).split('\n')).toEqual([
+      '| a         | bb  |',
+      '| --------- | --- |',
+      '| long cell | x   |',
+    ]);
   });
 
   it('formats units', () => {

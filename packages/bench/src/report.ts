@@ -74,13 +74,21 @@ function verdict(row: Row): string {
   return ok === undefined ? '' : ok ? 'met' : 'MISSED';
 }
 
-const HEADER =
-  '| case | median | p99 | p999 / value | target | measured / target | ratios | verdict |\n|---|---|---|---|---|---|---|---|';
+const HEADER = [
+  'case',
+  'median',
+  'p99',
+  'p999 / value',
+  'target',
+  'measured / target',
+  'ratios',
+  'verdict',
+];
 
-/** One Markdown table row. */
-export function markdownRow(row: Row): string {
+/** The cells of one row of the table. */
+export function rowCells(row: Row): string[] {
   const ratio = targetRatio(row);
-  const cells = [
+  return [
     row.case + (row.note ? ` (${row.note})` : ''),
     formatValue(row.median, row.unit),
     formatValue(row.p99, row.unit),
@@ -89,8 +97,27 @@ export function markdownRow(row: Row): string {
     ratio === null ? '' : ratio.toFixed(2),
     formatRatios(row),
     verdict(row),
-  ];
-  return `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+  ].map((cell) => cell.replaceAll('|', '\\|'));
+}
+
+/** A Markdown table with padded columns (the layout `biome format` keeps as is). */
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = header.map((title, i) =>
+    Math.max(3, title.length, ...rows.map((cells) => (cells[i] ?? '').length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    `| ${widths.map((width, i) => (cells[i] ?? '').padEnd(width)).join(' | ')} |`;
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join(
+    '\n',
+  );
+}
+
+/** One Markdown table row (unpadded). */
+export function markdownRow(row: Row): string {
+  return `| ${rowCells(row).join(' | ')} |`;
 }
 
 /** The Markdown section of one scenario. */
@@ -100,8 +127,7 @@ export function markdownSection(result: ScenarioResult): string {
     '',
     result.description,
     '',
-    HEADER,
-    ...result.rows.map(markdownRow),
+    markdownTable(HEADER, result.rows.map(rowCells)),
   ];
   if (result.notes.length > 0) lines.push('', ...result.notes.map((note) => `- ${note}`));
   lines.push(
