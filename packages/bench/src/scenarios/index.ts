@@ -2,6 +2,7 @@ import type { Scenario } from '../scenario.js';
 import { aggregationScenario } from './aggregation.js';
 import { aggregatorScenario } from './aggregator.js';
 import { balancerScenario } from './balancer.js';
+import { codecScenario } from './codec.js';
 import { failoverScenario } from './failover.js';
 import { floorScenario } from './floor.js';
 import { memoryScenario } from './memory.js';
@@ -10,6 +11,7 @@ import { throughputScenario } from './throughput.js';
 /** Every scenario, in run order. */
 export const scenarios: readonly Scenario[] = [
   floorScenario,
+  codecScenario,
   aggregationScenario,
   throughputScenario,
   aggregatorScenario,
