@@ -37,6 +37,8 @@ export interface AgentOptions {
   timeoutMs: number;
   heartbeatIntervalMs: number;
   integrityPerRound: number;
+  /** Node.js scripts replacing the built-in collector of a kind. */
+  collectorScripts: Partial<Record<CollectorKind, string>>;
   sink: Sink;
   log: Logger;
 }
@@ -69,6 +71,8 @@ export interface AgentStatus {
   };
   /** Results refused: from clients that are not collectors of this agent, or for sets they were not asked for. */
   rejectedResults: number;
+  /** Connections refused by the agent: wrong kind, unknown id, or a pid it did not start. */
+  refusedCollectors: number;
   rounds: number;
   lastLatencyMs: number | null;
 }
@@ -161,6 +165,9 @@ export class Agent {
   private readonly stopping = new AbortController();
   private roundsDone = 0;
   private rejectedResults = 0;
+  private refusedCollectors = 0;
+  /** Collector id -> the broker session accepted for it. */
+  private readonly sessions = new Map<string, string>();
   private lastLatencyMs: number | undefined;
   private shuttingDown = false;
   private readonly taskStartedAt = new Map<string, number>();
@@ -222,7 +229,7 @@ export class Agent {
         this.supervisor.start({
           id,
           command: process.execPath,
-          args: [collectorScript(kind)],
+          args: [this.options.collectorScripts[kind] ?? collectorScript(kind)],
           env: { [ENV_ENDPOINT]: this.broker.endpoint.path, [ENV_COLLECTOR_ID]: id },
         });
       }
@@ -320,6 +327,7 @@ export class Agent {
         duplicates: aggregation.duplicatesDropped,
       },
       rejectedResults: this.rejectedResults,
+      refusedCollectors: this.refusedCollectors,
       rounds: this.roundsDone,
       lastLatencyMs: this.lastLatencyMs ?? null,
     };
@@ -333,12 +341,15 @@ export class Agent {
     const { broker, health, balancer, supervisor, registry, log } = this;
     broker.on('collector-connected', (info) => this.onConnected(info));
     broker.on('collector-disconnected', (info, reason) => {
-      if (!this.kinds.has(info.collectorId) || this.shuttingDown) return;
+      // Only the session we accepted counts: a refused impostor's exit says nothing of ours.
+      if (this.sessions.get(info.collectorId) !== info.sessionId) return;
+      this.sessions.delete(info.collectorId);
+      if (this.shuttingDown) return;
       log.info(`${info.collectorId} disconnected: ${reason}`);
       health.connectionLost(info.collectorId);
     });
     broker.on('heartbeat', (id, beat) => {
-      if (!this.kinds.has(id)) return;
+      if (!this.sessions.has(id)) return;
       health.heartbeat(id);
       balancer.updateMetrics(id, {
         activeTasks: beat.activeTasks,
@@ -403,13 +414,27 @@ export class Agent {
 
   private onConnected(info: CollectorInfo): void {
     const id = info.collectorId;
-    if (info.kind === CLI_KIND) return;
     const expectedKind = this.kinds.get(id);
-    if (expectedKind === undefined || expectedKind !== info.kind) {
-      this.log.warn(`unexpected collector ${id} (kind ${info.kind}) connected; disconnecting it`);
-      this.broker.disconnect(id, 'not a collector of this agent');
+    if (info.kind === CLI_KIND) {
+      // Status clients are welcome, but not under a collector's id (that would lock it out).
+      if (expectedKind !== undefined)
+        this.refuse(info, 'a collector id is not for a status client');
       return;
     }
+    if (expectedKind === undefined || expectedKind !== info.kind) {
+      this.refuse(info, `unexpected collector ${id} (kind ${info.kind})`);
+      return;
+    }
+    // Only the process the supervisor started may speak for this id.
+    const proc = this.supervisor.info(id);
+    if (proc?.pid === undefined || proc.pid !== info.pid) {
+      this.refuse(
+        info,
+        `${id} said it is pid ${info.pid}, but the agent started pid ${String(proc?.pid)}`,
+      );
+      return;
+    }
+    this.sessions.set(id, info.sessionId);
     this.log.info(`${id} connected (pid ${info.pid})`);
     this.supervisor.markReady(id, info.pid);
     this.balancer.register(id, { taskKinds: info.taskKinds });
@@ -417,6 +442,12 @@ export class Agent {
     if (this.everConnected.has(id)) this.balancer.restarted(id);
     this.everConnected.add(id);
     this.health.register(id);
+  }
+
+  private refuse(info: CollectorInfo, why: string): void {
+    this.refusedCollectors++;
+    this.log.warn(`${why}: disconnecting it`);
+    this.broker.disconnect(info.collectorId, 'not a collector of this agent');
   }
 
   private waitConnected(id: string, timeoutMs: number): Promise<void> {
@@ -443,7 +474,7 @@ export class Agent {
     for (;;) {
       const id = this.balancer.trySelect({ taskKind: payload.kind, exclude: excluded });
       if (id === undefined) return undefined;
-      if (this.health.isAlive(id) && this.broker.collector(id)) {
+      if (this.health.isAlive(id) && this.sessions.has(id)) {
         this.broker.assignTask(id, {
           taskId: task.taskId,
           correlationId: task.correlationId,
@@ -460,7 +491,7 @@ export class Agent {
   }
 
   private onTaskResult(id: string, result: TaskResult): void {
-    if (!this.kinds.has(id)) {
+    if (!this.sessions.has(id)) {
       this.rejectedResults++;
       this.log.warn(`result from ${id}, which is not a collector of this agent: refused`);
       return;
@@ -559,8 +590,7 @@ export class Agent {
   private connectedOf(kinds: readonly CollectorKind[]): string[] {
     return [...this.kinds]
       .filter(
-        ([id, kind]) =>
-          kinds.includes(kind) && this.broker.collector(id) && this.health.isAlive(id),
+        ([id, kind]) => kinds.includes(kind) && this.sessions.has(id) && this.health.isAlive(id),
       )
       .map(([id]) => id);
   }

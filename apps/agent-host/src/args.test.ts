@@ -16,6 +16,7 @@ describe('run flags', () => {
       integrityPerRound: 8,
       output: undefined,
       logLevel: undefined,
+      collectorScripts: {},
       help: false,
     });
   });
@@ -60,6 +61,19 @@ describe('run flags', () => {
   ])('refuses %j', (argv) => {
     expect(() => parseRunArgs(argv)).toThrow(UsageError);
   });
+  it('parses --collector-script KIND=PATH, repeatable', () => {
+    const args = parseRunArgs([
+      '--collector-script',
+      'procmond=/a.js',
+      '--collector-script',
+      'netmond=/b=c.js',
+    ]);
+    expect(args.collectorScripts).toEqual({ procmond: '/a.js', netmond: '/b=c.js' });
+    expect(() => parseRunArgs(['--collector-script', 'foo=/a.js'])).toThrow(UsageError);
+    expect(() => parseRunArgs(['--collector-script', 'procmond'])).toThrow(UsageError);
+    expect(() => parseRunArgs(['--collector-script', 'procmond='])).toThrow(UsageError);
+  });
+
   it('parses and checks --collectors', () => {
     expect(parseCollectors('procmond=1')).toEqual([{ kind: 'procmond', count: 1 }]);
     expect(() => parseCollectors('procmond=0')).toThrow(/at least one/);

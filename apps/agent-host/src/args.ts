@@ -26,6 +26,8 @@ export interface RunArgs {
   output: string | undefined;
   logLevel: LogLevel | undefined;
   integrityPerRound: number;
+  /** Node.js scripts replacing the built-in collector of a kind. */
+  collectorScripts: Partial<Record<CollectorKind, string>>;
   help: boolean;
 }
 
@@ -49,6 +51,8 @@ Options:
   --timeout MS               timeout of each aggregation (default 2000)
   --heartbeat-interval MS    collector heartbeat interval, >= 100 (default 10000)
   --integrity-per-round N    integrity tasks for new processes per round (default 8)
+  --collector-script K=PATH  run the Node.js script PATH as the collector of kind K instead of the
+                             built-in one (repeatable; it must speak the collector protocol)
   --output FILE|-            NDJSON destination (default: stdout when it is not a TTY)
   --log-level LEVEL          error | warn | info | debug (default info; warn with the live table)
   -h, --help                 show this help
@@ -135,6 +139,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
     timeout: { type: 'string' },
     'heartbeat-interval': { type: 'string' },
     'integrity-per-round': { type: 'string' },
+    'collector-script': { type: 'string', multiple: true },
     output: { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -168,8 +173,29 @@ export function parseRunArgs(argv: string[]): RunArgs {
     ),
     output,
     logLevel,
+    collectorScripts: parseCollectorScripts(values['collector-script']),
     help: values.help === true,
   };
+}
+
+function parseCollectorScripts(
+  value: string | boolean | (string | boolean)[] | undefined,
+): Partial<Record<CollectorKind, string>> {
+  const scripts: Partial<Record<CollectorKind, string>> = {};
+  const entries = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  for (const entry of entries) {
+    if (typeof entry !== 'string') continue;
+    const at = entry.indexOf('=');
+    const kind = COLLECTOR_KINDS.find((k) => k === entry.slice(0, at));
+    const path = entry.slice(at + 1);
+    if (at < 0 || !kind || path === '') {
+      throw new UsageError(
+        `--collector-script must be KIND=PATH with KIND one of ${COLLECTOR_KINDS.join(', ')}, got "${entry}"`,
+      );
+    }
+    scripts[kind] = path;
+  }
+  return scripts;
 }
 
 /** Parses the flags of `status`. */

@@ -1,0 +1,156 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CollectorClient } from '@daemoneye/ipc-transport';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentStatus, OutputLine } from '../src/agent.js';
+import { type AgentProcess, alive, cli, startAgent, tempDir, until } from './helpers.js';
+
+const ROGUE = fileURLToPath(new URL('./fixtures/rogue-procmond.mjs', import.meta.url));
+let dir = '';
+let cleanup: () => Promise<void> = async () => undefined;
+let agents: AgentProcess[] = [];
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+
+afterEach(async () => {
+  for (const agent of agents) {
+    if (agent.child.exitCode === null && agent.child.signalCode === null)
+      agent.child.kill('SIGKILL');
+  }
+  await Promise.all(agents.map((a) => a.exited));
+  agents = [];
+  await cleanup();
+});
+
+const endpoint = (): string => join(dir, 'agent.sock');
+
+async function status(): Promise<AgentStatus | undefined> {
+  const result = await cli(['status', '--endpoint', endpoint(), '--json']);
+  return result.code === 0 ? JSON.parse(result.stdout) : undefined;
+}
+
+async function lines(path: string): Promise<OutputLine[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+describe.skipIf(process.platform === 'win32')('hostile collectors against a running agent', () => {
+  it('a compromised collector: forged correlation ids refused and counted, replays idempotent', async () => {
+    const out = join(dir, 'out.ndjson');
+    const agent = startAgent([
+      '--endpoint',
+      endpoint(),
+      '--collectors',
+      'procmond=1,netmond=1',
+      '--collector-script',
+      `procmond=${ROGUE}`,
+      '--heartbeat-interval',
+      '200',
+      '--interval',
+      '200',
+      '--timeout',
+      '1000',
+      '--output',
+      out,
+    ]);
+    agents.push(agent);
+    const s = await until(async () => {
+      const x = await status();
+      return x && x.rounds >= 3 && x.rejectedResults > 0 ? x : undefined;
+    });
+    expect(s.collectors.every((c) => c.state === 'healthy')).toBe(true);
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+    const summary = agent.summary();
+    const all = await lines(out);
+    const ids = all.map((l) => l.correlationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.some((id) => id.includes('forged') || id.includes('never-given'))).toBe(false);
+    expect(summary.aggregation.begun).toBe(all.length);
+    // Every enumerate round is complete: the rogue's real answers count, its forgeries do not.
+    for (const line of all.filter((l) => l.kind === 'enumerate')) {
+      expect(line.complete).toBe(true);
+      const fingerprints = line.results.map((r) => r.fingerprint);
+      expect(fingerprints.some((f) => f.startsWith('forged') || f === 'after-final')).toBe(false);
+    }
+    expect(summary.rejectedResults).toBeGreaterThanOrEqual(2 * summary.rounds);
+    expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
+    expect(summary.tasks.inFlight).toBe(0);
+  });
+
+  it.each(['procmond', 'cli'])(
+    'an impostor with the token (kind %s) cannot take over a collector id',
+    async (kind) => {
+      const agent = startAgent([
+        '--endpoint',
+        endpoint(),
+        '--collectors',
+        'procmond=1',
+        '--heartbeat-interval',
+        '200',
+        '--interval',
+        '300',
+        '--output',
+        join(dir, 'o.ndjson'),
+      ]);
+      agents.push(agent);
+      const before = await until(async () => {
+        const x = await status();
+        const c = x?.collectors[0];
+        return c?.state === 'healthy' && c.pid ? c : undefined;
+      });
+      // Kill the real procmond and race its restart with an impostor under its id.
+      process.kill(Number(before.pid), 'SIGKILL');
+      let accepted = 0;
+      let duplicates = 0;
+      const deadline = Date.now() + 2000;
+      while (Date.now() < deadline && accepted === 0) {
+        const impostor = new CollectorClient({
+          endpoint: endpoint(),
+          collectorId: 'procmond-1',
+          kind,
+          reconnect: false,
+        });
+        const closed = new Promise<void>((resolve) =>
+          impostor.on('state', (state) => state === 'closed' && resolve()),
+        );
+        try {
+          await impostor.connect();
+        } catch {
+          duplicates++;
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+        accepted++;
+        // The broker let it in; the agent must throw it out at once.
+        const thrownOut = await Promise.race([
+          closed.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+        ]);
+        expect(thrownOut).toBe(true);
+      }
+      process.stdout.write(`impostor figures ${JSON.stringify({ kind, accepted, duplicates })}\n`);
+      expect(accepted + duplicates).toBeGreaterThan(0);
+      const after = await until(async () => {
+        const x = await status();
+        const c = x?.collectors[0];
+        return x && c?.state === 'healthy' && c.pid && c.pid !== before.pid
+          ? { status: x, collector: c }
+          : undefined;
+      });
+      expect(after.collector.pid).not.toBe(process.pid);
+      expect(alive(Number(after.collector.pid))).toBe(true);
+      expect(after.status.refusedCollectors).toBeGreaterThanOrEqual(accepted);
+      agent.child.kill('SIGTERM');
+      expect((await agent.exited).code).toBe(0);
+      const summary = agent.summary();
+      expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
+    },
+  );
+});
