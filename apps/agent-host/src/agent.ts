@@ -11,7 +11,7 @@ import {
 } from '@daemoneye/failover';
 import { Broker, type CollectorInfo, type TopicMessage } from '@daemoneye/ipc-transport';
 import type { DetectionResult, TaskResult } from '@daemoneye/proto';
-import type { CollectorKind } from './args.js';
+import type { CollectorKind, RunArgs } from './args.js';
 import { ENV_COLLECTOR_ID, ENV_ENDPOINT } from './collectors/runtime.js';
 import type { Logger } from './log.js';
 import type { Sink } from './output.js';
@@ -28,19 +28,21 @@ export interface TaskPayload {
   body: Uint8Array;
 }
 
-/** Everything `run` needs. */
-export interface AgentOptions {
-  collectors: { kind: CollectorKind; count: number }[];
-  endpoint: string | undefined;
-  intervalMs: number;
-  rounds: number;
-  timeoutMs: number;
-  heartbeatIntervalMs: number;
-  integrityPerRound: number;
-  /** Node.js scripts replacing the built-in collector of a kind. */
-  collectorScripts: Partial<Record<CollectorKind, string>>;
+/** Everything `run` needs: the parsed flags that shape the agent, where results go, the logger. */
+export type AgentOptions = Omit<RunArgs, 'output' | 'logLevel' | 'help'> & {
   sink: Sink;
   log: Logger;
+};
+
+/** What the agent prints on stderr when it stops. */
+export interface AgentSummary {
+  rounds: number;
+  tasks: AgentStatus['tasks'];
+  aggregation: AgentStatus['aggregation'];
+  rejectedResults: number;
+  refusedCollectors: number;
+  restarts: number;
+  results: number;
 }
 
 /** One line of `status --json`. */
@@ -330,6 +332,20 @@ export class Agent {
       refusedCollectors: this.refusedCollectors,
       rounds: this.roundsDone,
       lastLatencyMs: this.lastLatencyMs ?? null,
+    };
+  }
+
+  /** The counters of {@link status}, folded for the exit summary. */
+  summary(): AgentSummary {
+    const status = this.status();
+    return {
+      rounds: status.rounds,
+      tasks: status.tasks,
+      aggregation: status.aggregation,
+      rejectedResults: status.rejectedResults,
+      refusedCollectors: status.refusedCollectors,
+      restarts: status.collectors.reduce((n, c) => n + c.restarts, 0),
+      results: status.collectors.reduce((n, c) => n + c.results, 0),
     };
   }
 

@@ -78,16 +78,7 @@ async function run(args: RunArgs): Promise<number> {
     await current.shutdown();
     await sink.close();
   }
-  const status = current.status();
-  const summary = {
-    rounds: status.rounds,
-    durationMs: Math.round(performance.now() - started),
-    tasks: status.tasks,
-    aggregation: status.aggregation,
-    rejectedResults: status.rejectedResults,
-    restarts: status.collectors.reduce((n, c) => n + c.restarts, 0),
-    results: status.collectors.reduce((n, c) => n + c.results, 0),
-  };
+  const summary = { ...current.summary(), durationMs: Math.round(performance.now() - started) };
   process.stderr.write(`daemoneye-agent summary ${JSON.stringify(summary)}\n`);
   return failure ? EXIT_FAILURE : 0;
 }

@@ -1,49 +1,23 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AgentStatus, OutputLine } from '../src/agent.js';
-import { type AgentProcess, alive, cli, startAgent, tempDir, until } from './helpers.js';
+import { type AgentProcess, agentTestContext, alive, cli, outputLines, until } from './helpers.js';
 
 const posix = process.platform !== 'win32';
+const ctx = agentTestContext();
+const { endpoint, status } = ctx;
+const lines = outputLines;
 let dir = '';
-let cleanup: () => Promise<void> = async () => undefined;
-let agents: AgentProcess[] = [];
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+  await ctx.setup();
+  dir = ctx.dir();
 });
 
-afterEach(async () => {
-  for (const agent of agents) {
-    if (agent.child.exitCode === null && agent.child.signalCode === null)
-      agent.child.kill('SIGKILL');
-  }
-  await Promise.all(agents.map((a) => a.exited));
-  agents = [];
-  await cleanup();
-});
-
-function endpoint(): string {
-  return join(dir, 'agent.sock');
-}
+afterEach(() => ctx.teardown());
 
 function run(args: string[]): AgentProcess {
-  const agent = startAgent(['--endpoint', endpoint(), '--heartbeat-interval', '200', ...args]);
-  agents.push(agent);
-  return agent;
-}
-
-async function lines(path: string): Promise<OutputLine[]> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
-
-async function status(): Promise<AgentStatus | undefined> {
-  const result = await cli(['status', '--endpoint', endpoint(), '--json']);
-  return result.code === 0 ? JSON.parse(result.stdout) : undefined;
+  return ctx.run(['--heartbeat-interval', '200', ...args]);
 }
 
 describe.skipIf(!posix)('daemoneye-agent run', () => {

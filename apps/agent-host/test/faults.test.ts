@@ -3,51 +3,27 @@ import { join } from 'node:path';
 import { CollectorClient } from '@daemoneye/ipc-transport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../src/agent.js';
-import { type AgentProcess, alive, cli, startAgent, tempDir, until } from './helpers.js';
+import { type AgentProcess, agentTestContext, alive, until } from './helpers.js';
 
 const linux = process.platform === 'linux';
+const ctx = agentTestContext();
+const { endpoint, status } = ctx;
 let dir = '';
-let cleanup: () => Promise<void> = async () => undefined;
-let agents: AgentProcess[] = [];
 let pids: number[] = [];
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+  await ctx.setup();
+  dir = ctx.dir();
 });
 
 afterEach(async () => {
-  for (const agent of agents) {
-    if (agent.child.exitCode === null && agent.child.signalCode === null) {
-      agent.child.kill('SIGCONT');
-      agent.child.kill('SIGKILL');
-    }
-  }
-  await Promise.all(agents.map((a) => a.exited));
+  await ctx.teardown();
   for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  agents = [];
   pids = [];
-  await cleanup();
 });
 
-const endpoint = (): string => join(dir, 'agent.sock');
-
 function run(args: string[]): AgentProcess {
-  const agent = startAgent([
-    '--endpoint',
-    endpoint(),
-    '--heartbeat-interval',
-    '200',
-    '--interval',
-    '200',
-    ...args,
-  ]);
-  agents.push(agent);
-  return agent;
-}
-
-async function status(): Promise<AgentStatus | undefined> {
-  const result = await cli(['status', '--endpoint', endpoint(), '--json']);
-  return result.code === 0 ? JSON.parse(result.stdout) : undefined;
+  return ctx.run(['--heartbeat-interval', '200', '--interval', '200', ...args]);
 }
 
 async function allHealthy(): Promise<AgentStatus> {

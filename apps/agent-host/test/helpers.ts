@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { AgentStatus, AgentSummary, OutputLine } from '../src/agent.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const exec = promisify(execFile);
@@ -48,19 +49,7 @@ export class AgentProcess {
   }
 
   /** The final summary line the agent prints on stderr. */
-  summary(): {
-    rounds: number;
-    tasks: { accepted: number; completed: number; failed: number; inFlight: number };
-    aggregation: {
-      begun: number;
-      completed: number;
-      partial: number;
-      late: number;
-      duplicates: number;
-    };
-    rejectedResults: number;
-    restarts: number;
-  } {
+  summary(): AgentSummary {
     const match = /daemoneye-agent summary (\{.*\})/.exec(this.stderr);
     if (!match?.[1]) throw new Error(`no summary in stderr:\n${this.stderr}`);
     return JSON.parse(match[1]);
@@ -125,4 +114,55 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A fresh temp dir per test, an agent list killed after each test, and a `status --json` helper. */
+export function agentTestContext(): {
+  dir: () => string;
+  endpoint: () => string;
+  run: (args: string[]) => AgentProcess;
+  status: () => Promise<AgentStatus | undefined>;
+  setup: () => Promise<void>;
+  teardown: () => Promise<void>;
+} {
+  let dir = '';
+  let cleanup: () => Promise<void> = async () => undefined;
+  let agents: AgentProcess[] = [];
+  const endpoint = (): string => join(dir, 'agent.sock');
+  return {
+    dir: () => dir,
+    endpoint,
+    run(args) {
+      const agent = startAgent(['--endpoint', endpoint(), ...args]);
+      agents.push(agent);
+      return agent;
+    },
+    async status() {
+      const result = await cli(['status', '--endpoint', endpoint(), '--json']);
+      return result.code === 0 ? JSON.parse(result.stdout) : undefined;
+    },
+    async setup() {
+      ({ dir, cleanup } = await tempDir());
+    },
+    async teardown() {
+      for (const agent of agents) {
+        if (agent.child.exitCode === null && agent.child.signalCode === null) {
+          agent.child.kill('SIGCONT');
+          agent.child.kill('SIGKILL');
+        }
+      }
+      await Promise.all(agents.map((a) => a.exited));
+      agents = [];
+      await cleanup();
+    },
+  };
+}
+
+/** Reads an NDJSON output file (empty when missing). */
+export async function outputLines(path: string): Promise<OutputLine[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }

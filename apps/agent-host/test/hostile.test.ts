@@ -1,51 +1,26 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CollectorClient } from '@daemoneye/ipc-transport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AgentStatus, OutputLine } from '../src/agent.js';
-import { type AgentProcess, alive, cli, startAgent, tempDir, until } from './helpers.js';
+import { agentTestContext, alive, outputLines, until } from './helpers.js';
 
 const ROGUE = fileURLToPath(new URL('./fixtures/rogue-procmond.mjs', import.meta.url));
+const ctx = agentTestContext();
+const { endpoint, status } = ctx;
+const lines = outputLines;
 let dir = '';
-let cleanup: () => Promise<void> = async () => undefined;
-let agents: AgentProcess[] = [];
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+  await ctx.setup();
+  dir = ctx.dir();
 });
 
-afterEach(async () => {
-  for (const agent of agents) {
-    if (agent.child.exitCode === null && agent.child.signalCode === null)
-      agent.child.kill('SIGKILL');
-  }
-  await Promise.all(agents.map((a) => a.exited));
-  agents = [];
-  await cleanup();
-});
-
-const endpoint = (): string => join(dir, 'agent.sock');
-
-async function status(): Promise<AgentStatus | undefined> {
-  const result = await cli(['status', '--endpoint', endpoint(), '--json']);
-  return result.code === 0 ? JSON.parse(result.stdout) : undefined;
-}
-
-async function lines(path: string): Promise<OutputLine[]> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
+afterEach(() => ctx.teardown());
 
 describe.skipIf(process.platform === 'win32')('hostile collectors against a running agent', () => {
   it('a compromised collector: forged correlation ids refused and counted, replays idempotent', async () => {
     const out = join(dir, 'out.ndjson');
-    const agent = startAgent([
-      '--endpoint',
-      endpoint(),
+    const agent = ctx.run([
       '--collectors',
       'procmond=1,netmond=1',
       '--collector-script',
@@ -59,7 +34,6 @@ describe.skipIf(process.platform === 'win32')('hostile collectors against a runn
       '--output',
       out,
     ]);
-    agents.push(agent);
     const s = await until(async () => {
       const x = await status();
       return x && x.rounds >= 3 && x.rejectedResults > 0 ? x : undefined;
@@ -87,9 +61,7 @@ describe.skipIf(process.platform === 'win32')('hostile collectors against a runn
   it.each(['procmond', 'cli'])(
     'an impostor with the token (kind %s) cannot take over a collector id',
     async (kind) => {
-      const agent = startAgent([
-        '--endpoint',
-        endpoint(),
+      const agent = ctx.run([
         '--collectors',
         'procmond=1',
         '--heartbeat-interval',
@@ -99,7 +71,6 @@ describe.skipIf(process.platform === 'win32')('hostile collectors against a runn
         '--output',
         join(dir, 'o.ndjson'),
       ]);
-      agents.push(agent);
       const before = await until(async () => {
         const x = await status();
         const c = x?.collectors[0];
