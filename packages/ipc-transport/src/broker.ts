@@ -700,12 +700,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       canonical = normalizePattern(pattern);
     } catch (error) {
-      this.nack(
-        session.connection,
-        messageId,
-        'ERR_INVALID_PATTERN',
-        error instanceof Error ? error.message : 'invalid pattern',
-      );
+      this.nackFor(session.connection, messageId, error);
       return;
     }
     const held = this.trie.patternsOf(session);
@@ -726,12 +721,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       this.trie.remove(pattern, session);
     } catch (error) {
-      this.nack(
-        session.connection,
-        messageId,
-        'ERR_INVALID_PATTERN',
-        error instanceof Error ? error.message : 'invalid pattern',
-      );
+      this.nackFor(session.connection, messageId, error);
       return;
     }
     session.connection.trySend({ $case: 'ack', value: { messageId } });
@@ -741,12 +731,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       validateTopic(topic);
     } catch (error) {
-      this.nack(
-        session.connection,
-        messageId,
-        'ERR_INVALID_TOPIC',
-        error instanceof Error ? error.message : 'invalid topic',
-      );
+      this.nackFor(session.connection, messageId, error);
       return;
     }
     const report = this.route(topic, payload, session.info.collectorId, session, messageId);
@@ -810,6 +795,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
         this.counters.backpressure++;
       throw error;
     }
+  }
+
+  /** Nacks with the code of a typed error (a bad pattern or topic); anything else is a bug. */
+  private nackFor(connection: FramedConnection, messageId: bigint, error: unknown): void {
+    if (!(error instanceof TransportError)) throw error;
+    this.nack(connection, messageId, error.code, error.message);
   }
 
   private nack(connection: FramedConnection, messageId: bigint, code: string, text: string): void {

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Broker, CollectorInfo } from '../src/index.js';
 
 export const fixture = (name: string): string =>
   fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -86,4 +87,18 @@ export function spawnFixture(name: string, env: Record<string, string>): Child {
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'de-ipc-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Resolves when `id` is connected to `broker` (at once if it already is). */
+export function waitConnected(broker: Broker, id: string): Promise<CollectorInfo> {
+  const existing = broker.collector(id);
+  if (existing) return Promise.resolve(existing);
+  return new Promise((resolve) => {
+    const on = (info: CollectorInfo): void => {
+      if (info.collectorId !== id) return;
+      broker.off('collector-connected', on);
+      resolve(info);
+    };
+    broker.on('collector-connected', on);
+  });
 }

@@ -15,8 +15,8 @@ import {
 } from '@daemoneye/proto';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Broker, type BrokerOptions, type CollectorInfo, FrameDecoder } from '../src/index.js';
-import { type Child, type Report, spawnFixture, tempDir } from './helpers.js';
+import { Broker, type BrokerOptions, FrameDecoder } from '../src/index.js';
+import { type Child, type Report, spawnFixture, tempDir, waitConnected } from './helpers.js';
 
 const posix = process.platform !== 'win32';
 const MiB = 1024 * 1024;
@@ -219,19 +219,6 @@ function collector(id: string, env: Record<string, string> = {}): Child {
   });
   children.push(child);
   return child;
-}
-
-function waitConnected(broker: Broker, id: string): Promise<CollectorInfo> {
-  const existing = broker.collector(id);
-  if (existing) return Promise.resolve(existing);
-  return new Promise((resolve) => {
-    const on = (info: CollectorInfo): void => {
-      if (info.collectorId !== id) return;
-      broker.off('collector-connected', on);
-      resolve(info);
-    };
-    broker.on('collector-connected', on);
-  });
 }
 
 /**

@@ -4,8 +4,8 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from '@daemoneye/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Broker, type CollectorInfo, FrameDecoder, TransportError } from '../src/index.js';
-import { type Child, spawnFixture, tempDir } from './helpers.js';
+import { Broker, FrameDecoder, TransportError } from '../src/index.js';
+import { type Child, spawnFixture, tempDir, waitConnected } from './helpers.js';
 
 const posix = process.platform !== 'win32';
 
@@ -49,19 +49,6 @@ function collector(id: string, env: Record<string, string> = {}): Child {
   });
   children.push(child);
   return child;
-}
-
-function waitConnected(broker: Broker, id: string): Promise<CollectorInfo> {
-  const existing = broker.collector(id);
-  if (existing) return Promise.resolve(existing);
-  return new Promise((resolve) => {
-    const on = (info: CollectorInfo): void => {
-      if (info.collectorId !== id) return;
-      broker.off('collector-connected', on);
-      resolve(info);
-    };
-    broker.on('collector-connected', on);
-  });
 }
 
 /** A raw socket client that records every envelope it receives. */
