@@ -92,4 +92,39 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
     expect(client.state).toBe('closed');
     await expect(client.subscribe('a.b')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });
+
+  it('refuses tasks past maxBufferedTasks out loud (a final error result) and counts them', async () => {
+    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    closers.push(() => broker.close());
+    await broker.listen();
+    const client = new CollectorClient({
+      endpoint: join(dir, 'agent.sock'),
+      collectorId: 'c-1',
+      kind: 'test',
+      maxBufferedTasks: 2,
+    });
+    closers.push(() => client.close());
+    await client.connect();
+    const tasks = client.tasks(); // iterating, but consuming nothing yet
+    const refusals: string[] = [];
+    broker.on('task-result', (_id, result) => refusals.push(`${result.taskId}:${result.error}`));
+    for (let i = 1; i <= 5; i++) {
+      broker.assignTask('c-1', {
+        taskId: `t${i}`,
+        correlationId: 'c',
+        taskKind: 'x',
+        payload: new Uint8Array(),
+        deadlineUnixMs: 0n,
+      });
+    }
+    while (refusals.length < 3) await new Promise((r) => setTimeout(r, 10));
+    expect(refusals).toEqual([
+      't3:ERR_BACKPRESSURE: collector task buffer is full',
+      't4:ERR_BACKPRESSURE: collector task buffer is full',
+      't5:ERR_BACKPRESSURE: collector task buffer is full',
+    ]);
+    expect(client.stats().tasksRefused).toBe(3);
+    expect((await tasks.next()).value?.taskId).toBe('t1');
+    expect((await tasks.next()).value?.taskId).toBe('t2');
+  });
 });
