@@ -10,7 +10,7 @@ export interface Sink {
   readonly error: Error | undefined;
 }
 
-/** Largest number of lines waiting for the disk before the sink gives up. */
+/** Default largest number of lines waiting for the disk before the sink gives up. */
 export const MAX_QUEUED_LINES = 10_000;
 
 function toJson(record: unknown): string {
@@ -23,12 +23,17 @@ function toJson(record: unknown): string {
  * Appends lines to a file. A failed or short write (disk full, file gone read-only) truncates the
  * file back to the last complete line, so no half-written line is ever left, then reports once.
  */
-export async function openFileSink(path: string, onError: (error: Error) => void): Promise<Sink> {
+export async function openFileSink(
+  path: string,
+  onError: (error: Error) => void,
+  maxQueuedLines = MAX_QUEUED_LINES,
+): Promise<Sink> {
   const handle: FileHandle = await open(path, 'a', 0o644);
   let committed = (await handle.stat()).size;
   const queue: Buffer[] = [];
   let writing: Promise<void> | undefined;
   let error: Error | undefined;
+  let failing: Promise<void> | undefined;
 
   const fail = async (cause: Error): Promise<void> => {
     if (error) return;
@@ -67,9 +72,9 @@ export async function openFileSink(path: string, onError: (error: Error) => void
     },
     write(record) {
       if (error) return;
-      if (queue.length >= MAX_QUEUED_LINES) {
-        void fail(
-          new Error(`output backlog of ${MAX_QUEUED_LINES} lines: ${path} is not keeping up`),
+      if (queue.length >= maxQueuedLines) {
+        failing = fail(
+          new Error(`output backlog of ${maxQueuedLines} lines: ${path} is not keeping up`),
         );
         return;
       }
@@ -82,6 +87,7 @@ export async function openFileSink(path: string, onError: (error: Error) => void
     },
     async close() {
       while (writing) await writing;
+      await failing;
       await handle.close().catch(() => undefined);
     },
   };
