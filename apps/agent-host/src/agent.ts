@@ -172,6 +172,7 @@ export class Agent {
   private readonly sessions = new Map<string, string>();
   private lastLatencyMs: number | undefined;
   private shuttingDown = false;
+  private closing: Promise<void> | undefined;
   private readonly taskStartedAt = new Map<string, number>();
   private readonly everConnected = new Set<string>();
 
@@ -227,7 +228,7 @@ export class Agent {
       for (let i = 1; i <= count; i++) {
         const id = `${kind}-${i}`;
         this.kinds.set(id, kind);
-        ready.push(this.waitConnected(id, 30_000));
+        ready.push(this.waitConnected(id, 30_000, this.stopping.signal));
         this.supervisor.start({
           id,
           command: process.execPath,
@@ -260,9 +261,16 @@ export class Agent {
     this.stopping.abort();
   }
 
-  /** Completes what is pending (`shutdown`), stops the collectors and removes the endpoint files. */
-  async shutdown(): Promise<void> {
-    if (this.shuttingDown) return;
+  /**
+   * Completes what is pending (`shutdown`), stops the collectors and removes the endpoint files.
+   * Every call returns the same promise, so a second caller waits for the first to finish.
+   */
+  shutdown(): Promise<void> {
+    this.closing ??= this.close();
+    return this.closing;
+  }
+
+  private async close(): Promise<void> {
     this.shuttingDown = true;
     this.stopping.abort();
     this.aggregator.close();
@@ -273,9 +281,16 @@ export class Agent {
     await this.broker.close();
   }
 
-  /** Kills every collector at once (second signal). */
+  /** SIGKILLs every collector process now (second signal), whatever state its slot is in. */
   forceKill(): void {
-    for (const info of this.supervisor.list()) this.supervisor.kill(info.id);
+    for (const info of this.supervisor.list()) {
+      if (info.pid === undefined) continue;
+      try {
+        process.kill(info.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
   }
 
   /** The state shown by `status`. */
@@ -393,7 +408,21 @@ export class Agent {
         `failover of ${r.collectorId}: ${r.taken} task(s) taken, ${r.moved} moved, ${r.parked} parked, ${r.failed} failed`,
       ),
     );
+    // A balanced task parked after its collector failed keeps its set open: the set expects a
+    // placeholder instead of the dead collector until failover places the task (or fails it).
+    this.failover.on('task-parked', (task, from) => {
+      if (from === undefined || task.pinned) return;
+      const placeholder = `parked:${task.taskId}`;
+      if (this.aggregator.reassign(task.correlationId, from, placeholder) === 'reassigned') {
+        this.parkedExpectations.set(task.taskId, placeholder);
+      }
+    });
     this.failover.on('task-placed', (task, from, to) => {
+      const placeholder = this.parkedExpectations.get(task.taskId);
+      if (placeholder !== undefined) {
+        this.parkedExpectations.delete(task.taskId);
+        this.aggregator.reassign(task.correlationId, placeholder, to);
+      }
       if (from === undefined && !task.pinned && task.payload)
         void this.ensureSet(task.correlationId, task.payload.kind, [to]);
     });
@@ -402,7 +431,22 @@ export class Agent {
     );
     registry.on('task-failed', (task, reason) => {
       log.debug(`task ${task.taskId} failed: ${reason}`);
+      const started = this.taskStartedAt.get(task.taskId);
       this.taskStartedAt.delete(task.taskId);
+      const holder = task.collectorId ?? task.lastCollectorId;
+      // A balanced task that ends without its answer still leaves the collector's in-flight count.
+      if (!task.pinned && started !== undefined && holder !== undefined) {
+        balancer.taskFinished(holder, agentClock.now() - started, false);
+      }
+      const placeholder = this.parkedExpectations.get(task.taskId);
+      if (placeholder !== undefined) {
+        this.parkedExpectations.delete(task.taskId);
+        this.aggregator.collectorFailed(placeholder);
+      }
+      if (!this.sets.has(task.correlationId)) this.tasksOfSet.delete(task.correlationId);
+    });
+    registry.on('task-completed', (task) => {
+      if (!this.sets.has(task.correlationId)) this.tasksOfSet.delete(task.correlationId);
     });
     supervisor.on('spawn', (e) => {
       log.info(`started ${e.id} (pid ${e.pid}${e.restarts > 0 ? `, restart ${e.restarts}` : ''})`);
@@ -450,10 +494,19 @@ export class Agent {
       );
       return;
     }
+    try {
+      this.balancer.register(id, { taskKinds: info.taskKinds });
+    } catch (error) {
+      // A malformed Hello (e.g. an empty task kind) refuses that collector, never the agent.
+      this.refuse(
+        info,
+        `${id} declared unusable task kinds (${error instanceof Error ? error.message : String(error)})`,
+      );
+      return;
+    }
     this.sessions.set(id, info.sessionId);
     this.log.info(`${id} connected (pid ${info.pid})`);
     this.supervisor.markReady(id, info.pid);
-    this.balancer.register(id, { taskKinds: info.taskKinds });
     // A collector seen before is a restart: slow start ramps its share back up.
     if (this.everConnected.has(id)) this.balancer.restarted(id);
     this.everConnected.add(id);
@@ -466,19 +519,27 @@ export class Agent {
     this.broker.disconnect(info.collectorId, 'not a collector of this agent');
   }
 
-  private waitConnected(id: string, timeoutMs: number): Promise<void> {
+  /** Resolves when `id` connects; rejects at the timeout; gives up at once when `signal` aborts. */
+  private waitConnected(id: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.broker.off('collector-connected', on);
-        reject(new Error(`${id} did not connect within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const on = (info: CollectorInfo): void => {
-        if (info.collectorId !== id) return;
+      const done = (error?: Error): void => {
         clearTimeout(timer);
         this.broker.off('collector-connected', on);
-        resolve();
+        signal.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve();
       };
+      const timer = setTimeout(
+        () => done(new Error(`${id} did not connect within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const on = (info: CollectorInfo): void => {
+        if (info.collectorId === id) done();
+      };
+      const onAbort = (): void => done(new Error('stopping'));
       this.broker.on('collector-connected', on);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
     });
   }
 
@@ -548,6 +609,15 @@ export class Agent {
   private onAggregated(result: AggregatedResult<DetectionResult>): void {
     const info = this.sets.get(result.correlationId);
     this.sets.delete(result.correlationId);
+    try {
+      this.emitLine(result, info);
+    } finally {
+      // Whatever happened above, the round waiting on this set must go on.
+      info?.done(result);
+    }
+  }
+
+  private emitLine(result: AggregatedResult<DetectionResult>, info: SetInfo | undefined): void {
     const latencyMs = Math.round((result.completedAt - result.startedAt) * 1000) / 1000;
     this.lastLatencyMs = latencyMs;
     const line: OutputLine = {
@@ -581,10 +651,11 @@ export class Agent {
       if (this.registry.has(task)) this.registry.fail(task, `set-${result.reason}`);
     }
     this.tasksOfSet.delete(result.correlationId);
-    info?.done(result);
   }
 
   private readonly tasksOfSet = new Map<string, string[]>();
+  /** Task id -> the placeholder its set expects while failover holds the task parked. */
+  private readonly parkedExpectations = new Map<string, string>();
 
   /** Begins a set once; later calls for the same id return the same promise. */
   private ensureSet(
@@ -658,15 +729,22 @@ export class Agent {
     enumerated: AggregatedResult<DetectionResult>,
   ): Promise<void> {
     const fresh: { pid: number; executable: string }[] = [];
+    const alive = new Set<string>();
     for (const item of enumerated.results) {
       const r = item.result;
-      if (r.kind !== 'process' || this.seenProcesses.has(item.key)) continue;
-      this.seenProcesses.add(item.key);
+      if (r.kind !== 'process') continue;
+      alive.add(item.key);
+      if (this.seenProcesses.has(item.key) || fresh.length >= this.options.integrityPerRound)
+        continue;
       const executable = r.attributes.executable ?? '';
       const pid = Number(r.attributes.pid);
-      if (executable && Number.isInteger(pid) && fresh.length < this.options.integrityPerRound) {
-        fresh.push({ pid, executable });
-      }
+      // A process counts as seen once it is checked (or cannot be): the rest wait for later rounds.
+      this.seenProcesses.add(item.key);
+      if (executable && Number.isInteger(pid)) fresh.push({ pid, executable });
+    }
+    // Forget processes that are gone, so the set stays as large as the process table.
+    if (enumerated.complete) {
+      for (const key of this.seenProcesses) if (!alive.has(key)) this.seenProcesses.delete(key);
     }
     const waits: Promise<unknown>[] = [];
     for (const [i, target] of fresh.entries()) {

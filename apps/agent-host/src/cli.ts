@@ -58,10 +58,15 @@ async function run(args: RunArgs): Promise<number> {
     }
     log.warn(`${signal} again: forcing shutdown`);
     current.forceKill();
-    void current.shutdown().finally(() => process.exit(EXIT_FORCED));
+    // The collectors are dead now, so shutdown finishes fast; it still removes the socket and
+    // token files. Give it a moment, never forever.
+    const giveUp = new Promise((resolve) => setTimeout(resolve, 2000).unref());
+    void Promise.race([current.shutdown(), giveUp]).finally(() => process.exit(EXIT_FORCED));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed terminal (SIGHUP) stops the agent cleanly too, rather than leaving its files behind.
+  process.on('SIGHUP', onSignal);
 
   const live = table ? new LiveTable(process.stdout, () => current.status()) : undefined;
   const started = performance.now();

@@ -1,11 +1,14 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CollectorClient } from '@daemoneye/ipc-transport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../src/agent.js';
 import { type AgentProcess, agentTestContext, alive, until } from './helpers.js';
 
 const linux = process.platform === 'linux';
+const fixture = (name: string): string =>
+  fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const ctx = agentTestContext();
 const { endpoint, status } = ctx;
 let dir = '';
@@ -22,8 +25,8 @@ afterEach(async () => {
   pids = [];
 });
 
-function run(args: string[]): AgentProcess {
-  return ctx.run(['--heartbeat-interval', '200', '--interval', '200', ...args]);
+function run(args: string[], detached = false): AgentProcess {
+  return ctx.run(['--heartbeat-interval', '200', '--interval', '200', ...args], detached);
 }
 
 async function allHealthy(): Promise<AgentStatus> {
@@ -174,5 +177,63 @@ describe.skipIf(!linux)('faults', () => {
     expect(lines.some((l: { correlationId: string }) => l.correlationId.includes('forged'))).toBe(
       false,
     );
+  });
+
+  it('Ctrl-C (SIGINT to the process group) lets the round in flight finish', async () => {
+    const out = join(dir, 'a.ndjson');
+    const agent = run(['--collectors', 'procmond=2', '--interval', '100', '--output', out], true);
+    await allHealthy();
+    const pgid = Number(agent.child.pid);
+    process.kill(-pgid, 'SIGINT');
+    expect((await agent.exited).code).toBe(0);
+    const lines = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    // Collectors ignore SIGINT; the agent ends the round and stops them: no round is cut short.
+    for (const line of lines.filter((l: { kind: string }) => l.kind === 'enumerate')) {
+      expect(line.reason).not.toBe('collector-failed');
+    }
+    expect(agent.stderr).not.toMatch(/failed \(connection-lost\)/);
+  });
+
+  it('a second signal while collectors ignore SIGTERM kills them and still removes the files', async () => {
+    const agent = run([
+      '--collectors',
+      'procmond=1',
+      '--collector-script',
+      `procmond=${fixture('stubborn-procmond.mjs')}`,
+      '--output',
+      join(dir, 'a.ndjson'),
+    ]);
+    const s = await allHealthy();
+    const pid = Number(s.collectors[0]?.pid);
+    pids.push(pid);
+    agent.child.kill('SIGTERM');
+    await agent.waitLog(/finishing the round in flight/);
+    await new Promise((r) => setTimeout(r, 500)); // the supervisor is now waiting out the grace
+    expect(alive(pid)).toBe(true);
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(130);
+    expect(alive(pid)).toBe(false);
+    await expect(stat(endpoint())).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(join(dir, 'agent.token'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('SIGTERM while waiting for collectors to connect stops at once', async () => {
+    const agent = run([
+      '--collectors',
+      'procmond=1',
+      '--collector-script',
+      `procmond=${fixture('silent-procmond.mjs')}`,
+      '--output',
+      join(dir, 'a.ndjson'),
+    ]);
+    await agent.waitLog(/started procmond-1/);
+    const sent = Date.now();
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(8000);
+    await expect(stat(endpoint())).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -56,9 +56,10 @@ export class AgentProcess {
   }
 }
 
-export function startAgent(args: string[]): AgentProcess {
+/** Starts `daemoneye-agent run`; `detached` puts it in its own process group (a terminal's Ctrl-C). */
+export function startAgent(args: string[], detached = false): AgentProcess {
   return new AgentProcess(
-    spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached }),
   );
 }
 
@@ -120,7 +121,7 @@ export async function until<T>(
 export function agentTestContext(): {
   dir: () => string;
   endpoint: () => string;
-  run: (args: string[]) => AgentProcess;
+  run: (args: string[], detached?: boolean) => AgentProcess;
   status: () => Promise<AgentStatus | undefined>;
   setup: () => Promise<void>;
   teardown: () => Promise<void>;
@@ -132,8 +133,8 @@ export function agentTestContext(): {
   return {
     dir: () => dir,
     endpoint,
-    run(args) {
-      const agent = startAgent(['--endpoint', endpoint(), ...args]);
+    run(args, detached = false) {
+      const agent = startAgent(['--endpoint', endpoint(), ...args], detached);
       agents.push(agent);
       return agent;
     },

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { agentTestContext, alive, outputLines, until } from './helpers.js';
 
 const ROGUE = fileURLToPath(new URL('./fixtures/rogue-procmond.mjs', import.meta.url));
+const CRASH_ONCE = fileURLToPath(new URL('./fixtures/crash-once-procmond.mjs', import.meta.url));
 const ctx = agentTestContext();
 const { endpoint, status } = ctx;
 const lines = outputLines;
@@ -124,4 +125,40 @@ describe.skipIf(process.platform === 'win32')('hostile collectors against a runn
       expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
     },
   );
+
+  it('a collector that crashes holding a balanced task: the task waits for the restart and lands there', async () => {
+    const out = join(dir, 'out.ndjson');
+    const agent = ctx.run([
+      '--collectors',
+      'procmond=1',
+      '--collector-script',
+      `procmond=${CRASH_ONCE}`,
+      '--heartbeat-interval',
+      '200',
+      '--interval',
+      '200',
+      '--timeout',
+      '5000',
+      '--rounds',
+      '3',
+      '--output',
+      out,
+    ]);
+    expect((await agent.exited).code).toBe(0);
+    const all = await lines(out);
+    const integrity = all.filter((l) => l.kind === 'integrity');
+    expect(integrity.length).toBeGreaterThan(0);
+    // The first integrity task was parked when its collector crashed, then answered by the
+    // restarted one: its set completes instead of failing with collector-failed.
+    expect(integrity[0]).toMatchObject({
+      complete: true,
+      reason: 'all-received',
+      responded: ['procmond-1'],
+    });
+    expect(agent.stderr).toMatch(/failover of procmond-1: 1 task\(s\) taken, 0 moved, 1 parked/);
+    const summary = agent.summary();
+    expect(summary.restarts).toBeGreaterThanOrEqual(1);
+    expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
+    expect(summary.tasks.inFlight).toBe(0);
+  });
 });

@@ -678,12 +678,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
       hello.kind.length > this.options.maxCollectorIdLength ||
       hello.taskKinds.length > MAX_HELLO_LIST ||
       hello.capabilities.length > MAX_HELLO_LIST ||
-      lists.some((entry) => entry.length > this.options.maxCollectorIdLength)
+      lists.some((entry) => entry.length === 0 || entry.length > this.options.maxCollectorIdLength)
     ) {
       this.counters.invalidHellos++;
       return new TransportError(
         'ERR_INVALID_HELLO',
-        `kind, task kinds and capabilities must be at most ${this.options.maxCollectorIdLength} characters, at most ${MAX_HELLO_LIST} of each`,
+        `kind, task kinds and capabilities must be at most ${this.options.maxCollectorIdLength} characters (task kinds and capabilities not empty), at most ${MAX_HELLO_LIST} of each`,
       );
     }
     return undefined;

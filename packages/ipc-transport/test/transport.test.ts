@@ -351,6 +351,32 @@ describe('limits', () => {
     expect(await got).toBe(64 * 1024);
   });
 
+  it('refuses a Hello with an empty task kind (regression: it crashed the agent)', async () => {
+    const broker = await startBroker({ auth: false });
+    const raw = await rawClient();
+    raw.socket.write(
+      frame({
+        messageId: 0n,
+        body: {
+          $case: 'hello',
+          value: {
+            protocolVersion: 1,
+            collectorId: 'odd-1',
+            kind: 'raw',
+            pid: 1,
+            capabilities: [],
+            taskKinds: ['enumerate', ''],
+            authToken: new Uint8Array(),
+          },
+        },
+      }),
+    );
+    await raw.closed;
+    const reject = raw.received.find((m) => m.body?.$case === 'reject');
+    expect(reject?.body?.$case === 'reject' && reject.body.value.code).toBe('ERR_INVALID_HELLO');
+    expect(broker.collectors()).toHaveLength(0);
+  });
+
   it('refuses a Hello with an oversized collector id', async () => {
     const broker = await startBroker({ auth: false });
     const raw = await rawClient();

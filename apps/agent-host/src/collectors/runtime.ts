@@ -67,29 +67,41 @@ export async function runCollector(spec: CollectorSpec): Promise<void> {
     },
   });
 
+  /** Sends one batch; false when it could not be sent (lost connection or full queue). */
   const send = (
     task: TaskAssignment,
     results: DetectionResult[],
     final: boolean,
     error?: string,
-  ): void => {
+  ): boolean => {
     try {
       client.sendResult(task, results, error === undefined ? { final } : { final, error });
+      return true;
     } catch (e) {
-      // Lost connection or full queue: the agent re-routes or fails the task; say so and go on.
       log(`could not send result of ${task.taskId}: ${isTransportError(e) ? e.code : String(e)}`);
+      return false;
     }
   };
 
   const runTask = async (task: TaskAssignment): Promise<void> => {
+    let results: DetectionResult[];
     try {
-      const results = await spec.handle(task);
-      if (results.length === 0) send(task, [], true);
-      for (let i = 0; i < results.length; i += RESULT_BATCH) {
-        send(task, results.slice(i, i + RESULT_BATCH), i + RESULT_BATCH >= results.length);
-      }
+      results = await spec.handle(task);
     } catch (error) {
       send(task, [], true, error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (results.length === 0) {
+      send(task, [], true);
+      return;
+    }
+    for (let i = 0; i < results.length; i += RESULT_BATCH) {
+      const final = i + RESULT_BATCH >= results.length;
+      if (!send(task, results.slice(i, i + RESULT_BATCH), final)) {
+        // A lost batch must not end as a complete answer: say so in a final error result.
+        if (!final) send(task, [], true, `${results.length - i} result(s) could not be sent`);
+        return;
+      }
     }
   };
 
@@ -110,7 +122,9 @@ export async function runCollector(spec: CollectorSpec): Promise<void> {
     process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown(0));
-  process.on('SIGINT', () => void shutdown(0));
+  // Ctrl-C reaches the whole process group: the agent owns shutdown (it sends SIGTERM after the
+  // round in flight), so a collector ignores SIGINT.
+  process.on('SIGINT', () => undefined);
   client.on('give-up', () => {
     log('agent unreachable, giving up');
     void shutdown(1);
