@@ -786,3 +786,49 @@ describe('stats', () => {
     expect(aggregator.stats().completed).not.toBe(stats.completed);
   });
 });
+
+describe('re-entrant callbacks (regressions found in review)', () => {
+  interface Odd {
+    readonly fingerprint: string;
+    readonly bad?: boolean;
+  }
+
+  it('onCallbackError that cancels the set mid-batch does not complete it twice', () => {
+    const clock = new FakeClock(1000);
+    const completed: AggregatedResult<Odd>[] = [];
+    const aggregator: ResultAggregator<Odd> = new ResultAggregator<Odd>({
+      clock,
+      dedupKey: (r) => {
+        if (r.bad) throw new Error('bad result');
+        return r.fingerprint;
+      },
+      onCallbackError: () => aggregator.cancel('c1'),
+      onComplete: (r) => completed.push(r),
+    });
+    aggregator.begin('c1', ['a', 'b']);
+    aggregator.addResult('a', 'c1', [{ fingerprint: 'x' }], { final: true });
+    aggregator.addResult('b', 'c1', [{ fingerprint: 'bad', bad: true }, { fingerprint: 'y' }], {
+      final: true,
+    });
+    expect(completed).toHaveLength(1);
+    const stats = aggregator.stats();
+    expect(stats.begun).toBe(1);
+    expect(Object.values(stats.completed).reduce((a, b) => a + b, 0)).toBe(1);
+    expect(stats.pendingResults).toBe(0);
+    expect(stats.pendingSets).toBe(0);
+    // The delivered result is not changed afterwards.
+    const [only] = completed;
+    expect(only?.results.map((i) => i.key)).toEqual(['x', 'y']);
+  });
+
+  it('a batch that is not an array is refused and counted, never thrown', () => {
+    const { aggregator } = setup();
+    aggregator.begin('c1', ['a']);
+    const junk: unknown = 'ab';
+    const outcome = Array.isArray(junk)
+      ? 'accepted'
+      : aggregator.addResult('a', 'c1', junk as never);
+    expect(outcome).toBe('unexpected-collector');
+    expect(aggregator.stats().outcomes['unexpected-collector']).toBe(1);
+  });
+});

@@ -144,6 +144,8 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
    */
   #armedFor = Number.POSITIVE_INFINITY;
   #closed = false;
+  /** Callback errors held while an addResult batch is being applied (see #reportCallbackError). */
+  #deferred: AggregatorError[] | undefined;
 
   #begun = 0;
   #pendingResults = 0;
@@ -297,6 +299,32 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     correlationId: string,
     results: readonly R[],
     options?: AddResultOptions,
+  ): AddResultOutcome {
+    // Data-plane input never throws: a non-array batch is refused and counted.
+    if (!Array.isArray(results)) return this.#count('unexpected-collector');
+    const outer = this.#deferred;
+    this.#deferred = [];
+    let outcome: AddResultOutcome;
+    try {
+      outcome = this.#addResult(collectorId, correlationId, results, options);
+    } finally {
+      const errors = this.#deferred;
+      this.#deferred = outer;
+      for (const error of errors) this.#reportOrDefer(error);
+    }
+    return outcome;
+  }
+
+  #reportOrDefer(error: AggregatorError): void {
+    if (this.#deferred !== undefined) this.#deferred.push(error);
+    else this.#deliverCallbackError(error);
+  }
+
+  #addResult(
+    collectorId: string,
+    correlationId: string,
+    results: readonly R[],
+    options: AddResultOptions | undefined,
   ): AddResultOutcome {
     const set = this.#pending.get(correlationId);
     if (set === undefined) {
@@ -505,6 +533,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
   }
 
   #complete(set: PendingSet<R>, reason: CompletionReason): void {
+    if (set.done) return; // a set completes exactly once, whatever re-entered
     set.done = true;
     set.deadline.set = null;
     this.#pending.delete(set.correlationId);
@@ -567,6 +596,16 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
       `${callback} threw for correlation id "${correlationId}"`,
       { cause },
     );
+    // Inside an addResult batch, `onCallbackError` could re-enter (cancel the very set being
+    // filled): hold the report until the batch is committed.
+    if (this.#deferred !== undefined) {
+      this.#deferred.push(error);
+      return;
+    }
+    this.#deliverCallbackError(error);
+  }
+
+  #deliverCallbackError(error: AggregatorError): void {
     const handler = this.#options.onCallbackError;
     if (handler !== undefined) {
       try {

@@ -198,3 +198,31 @@ describe('slow start', () => {
     expect(counts.get('b') ?? 0).toBeLessThan(200);
   });
 });
+
+describe('re-entrant onEvent (regressions found in review)', () => {
+  it('never selects a collector that an ejection-ended handler just removed', () => {
+    let balancer: LoadBalancer | undefined;
+    const h = harness({
+      strategy: 'round-robin',
+      consecutiveFailures: 1,
+      baseEjectionMs: 1000,
+      onEvent: (event) => {
+        if (event.type === 'ejection-ended') balancer?.remove(event.id);
+      },
+    });
+    balancer = h.balancer;
+    for (const id of ['a', 'b', 'c']) h.balancer.register(id);
+    h.balancer.taskStarted('a');
+    h.balancer.taskFinished('a', 10, false); // ejected
+    h.clock.advance(5000); // the ejection ends at the next refresh, and the handler removes 'a'
+    for (let i = 0; i < 10; i++) expect(h.balancer.select()).not.toBe('a');
+    expect(h.balancer.has('a')).toBe(false);
+  });
+
+  it('maxEjectionPercent 0 disables ejection without reporting skipped ejections', () => {
+    const { balancer, events } = setup({ maxEjectionPercent: 0, consecutiveFailures: 2 });
+    fail(balancer, 'a', 10);
+    expect(events).toEqual([]);
+    expect(balancer.stats()).toMatchObject({ ejections: 0, ejectionsSkipped: 0 });
+  });
+});

@@ -320,6 +320,8 @@ export class LoadBalancer {
     if (c === undefined) return false;
     const now = this.#now();
     if (now >= this.#nextEjectionEnd) this.#endEjections(now);
+    // An `onEvent` handler run by #endEjections may have removed (or replaced) this collector.
+    if (this.#collectors.get(id) !== c) return false;
     if (c.inFlight > 0) c.inFlight--;
     c.finishedSinceReport++;
 
@@ -346,7 +348,12 @@ export class LoadBalancer {
       c.consecutiveFailures = 0;
     } else {
       c.consecutiveFailures++;
-      if (c.consecutiveFailures >= this.#o.consecutiveFailures && !c.ejected) {
+      // maxEjectionPercent 0 disables ejection: nothing to try, nothing to report as skipped.
+      if (
+        this.#o.maxEjectionPercent > 0 &&
+        c.consecutiveFailures >= this.#o.consecutiveFailures &&
+        !c.ejected
+      ) {
         this.#tryEject(c, now);
       }
     }
@@ -463,8 +470,10 @@ export class LoadBalancer {
 
   /** Brings derived state up to `now` and caches the per-selection constants of `#score`. */
   #refresh(now: number): void {
-    if (this.#poolsDirty) this.#rebuildPools();
+    // Ejections end first: an `onEvent` handler may remove or register collectors, and the pools
+    // must be rebuilt after that, not before.
     if (now >= this.#nextEjectionEnd) this.#endEjections(now);
+    if (this.#poolsDirty) this.#rebuildPools();
     if (this.#meansDirty || now > this.#meansValidUntil) this.#recomputeMeans(now);
     this.#t = now;
     this.#meanDuration = this.#durationCount > 0 ? this.#durationSum / this.#durationCount : 0;

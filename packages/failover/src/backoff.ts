@@ -52,10 +52,12 @@ export function backoffDelay(
   random: () => number = Math.random,
 ): number {
   const exponent = Math.max(0, attempt - 1);
-  const base = Math.min(
-    options.maxDelayMs,
-    options.initialDelayMs * options.multiplier ** exponent,
-  );
+  // 0 x Infinity would be NaN after ~1000 failures with a zero initial delay.
+  const growth = options.multiplier ** exponent;
+  const base =
+    options.initialDelayMs === 0
+      ? 0
+      : Math.min(options.maxDelayMs, options.initialDelayMs * growth);
   const spread = options.jitter * (2 * random() - 1);
   return Math.round(Math.min(options.maxDelayMs, Math.max(0, base * (1 + spread))));
 }

@@ -320,3 +320,46 @@ describe('FailoverManager', () => {
     expect(() => new FailoverManager({ registry, router: {} })).toThrow(/router\.route/);
   });
 });
+
+describe('FailoverManager under throwing hooks (regressions found in review)', () => {
+  it('a task-placed listener that throws mid-failover loses no task and still cleans up', () => {
+    const { registry, router, manager, calls } = setup();
+    router.up.add('a').add('b');
+    for (let i = 0; i < 5; i++) registry.assign({ taskId: `t${i}`, correlationId: `c${i}` }, 'a');
+    let placed = 0;
+    manager.on('task-placed', () => {
+      placed++;
+      if (placed === 2) throw new Error('listener broke');
+    });
+    const hookErrors: unknown[] = [];
+    manager.on('hook-error', (e) => hookErrors.push(e.error));
+    router.up.delete('a');
+    const report = manager.handleFailure('a');
+    expect(report).toMatchObject({ taken: 5, moved: 5 });
+    for (let i = 0; i < 5; i++) expect(registry.get(`t${i}`)?.collectorId).toBe('b');
+    expect(hookErrors).toHaveLength(1);
+    expect(calls).toContain('unsubscribe a');
+    expect(calls).toContain('collectorFailed a');
+    invariant(registry);
+  });
+
+  it('a router that ends the task itself is not an error', () => {
+    const clock = new FakeClock();
+    const registry = new PendingTaskRegistry({ clock });
+    const manager = new FailoverManager({
+      registry,
+      clock,
+      router: {
+        route: (task) => {
+          registry.fail(task.taskId, 'send-failed');
+          return 'b';
+        },
+      },
+    });
+    registry.assign({ taskId: 't1', correlationId: 'c1' }, 'a');
+    const report = manager.handleFailure('a');
+    expect(report).toMatchObject({ taken: 1, moved: 0, failed: 1 });
+    expect(registry.has('t1')).toBe(false);
+    invariant(registry);
+  });
+});

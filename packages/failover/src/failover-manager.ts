@@ -260,25 +260,37 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
     let failed = 0;
     // Once the router has nothing, the rest is parked without asking it again (O(1) each).
     let available = true;
-    for (const task of tasks) {
-      let outcome: Placement = 'unavailable';
-      if (available) outcome = this.#place(task, collectorId, true, at);
-      else outcome = this.#check(task, true, at) ?? 'unavailable';
-      if (outcome === 'unavailable' || outcome === 'rejected') {
-        if (outcome === 'unavailable') available = false;
-        outcome = this.#park(task, collectorId, at);
+    try {
+      for (const task of tasks) {
+        let outcome: Placement = 'unavailable';
+        try {
+          if (available) outcome = this.#place(task, collectorId, true, at);
+          else outcome = this.#check(task, true, at) ?? 'unavailable';
+          if (outcome === 'unavailable' || outcome === 'rejected') {
+            if (outcome === 'unavailable') available = false;
+            outcome = this.#park(task, collectorId, at);
+          }
+        } catch (error) {
+          // A listener threw mid-way: this task must not be lost. Park it if it is still ours.
+          this.#hookError('router', collectorId, task.taskId, error);
+          if (this.#registry.get(task.taskId) !== task) outcome = 'failed';
+          else if (task.collectorId !== undefined) outcome = 'placed';
+          else if (this.#parked.has(task.taskId)) outcome = 'parked';
+          else outcome = this.#safePark(task, collectorId, at);
+        }
+        if (outcome === 'placed') moved++;
+        else if (outcome === 'parked') parked++;
+        else failed++;
       }
-      if (outcome === 'placed') moved++;
-      else if (outcome === 'parked') parked++;
-      else failed++;
+    } finally {
+      this.#tasksMoved += moved;
+      this.#call('subscriptions', collectorId, undefined, () =>
+        this.#subscriptions?.removeSubscriptions(collectorId),
+      );
+      this.#call('aggregator', collectorId, undefined, () =>
+        this.#aggregator?.collectorFailed(collectorId),
+      );
     }
-    this.#tasksMoved += moved;
-    this.#call('subscriptions', collectorId, undefined, () =>
-      this.#subscriptions?.removeSubscriptions(collectorId),
-    );
-    this.#call('aggregator', collectorId, undefined, () =>
-      this.#aggregator?.collectorFailed(collectorId),
-    );
     const report: FailoverReport = {
       collectorId,
       reason,
@@ -398,6 +410,8 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
       return 'rejected';
     }
     if (to === undefined) return 'unavailable';
+    // The router may have ended the task itself (e.g. failed it when a send failed).
+    if (this.#registry.get(task.taskId) !== task) return 'failed';
     if (this.#failed.has(to) || typeof to !== 'string' || to.length === 0) {
       const error = new TypeError(
         `router returned an excluded or invalid collector: ${String(to)}`,
@@ -426,8 +440,8 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
     }
     this.#parked.set(task.taskId, { task, parkedAt: now });
     this.#tasksParked++;
-    this.emit('task-parked', task, from);
     this.#armTimers(now);
+    this.emit('task-parked', task, from);
     return 'parked';
   }
 
@@ -471,6 +485,16 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
     if (this.#expiryTimer !== undefined) this.#clock.clearTimeout(this.#expiryTimer);
     this.#retryTimer = undefined;
     this.#expiryTimer = undefined;
+  }
+
+  /** `#park`, but a throwing `task-parked` listener cannot undo it. */
+  #safePark(task: PendingTask<P>, from: string, at: number): Placement {
+    try {
+      return this.#park(task, from, at);
+    } catch (error) {
+      this.#hookError('router', from, task.taskId, error);
+      return this.#registry.get(task.taskId) === task ? 'parked' : 'failed';
+    }
   }
 
   #call(hook: FailoverHook, collectorId: string, taskId: string | undefined, fn: () => void): void {

@@ -300,7 +300,6 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
     entry.failedAt = now;
     entry.failureReason = reason;
     this.#failures++;
-    this.#transition(entry, 'failed', reason, now);
     const failure: CollectorFailure =
       reason === 'process-exited'
         ? {
@@ -312,7 +311,12 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
             signal: signal ?? null,
           }
         : { id, reason, at: now, lastHeartbeatAt: entry.lastHeartbeatAt };
-    this.emit('failed', failure);
+    try {
+      this.#transition(entry, 'failed', reason, now);
+    } finally {
+      // A throwing state-change listener must not cost the collector its one failover.
+      this.emit('failed', failure);
+    }
     return true;
   }
 

@@ -282,3 +282,46 @@ describe('Supervisor (fake processes, fake time)', () => {
     expect(() => supervisor.start({ id: 'x', command: 'y', args: [1] })).toThrow(TypeError);
   });
 });
+
+describe('Supervisor re-entrancy (regressions found in review)', () => {
+  it('start() from a listener during close() is refused: no child outlives close()', async () => {
+    const { supervisor, children } = setup();
+    supervisor.start(spec);
+    const refused: string[] = [];
+    supervisor.on('state-change', (e) => {
+      if (e.to !== 'stopping') return;
+      try {
+        supervisor.start({ id: 'c2', command: 'collector' });
+      } catch (error) {
+        refused.push(error instanceof Error && 'code' in error ? String(error.code) : 'other');
+      }
+    });
+    await supervisor.close();
+    expect(refused).toEqual(['ERR_SUPERVISOR_CLOSED']);
+    expect(children).toHaveLength(1);
+    expect(children.every((c) => c.exited)).toBe(true);
+  });
+
+  it('a listener that stops the slot as it enters starting prevents the spawn', async () => {
+    const { clock, supervisor, children } = setup();
+    supervisor.start(spec);
+    const first = children[0];
+    supervisor.on('state-change', (e) => {
+      if (e.to === 'starting') void supervisor.stop(e.id);
+    });
+    first?.exit(1, null); // crash: a restart is scheduled
+    clock.advance(60_000);
+    await flush();
+    expect(children).toHaveLength(1);
+    expect(supervisor.info('c1')?.state).toBe('stopped');
+  });
+
+  it('a Hello that arrives after the start timeout does not make the dying child ready', () => {
+    const { clock, supervisor, last } = setup({ readyTimeoutMs: 1000 });
+    supervisor.start(spec);
+    const child = last();
+    child.honoursTerm = false;
+    clock.advance(1000); // start timeout: the child is being killed
+    expect(supervisor.markReady('c1', child.pid)).toBe(false);
+  });
+});

@@ -216,6 +216,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #spawn: SpawnFunction;
   readonly #slots = new Map<string, Slot>();
   #closing: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: SupervisorOptions = {}) {
     super();
@@ -272,7 +273,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         `spec.restart must be one of ${POLICIES.join(', ')}, got ${String(policy)}`,
       );
     }
-    if (this.#closing !== undefined) {
+    if (this.#closed) {
       throw new FailoverError(
         'ERR_SUPERVISOR_CLOSED',
         `cannot start ${spec.id}: supervisor is closed`,
@@ -317,6 +318,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   markReady(id: string, pid?: number): boolean {
     const slot = this.#require(id);
     if (slot.state !== 'starting' || slot.child === undefined) return false;
+    // The start timeout is already killing this child: a late Hello does not make it ready.
+    if (slot.startTimedOut) return false;
     if (pid !== undefined && pid !== slot.pid) return false;
     this.#clearTimer(slot, 'readyTimer');
     const now = this.#clock.now();
@@ -375,6 +378,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   close(): Promise<void> {
     if (this.#closing === undefined) {
+      // Closed before any slot is stopped: a state-change listener cannot start a new child now.
+      this.#closed = true;
       const stops = [...this.#slots.values()].map((slot) => this.#stopSlot(slot));
       this.#closing = Promise.all(stops).then(() => undefined);
     }
@@ -426,6 +431,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     slot.readyAt = undefined;
     slot.startedAt = this.#clock.now();
     this.#setState(slot, 'starting');
+    // A state-change listener may have stopped this slot (or closed us): then spawn nothing.
+    if (
+      this.#closed ||
+      slot.state !== 'starting' ||
+      slot.generation !== generation ||
+      this.#slots.get(spec.id) !== slot
+    ) {
+      return;
+    }
     const options: SpawnOptions = {
       env: this.#env(spec),
       stdio: this.#stdio,
