@@ -9,7 +9,12 @@ import {
   PendingTaskRegistry,
   Supervisor,
 } from '@daemoneye/failover';
-import { Broker, type CollectorInfo, type TopicMessage } from '@daemoneye/ipc-transport';
+import {
+  Broker,
+  type CollectorInfo,
+  systemClock,
+  type TopicMessage,
+} from '@daemoneye/ipc-transport';
 import type { DetectionResult, TaskResult } from '@daemoneye/proto';
 import type { CollectorKind, RunArgs } from './args.js';
 import { ENV_COLLECTOR_ID, ENV_ENDPOINT } from './collectors/runtime.js';
@@ -110,21 +115,7 @@ interface SetInfo {
 }
 
 /** The one clock the agent gives every library: monotonic ms, timers that never hold the process. */
-export const agentClock = {
-  now: (): number => performance.now(),
-  setTimeout(callback: () => void, delayMs: number): unknown {
-    const timer = setTimeout(callback, delayMs);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout(handle: unknown): void {
-    if (isTimer(handle)) clearTimeout(handle);
-  },
-};
-
-function isTimer(handle: unknown): handle is NodeJS.Timeout {
-  return typeof handle === 'object' && handle !== null && 'hasRef' in handle;
-}
+const agentClock = systemClock;
 
 function collectorScript(kind: CollectorKind): string {
   return fileURLToPath(new URL(`./collectors/${kind}.js`, import.meta.url));
@@ -408,21 +399,7 @@ export class Agent {
         `failover of ${r.collectorId}: ${r.taken} task(s) taken, ${r.moved} moved, ${r.parked} parked, ${r.failed} failed`,
       ),
     );
-    // A balanced task parked after its collector failed keeps its set open: the set expects a
-    // placeholder instead of the dead collector until failover places the task (or fails it).
-    this.failover.on('task-parked', (task, from) => {
-      if (from === undefined || task.pinned) return;
-      const placeholder = `parked:${task.taskId}`;
-      if (this.aggregator.reassign(task.correlationId, from, placeholder) === 'reassigned') {
-        this.parkedExpectations.set(task.taskId, placeholder);
-      }
-    });
     this.failover.on('task-placed', (task, from, to) => {
-      const placeholder = this.parkedExpectations.get(task.taskId);
-      if (placeholder !== undefined) {
-        this.parkedExpectations.delete(task.taskId);
-        this.aggregator.reassign(task.correlationId, placeholder, to);
-      }
       if (from === undefined && !task.pinned && task.payload)
         void this.ensureSet(task.correlationId, task.payload.kind, [to]);
     });
@@ -437,11 +414,6 @@ export class Agent {
       // A balanced task that ends without its answer still leaves the collector's in-flight count.
       if (!task.pinned && started !== undefined && holder !== undefined) {
         balancer.taskFinished(holder, agentClock.now() - started, false);
-      }
-      const placeholder = this.parkedExpectations.get(task.taskId);
-      if (placeholder !== undefined) {
-        this.parkedExpectations.delete(task.taskId);
-        this.aggregator.collectorFailed(placeholder);
       }
       if (!this.sets.has(task.correlationId)) this.tasksOfSet.delete(task.correlationId);
     });
@@ -654,8 +626,6 @@ export class Agent {
   }
 
   private readonly tasksOfSet = new Map<string, string[]>();
-  /** Task id -> the placeholder its set expects while failover holds the task parked. */
-  private readonly parkedExpectations = new Map<string, string>();
 
   /** Begins a set once; later calls for the same id return the same promise. */
   private ensureSet(

@@ -29,6 +29,32 @@ export function decodeWork(payload: Uint8Array): WorkSpec {
   return { batches: view.getUint32(0), batchSize: view.getUint32(4) };
 }
 
+/** One benchmark result, generic over how its timestamp travels (bigint in protobuf, number in JSON). */
+function buildResults<T>(
+  collectorId: string,
+  taskId: string,
+  start: number,
+  count: number,
+  collectedAtUnixMs: T,
+): {
+  fingerprint: string;
+  kind: string;
+  subject: string;
+  attributes: Record<string, string>;
+  collectedAtUnixMs: T;
+}[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = start + i;
+    return {
+      fingerprint: `${collectorId}/${taskId}/${n}`,
+      kind: 'process',
+      subject: `pid:${1000 + n}`,
+      attributes: { exe: '/usr/bin/example', user: 'root' },
+      collectedAtUnixMs,
+    };
+  });
+}
+
 /** A result as a collector would report one process; the fingerprint is unique per task. */
 export function makeResults(
   collectorId: string,
@@ -37,18 +63,7 @@ export function makeResults(
   count: number,
   collectedAtUnixMs: bigint,
 ): DetectionResult[] {
-  const results: DetectionResult[] = new Array<DetectionResult>(count);
-  for (let i = 0; i < count; i++) {
-    const n = start + i;
-    results[i] = {
-      fingerprint: `${collectorId}/${taskId}/${n}`,
-      kind: 'process',
-      subject: `pid:${1000 + n}`,
-      attributes: { exe: '/usr/bin/example', user: 'root' },
-      collectedAtUnixMs,
-    };
-  }
-  return results;
+  return buildResults(collectorId, taskId, start, count, collectedAtUnixMs);
 }
 
 /** The JSON shape of a result in the child_process baseline (no bigint in JSON). */
@@ -89,18 +104,7 @@ export function makeJsonResults(
   count: number,
   collectedAtUnixMs: number,
 ): JsonResult[] {
-  const results: JsonResult[] = new Array<JsonResult>(count);
-  for (let i = 0; i < count; i++) {
-    const n = start + i;
-    results[i] = {
-      fingerprint: `${collectorId}/${taskId}/${n}`,
-      kind: 'process',
-      subject: `pid:${1000 + n}`,
-      attributes: { exe: '/usr/bin/example', user: 'root' },
-      collectedAtUnixMs,
-    };
-  }
-  return results;
+  return buildResults(collectorId, taskId, start, count, collectedAtUnixMs);
 }
 
 /** Type guard for messages from the baseline children. */

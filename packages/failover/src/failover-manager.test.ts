@@ -180,7 +180,8 @@ describe('FailoverManager', () => {
     expect(manager.parkedCount).toBe(2);
     router.up.add('b');
     expect(manager.collectorAvailable('b')).toBe(2);
-    expect(calls).toContain('reassign c1 a->b');
+    // The set waited for a placeholder while the task was parked, then follows it to b.
+    expect(calls).toContain('reassign c1 parked:t1->b');
     expect(manager.stats().parkedPlaced).toBe(2);
 
     registry.assign({ taskId: 't3', correlationId: 'c3' }, 'b');
@@ -360,6 +361,31 @@ describe('FailoverManager under throwing hooks (regressions found in review)', (
     const report = manager.handleFailure('a');
     expect(report).toMatchObject({ taken: 1, moved: 0, failed: 1 });
     expect(registry.has('t1')).toBe(false);
+    invariant(registry);
+  });
+
+  it('keeps a parked task’s set open: placeholder before collectorFailed, then to the new collector or failed', () => {
+    const { clock, registry, router, manager, calls } = setup({ placementTimeoutMs: 1000 });
+    registry.assign({ taskId: 't1', correlationId: 'c1' }, 'a');
+    registry.assign({ taskId: 't2', correlationId: 'c2' }, 'a');
+    manager.handleFailure('a');
+    expect(calls).toEqual([
+      'reassign c1 a->parked:t1',
+      'reassign c2 a->parked:t2',
+      'unsubscribe a',
+      'collectorFailed a',
+    ]);
+    router.up.add('b');
+    manager.retryParked();
+    expect(calls.slice(4)).toEqual(['reassign c1 parked:t1->b', 'reassign c2 parked:t2->b']);
+
+    // A task that times out parked fails its placeholder, so its set stops waiting.
+    registry.assign({ taskId: 't3', correlationId: 'c3' }, 'b');
+    router.up.clear();
+    manager.handleFailure('b');
+    clock.advance(1000);
+    expect(calls).toContain('collectorFailed parked:t3');
+    expect(registry.has('t3')).toBe(false);
     invariant(registry);
   });
 });

@@ -120,6 +120,9 @@ const DEFAULTS = {
   parkRetryIntervalMs: 1_000,
 } as const;
 
+/** Prefix of the placeholder a parked task's aggregator set expects (`parked:<taskId>`). */
+export const PLACEHOLDER_PREFIX = 'parked:';
+
 interface Parked<P> {
   readonly task: PendingTask<P>;
   readonly parkedAt: number;
@@ -145,6 +148,8 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
   readonly #clock: Clock;
   readonly #failed = new Set<string>();
   readonly #parked = new Map<string, Parked<P>>();
+  /** Task id -> the placeholder its aggregator set expects while the task waits parked. */
+  readonly #expectations = new Map<string, string>();
   #expiryTimer: unknown;
   #retryTimer: unknown;
   #closed = false;
@@ -172,6 +177,16 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
     if (parked?.task === task) {
       this.#parked.delete(task.taskId);
       if (this.#parked.size === 0) this.#clearTimers();
+    }
+    const placeholder = this.#expectations.get(task.taskId);
+    if (placeholder === undefined) return;
+    this.#expectations.delete(task.taskId);
+    // A parked task that ends without a collector: its set stops waiting for it.
+    const aggregator = this.#aggregator;
+    if (aggregator !== undefined && this.#registry.get(task.taskId) !== task) {
+      this.#call('aggregator', undefined, task.taskId, () =>
+        aggregator.collectorFailed(placeholder),
+      );
     }
   };
 
@@ -420,11 +435,14 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
       return 'rejected';
     }
     this.#registry.reassign(task.taskId, to);
-    if (from !== undefined && from !== to) {
+    // The set expects the parked task's placeholder, or else the collector it came from.
+    const expected = this.#expectations.get(task.taskId) ?? from;
+    this.#expectations.delete(task.taskId);
+    if (expected !== undefined && expected !== to) {
       const aggregator = this.#aggregator;
       if (aggregator !== undefined) {
         this.#call('aggregator', from, task.taskId, () =>
-          aggregator.reassign(task.correlationId, from, to),
+          aggregator.reassign(task.correlationId, expected, to),
         );
       }
     }
@@ -440,6 +458,16 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
     }
     this.#parked.set(task.taskId, { task, parkedAt: now });
     this.#tasksParked++;
+    const aggregator = this.#aggregator;
+    if (from !== undefined && aggregator !== undefined) {
+      // Its set must not end when `from` is declared failed: it waits for a placeholder instead,
+      // which becomes the new collector on placement or is failed if the task ends parked.
+      const placeholder = `${PLACEHOLDER_PREFIX}${task.taskId}`;
+      this.#expectations.set(task.taskId, placeholder);
+      this.#call('aggregator', from, task.taskId, () =>
+        aggregator.reassign(task.correlationId, from, placeholder),
+      );
+    }
     this.#armTimers(now);
     this.emit('task-parked', task, from);
     return 'parked';
@@ -497,7 +525,12 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
     }
   }
 
-  #call(hook: FailoverHook, collectorId: string, taskId: string | undefined, fn: () => void): void {
+  #call(
+    hook: FailoverHook,
+    collectorId: string | undefined,
+    taskId: string | undefined,
+    fn: () => void,
+  ): void {
     try {
       fn();
     } catch (error) {

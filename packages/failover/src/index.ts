@@ -16,6 +16,7 @@ export {
   type FailoverManagerStats,
   type FailoverReport,
   type HookError,
+  PLACEHOLDER_PREFIX,
   type SubscriptionCleaner,
   type TaskRouter,
 } from './failover-manager.js';
