@@ -1,0 +1,4 @@
+export { FakeClock } from './fake-clock.js';
+export { mulberry32 } from './rng.js';
+export { type TempDir, tempDir } from './temp-dir.js';
+export { type UntilOptions, until } from './until.js';
