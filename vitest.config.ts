@@ -6,6 +6,7 @@ const jsonReport = process.env.VITEST_JSON;
 export default defineConfig({
   test: {
     include: [
+      'test/**/*.test.ts',
       'packages/*/src/**/*.test.ts',
       'packages/*/test/**/*.test.ts',
       'apps/*/src/**/*.test.ts',
