@@ -54,14 +54,18 @@ describe('options', () => {
     [{ p2cMinCandidates: 1 }, RangeError, 'options.p2cMinCandidates'],
     [{ weights: { active: -1 } }, RangeError, 'options.weights.active'],
     [{ weights: { duration: 5 } }, RangeError, 'options.weights.duration'],
-    [{ weights: { speed: 1 } }, TypeError, 'unknown option "speed"'],
+    [{ weights: { speed: 1 } }, TypeError, 'options.weights.speed is not a known option'],
     [{ weights: 3 }, TypeError, 'options.weights'],
     [{ strategy: 'fastest' }, TypeError, 'options.strategy must be one of auto, weighted'],
     [{ clock: {} }, TypeError, 'options.clock'],
     [{ clock: Date.now }, TypeError, 'options.clock'],
     [{ random: 0.5 }, TypeError, 'options.random'],
     [{ onEvent: 'log' }, TypeError, 'options.onEvent'],
-    [{ stalenessMS: 100 }, TypeError, 'unknown option "stalenessMS"'],
+    [
+      { stalenessMS: 100 },
+      TypeError,
+      'options.stalenessMS is not a known option (did you mean stalenessMs?)',
+    ],
   ])('rejects %o', (options, type, message) => {
     expect(() => construct(options)).toThrow(type);
     expect(() => construct(options)).toThrow(message);
