@@ -4,7 +4,7 @@ import type { ResolvedOptions } from './options.js';
 import type { Pool } from './pools.js';
 
 /** What ejection needs from the balancer. */
-export interface EjectionHost {
+export interface EjectionOwner {
   /** Registered collectors (the cap is a share of them). */
   readonly size: number;
   emit(event: BalancerEvent): void;
@@ -19,7 +19,7 @@ export interface EjectionHost {
  */
 export class Ejection {
   readonly #o: ResolvedOptions;
-  readonly #host: EjectionHost;
+  readonly #owner: EjectionOwner;
   readonly ejected = new Set<CollectorRecord>();
   /** Earliest `ejectedUntil` of the ejected ones. */
   nextEnd = Number.POSITIVE_INFINITY;
@@ -28,9 +28,9 @@ export class Ejection {
   ejections = 0;
   skipped = 0;
 
-  constructor(o: ResolvedOptions, host: EjectionHost) {
+  constructor(o: ResolvedOptions, owner: EjectionOwner) {
     this.#o = o;
-    this.#host = host;
+    this.#owner = owner;
   }
 
   /** Panic: more than `maxEjectionPercent` of this pool is ejected, so ejection is ignored. */
@@ -59,11 +59,11 @@ export class Ejection {
 
   #tryEject(c: CollectorRecord, now: number): void {
     if (now >= this.nextEnd) this.endDue(now);
-    const maxEjected = Math.floor((this.#host.size * this.#o.maxEjectionPercent) / 100);
+    const maxEjected = Math.floor((this.#owner.size * this.#o.maxEjectionPercent) / 100);
     if (this.ejected.size + 1 > maxEjected) {
       // Stays in rotation; its next failure tries again.
       this.skipped++;
-      this.#host.emit({
+      this.#owner.emit({
         type: 'ejection-skipped',
         id: c.id,
         at: now,
@@ -85,9 +85,9 @@ export class Ejection {
     this.ejected.add(c);
     this.version++;
     this.ejections++;
-    this.#host.touched(c);
+    this.#owner.touched(c);
     if (c.ejectedUntil < this.nextEnd) this.nextEnd = c.ejectedUntil;
-    this.#host.emit({
+    this.#owner.emit({
       type: 'ejected',
       id: c.id,
       at: now,
@@ -123,8 +123,8 @@ export class Ejection {
     c.lastEjectionEnd = Math.min(now, c.ejectedUntil);
     this.ejected.delete(c);
     this.version++;
-    this.#host.touched(c);
-    this.#host.emit({ type: 'ejection-ended', id: c.id, at: now });
+    this.#owner.touched(c);
+    this.#owner.emit({ type: 'ejection-ended', id: c.id, at: now });
   }
 
   #earliestEnd(): number {
