@@ -38,11 +38,16 @@ export class Fleet {
   #nc = 0;
   /** Counted collectors that report every scored field: the others use the means. */
   #complete = 0;
+  /** The sums moved since the means were last taken. */
+  #sumsChanged = true;
+  /** Collector count when the means were last taken. */
+  #seen = -1;
 
   /** Removes `c`'s report from the sums (before it changes, or when `c` goes away). */
   uncount(c: CollectorRecord): void {
     if (!c.counted) return;
     c.counted = false;
+    this.#sumsChanged = true;
     if (c.reportedActive !== UNKNOWN) {
       this.#sa -= c.reportedActive;
       this.#na--;
@@ -64,6 +69,7 @@ export class Fleet {
     const expires = c.reportedAt + this.#stalenessMs;
     if (now > expires) return;
     c.counted = true;
+    this.#sumsChanged = true;
     if (expires < this.meansValidUntil) this.meansValidUntil = expires;
     if (c.reportedActive !== UNKNOWN) {
       this.#sa += c.reportedActive;
@@ -94,6 +100,10 @@ export class Fleet {
    * running sums. Bumps `meansVersion` when a collector's score may have changed.
    */
   refreshMeans(collectors: ReadonlyMap<string, CollectorRecord>, now: number): void {
+    // A registration without a report changes who is estimated, hence the size check.
+    if (!this.#sumsChanged && now <= this.meansValidUntil && collectors.size === this.#seen) return;
+    this.#sumsChanged = false;
+    this.#seen = collectors.size;
     let expired = false;
     if (now > this.meansValidUntil) {
       expired = true;
@@ -126,6 +136,8 @@ export class Fleet {
   #durationCount = 0;
   #successSum = 0;
   #successCount = 0;
+  /** The history sums moved since {@link refreshHistory} last ran. */
+  #historyChanged = true;
   /** Current means of task history, set by {@link refreshHistory}. */
   meanDuration = 0;
   meanSuccess = 1;
@@ -145,6 +157,7 @@ export class Fleet {
 
   /** A collector's duration EWMA went from `before` (UNKNOWN: none) to `after`. */
   durationChanged(before: number, after: number): void {
+    this.#historyChanged = true;
     if (before === UNKNOWN) {
       this.#durationCount++;
       this.#durationSum += after;
@@ -155,12 +168,14 @@ export class Fleet {
 
   /** A collector's success rate went from `before` (UNKNOWN: no finished task) to `after`. */
   successChanged(before: number, after: number): void {
+    this.#historyChanged = true;
     if (before === UNKNOWN) this.#successCount++;
     this.#successSum += after - (before === UNKNOWN ? 0 : before);
   }
 
   /** Exact sums again (after a removal or restart), so incremental updates cannot drift. */
   recomputeHistory(collectors: Iterable<CollectorRecord>): void {
+    this.#historyChanged = true;
     this.#durationSum = 0;
     this.#durationCount = 0;
     this.#successSum = 0;
@@ -184,6 +199,8 @@ export class Fleet {
    * bounds.
    */
   refreshHistory(collectors: number): void {
+    if (!this.#historyChanged) return;
+    this.#historyChanged = false;
     const withoutHistory = this.#successCount < collectors;
     const d = this.#durationCount > 0 ? this.#durationSum / this.#durationCount : 0;
     const s = this.#successCount > 0 ? this.#successSum / this.#successCount : 1;
