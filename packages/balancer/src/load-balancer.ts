@@ -10,7 +10,6 @@ import { BalancerError } from './errors.js';
 import type { BalancerEvent } from './events.js';
 import { Fleet } from './fleet.js';
 import {
-  describeValue,
   type LoadBalancerOptions,
   type ResolvedOptions,
   resolveOptions,
@@ -29,6 +28,7 @@ import type {
   ScoreExplanation,
   SelectRequest,
 } from './types.js';
+import { describeValue } from './validation.js';
 
 /**
  * Chooses a collector for each task from live heartbeat metrics, local in-flight accounting and
