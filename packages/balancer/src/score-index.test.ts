@@ -14,7 +14,7 @@ describe('ScoreIndex', () => {
         }),
         (initial, updates) => {
           const index = new ScoreIndex(initial.length, 0, 0);
-          initial.forEach((v, i) => index.setLeaf(i, v));
+          for (const [i, v] of initial.entries()) index.setLeaf(i, v);
           index.build();
           const leaves = [...initial];
           for (const [at, v] of updates) {
