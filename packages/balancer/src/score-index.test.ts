@@ -1,6 +1,7 @@
+import { mulberry32 } from '@daemoneye/test-utils';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { harness } from '../test/helpers.js';
+import { harness, tally } from '../test/helpers.js';
 import type { CollectorHealth, LoadBalancer, LoadBalancerOptions } from './index.js';
 import { ScoreIndex } from './score-index.js';
 
@@ -258,6 +259,66 @@ describe('indexed full scan equals a brute-force scan (differential property)', 
       { seed: 7, numRuns: 150 },
     );
   });
+
+  it.each(['weighted', 'least-loaded'] as const)(
+    '%s over 300 collectors (a deep tree, many exact ties, heartbeats, exclusions)',
+    (strategy) => {
+      const random = mulberry32(11);
+      const { balancer, clock } = harness({ strategy, stalenessMs: 5000 }, 5);
+      const ids = Array.from({ length: 300 }, (_, i) => `c${i}`);
+      for (const c of ids) balancer.register(c, { taskKinds: random() < 0.2 ? ['scan'] : [] });
+      const inFlight: string[] = [];
+      for (let n = 0; n < 600; n++) {
+        if (n % 5 === 0) {
+          const c = ids[Math.floor(random() * ids.length)] ?? 'c0';
+          balancer.updateMetrics(c, {
+            activeTasks: Math.floor(random() * 4),
+            queueDepth: Math.floor(random() * 3),
+            health: random() < 0.1 ? 'degraded' : 'healthy',
+          });
+        }
+        if (n % 50 === 0) clock.advance(1000);
+        const kind = random() < 0.3 ? 'scan' : undefined;
+        const exclude = [ids[Math.floor(random() * ids.length)] ?? 'c0'];
+        const chosen = balancer.select({ taskKind: kind, exclude });
+        const { best, scores } = bruteForce(
+          balancer,
+          kind,
+          exclude,
+          false,
+          strategy === 'least-loaded',
+        );
+        expect(scores.get(chosen) ?? -1).toBeGreaterThanOrEqual(best - 2e-9 * best);
+        balancer.taskStarted(chosen);
+        inFlight.push(chosen);
+        if (inFlight.length > 100) {
+          balancer.taskFinished(inFlight.shift() ?? 'c0', 5 + random() * 50, random() > 0.05);
+        }
+      }
+    },
+  );
+
+  it.each(['weighted', 'least-loaded'] as const)(
+    '%s breaks a tie among many candidates uniformly (the walk visits every tied leaf)',
+    (strategy) => {
+      const { balancer } = harness({ strategy }, 21);
+      const ids = Array.from({ length: 64 }, (_, i) => `c${i}`);
+      for (const [i, c] of ids.entries()) {
+        balancer.register(c);
+        // Every fourth one is idle (the 16 tied best ones), the others carry load.
+        balancer.updateMetrics(c, { activeTasks: i % 4 === 0 ? 0 : 3, queueDepth: 0 });
+      }
+      const counts = tally(Array.from({ length: 16_000 }, () => balancer.select()));
+      for (const [i, c] of ids.entries()) {
+        if (i % 4 === 0) {
+          expect(counts.get(c) ?? 0).toBeGreaterThan(800);
+          expect(counts.get(c) ?? 0).toBeLessThan(1200);
+        } else {
+          expect(counts.get(c) ?? 0).toBe(0);
+        }
+      }
+    },
+  );
 
   it('follows the mean task duration as it drifts across many finishes (bands re-centred)', () => {
     const { balancer } = harness({ strategy: 'weighted' }, 3);
