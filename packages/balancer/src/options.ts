@@ -277,7 +277,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   });
 }
 
-/** Validated arguments of `register`. */
+/** Validated arguments of `register` (task kinds deduplicated and frozen). */
 export interface ResolvedRegistration {
   readonly taskKinds: readonly string[];
   readonly weight: number;

@@ -47,7 +47,13 @@ export class Selector {
     this.#leastLoaded = o.strategy === 'least-loaded';
   }
 
-  pick(pool: Pool, exclude: ExcludeList | undefined, ignoreEjection: boolean, now: number) {
+  /** The collector this strategy chooses from `pool`, or undefined when none is eligible. */
+  pick(
+    pool: Pool,
+    exclude: ExcludeList | undefined,
+    ignoreEjection: boolean,
+    now: number,
+  ): CollectorRecord | undefined {
     const members = pool.members;
     const n = members.length;
     if (n === 0) return undefined;
@@ -121,7 +127,7 @@ export class Selector {
    * (the highest score among admitted candidates, ties within 1e-9 at random, and the best of the
    * others when slow start admitted none).
    */
-  #indexed(pool: Pool, exclude: ExcludeList | undefined, now: number) {
+  #indexed(pool: Pool, exclude: ExcludeList | undefined, now: number): CollectorRecord | undefined {
     const index = this.#indexFor(pool);
     const nodes = index.nodes;
     const base = index.base;
@@ -187,7 +193,11 @@ export class Selector {
 
   // ---- scans and duels ----------------------------------------------------------------------
 
-  #eligible(c: CollectorRecord, exclude: ExcludeList | undefined, ignoreEjection: boolean) {
+  #eligible(
+    c: CollectorRecord,
+    exclude: ExcludeList | undefined,
+    ignoreEjection: boolean,
+  ): boolean {
     if (c.ejected && !ignoreEjection) return false;
     return !isExcluded(c, exclude);
   }

@@ -1,5 +1,6 @@
 /** Shared validation: the house message shape `options.<name> must be ..., got ...`. */
 
+/** Allowed range of a number option. */
 export interface NumberRule {
   readonly min: number;
   readonly max: number;
@@ -45,6 +46,7 @@ export function numberOption(
   return value;
 }
 
+/** A plain object (not null, not an array). */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
