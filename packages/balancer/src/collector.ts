@@ -1,8 +1,16 @@
+import type { Pool } from './pools.js';
+
 /** Marks a metric that is missing or was junk. Sanitised values are always >= 0. */
 export const UNKNOWN = -1;
 
 /** Largest task or queue count taken from a heartbeat; anything above counts as this. */
 export const MAX_COUNT = 1e9;
+
+/** Where a collector sits in one pool, so its index leaf can be updated in place. */
+export interface Membership {
+  readonly pool: Pool;
+  readonly position: number;
+}
 
 /** Mutable per-collector state. Internal: the public view is `CollectorSnapshot`. */
 export class CollectorRecord {
@@ -16,6 +24,8 @@ export class CollectorRecord {
   reportedQueue = UNKNOWN;
   reportedCpu = UNKNOWN;
   memoryBytes = UNKNOWN;
+  /** Self-reported health of the last heartbeat; `degraded` scales the score down. */
+  degraded = false;
   /** Local accounting since the last heartbeat, applied on top of its `activeTasks`. */
   startedSinceReport = 0;
   finishedSinceReport = 0;
@@ -34,6 +44,13 @@ export class CollectorRecord {
   /** Origin of the slow-start ramp. */
   startedAt: number;
   selections = 0;
+
+  /** Pools it belongs to (set when the pools are rebuilt). */
+  memberships: readonly Membership[] = [];
+  /** Its report is in the fleet's running sums (see `Fleet`). */
+  counted = false;
+  /** Queued for an index-leaf update at the next selection. */
+  indexDirty = false;
 
   constructor(id: string, taskKinds: readonly string[], weight: number, now: number) {
     this.id = id;
@@ -56,6 +73,7 @@ export class CollectorRecord {
     this.reportedQueue = UNKNOWN;
     this.reportedCpu = UNKNOWN;
     this.memoryBytes = UNKNOWN;
+    this.degraded = false;
     this.startedSinceReport = 0;
     this.finishedSinceReport = 0;
     this.inFlight = 0;

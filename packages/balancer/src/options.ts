@@ -1,4 +1,7 @@
+import { type Clock, systemClock } from './clock.js';
+import type { BalancerError } from './errors.js';
 import type { BalancerEvent } from './events.js';
+import { describeValue, isRecord, numberOption, rejectUnknownKeys } from './validation.js';
 
 /** Selection strategies. `auto` scans every candidate below `p2cMinCandidates`, else uses P2C. */
 export type StrategyName = 'auto' | 'weighted' | 'least-loaded' | 'round-robin' | 'p2c';
@@ -26,11 +29,6 @@ export interface ScoreWeights {
   readonly duration: number;
 }
 
-/** Source of time in milliseconds; `performance.now()` unless injected. */
-export interface Clock {
-  now(): number;
-}
-
 /** Options of {@link LoadBalancer}; every field is optional, see {@link BALANCER_DEFAULTS}. */
 export interface LoadBalancerOptions {
   /** Selection strategy. Default `'auto'`. */
@@ -51,16 +49,23 @@ export interface LoadBalancerOptions {
   maxEjectionMs?: number | undefined;
   /** At most this percentage of collectors is ejected at once (0 disables ejection). Default 50. */
   maxEjectionPercent?: number | undefined;
-  /** A new or restarted collector's score ramps up over this window (0 disables). Default 10 000. */
+  /** A new or restarted collector's share ramps up over this window (0 disables). Default 10 000. */
   slowStartMs?: number | undefined;
-  /** Score factor at the start of the slow-start ramp. Default 0.1. */
+  /** Slow-start factor at the start of the ramp. Default 0.1. */
   slowStartMinFactor?: number | undefined;
-  /** Time source (milliseconds). Default `{ now: () => performance.now() }`. */
+  /** Score multiplier of a collector whose last heartbeat said `health: 'degraded'`. Default 0.25. */
+  degradedFactor?: number | undefined;
+  /** Time source; only `now()` is read (the balancer sets no timers). Default {@link systemClock}. */
   clock?: Clock | undefined;
   /** Uniform random numbers in [0, 1). Default `Math.random`. */
   random?: (() => number) | undefined;
-  /** Called synchronously on ejection events; must not throw. Default: none. */
+  /** Called synchronously on ejection events. A throw goes to `onCallbackError`. Default: none. */
   onEvent?: ((event: BalancerEvent) => void) | undefined;
+  /**
+   * Receives `ERR_BALANCER_CALLBACK_FAILED` (cause: what `onEvent` threw) once the balancer's own
+   * state is consistent. Default: none, and the error is re-thrown on a microtask.
+   */
+  onCallbackError?: ((error: BalancerError<'ERR_BALANCER_CALLBACK_FAILED'>) => void) | undefined;
 }
 
 /** Options after defaults and validation. */
@@ -76,9 +81,13 @@ export interface ResolvedOptions {
   readonly maxEjectionPercent: number;
   readonly slowStartMs: number;
   readonly slowStartMinFactor: number;
-  readonly clock: Clock;
+  readonly degradedFactor: number;
+  readonly clock: Pick<Clock, 'now'>;
   readonly random: () => number;
   readonly onEvent: ((event: BalancerEvent) => void) | undefined;
+  readonly onCallbackError:
+    | ((error: BalancerError<'ERR_BALANCER_CALLBACK_FAILED'>) => void)
+    | undefined;
 }
 
 /** The default of every numeric and strategy option, in one place. */
@@ -94,9 +103,10 @@ export const BALANCER_DEFAULTS = Object.freeze({
   maxEjectionPercent: 50,
   slowStartMs: 10_000,
   slowStartMinFactor: 0.1,
-} as const satisfies Omit<ResolvedOptions, 'clock' | 'random' | 'onEvent'>);
+  degradedFactor: 0.25,
+} as const satisfies Omit<ResolvedOptions, 'clock' | 'random' | 'onEvent' | 'onCallbackError'>);
 
-const OPTION_KEYS: ReadonlySet<string> = new Set([
+const OPTION_KEYS: readonly string[] = [
   'strategy',
   'p2cMinCandidates',
   'weights',
@@ -108,52 +118,20 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'maxEjectionPercent',
   'slowStartMs',
   'slowStartMinFactor',
+  'degradedFactor',
   'clock',
   'random',
   'onEvent',
-]);
-const WEIGHT_KEYS: ReadonlySet<string> = new Set(['active', 'queue', 'success', 'cpu', 'duration']);
+  'onCallbackError',
+];
+const WEIGHT_KEYS: readonly string[] = ['active', 'queue', 'success', 'cpu', 'duration'];
+const REGISTER_KEYS: readonly string[] = ['taskKinds', 'weight'];
 
-const MAX_MS = 2 ** 31 - 1;
+/** Largest delay Node's timers take (larger values become 1 ms); the ceiling of every `*Ms`. */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
 const MAX_WEIGHT = 1_000_000;
-
-interface NumberRule {
-  readonly min: number;
-  readonly max: number;
-  /** Excludes `min` itself. */
-  readonly minExclusive?: boolean;
-  readonly integer?: boolean;
-}
-
-/** Validates a number option, returning the default when it is `undefined`. */
-export function numberOption(
-  name: string,
-  value: unknown,
-  fallback: number,
-  rule: NumberRule,
-): number {
-  if (value === undefined) return fallback;
-  const kind = rule.integer ? 'an integer' : 'a finite number';
-  const low = rule.minExclusive ? `> ${rule.min}` : `>= ${rule.min}`;
-  const range = `${kind} ${low} and <= ${rule.max}`;
-  if (typeof value !== 'number') {
-    throw new TypeError(`${name} must be ${range} (got ${typeof value})`);
-  }
-  const tooLow = rule.minExclusive ? value <= rule.min : value < rule.min;
-  if (
-    !Number.isFinite(value) ||
-    tooLow ||
-    value > rule.max ||
-    (rule.integer === true && !Number.isInteger(value))
-  ) {
-    throw new RangeError(`${name} must be ${range} (got ${value})`);
-  }
-  return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** Largest static collector weight accepted by `register`. */
+export const MAX_COLLECTOR_WEIGHT = 1_000_000;
 
 function isStrategy(value: unknown): value is StrategyName {
   return typeof value === 'string' && (STRATEGIES as readonly string[]).includes(value);
@@ -164,28 +142,24 @@ function isFunction<F>(value: unknown): value is F {
   return typeof value === 'function';
 }
 
-function isClock(value: unknown): value is Clock {
+function hasNow(value: unknown): value is Pick<Clock, 'now'> {
   return isRecord(value) && typeof value.now === 'function';
 }
 
-function rejectUnknownKeys(
-  name: string,
-  value: Record<string, unknown>,
-  known: ReadonlySet<string>,
-) {
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) {
-      throw new TypeError(
-        `${name} has an unknown option "${key}" (known: ${[...known].join(', ')})`,
-      );
-    }
+function functionOption<F>(name: string, value: unknown): F | undefined {
+  if (value === undefined) return undefined;
+  if (!isFunction<F>(value)) {
+    throw new TypeError(`options.${name} must be a function, got ${describeValue(value)}`);
   }
+  return value;
 }
 
 function resolveWeights(value: unknown): ScoreWeights {
   const d = BALANCER_DEFAULTS.weights;
   if (value === undefined) return d;
-  if (!isRecord(value)) throw new TypeError('options.weights must be an object');
+  if (!isRecord(value)) {
+    throw new TypeError(`options.weights must be an object, got ${describeValue(value)}`);
+  }
   rejectUnknownKeys('options.weights', value, WEIGHT_KEYS);
   const points = { min: 0, max: MAX_WEIGHT };
   return Object.freeze({
@@ -200,11 +174,12 @@ function resolveWeights(value: unknown): ScoreWeights {
   });
 }
 
-const defaultClock: Clock = { now: () => performance.now() };
-
 /** Applies defaults and validates every option; throws TypeError/RangeError naming the option. */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  const o: Record<string, unknown> = options === undefined ? {} : checkedRecord(options);
+  if (options !== undefined && !isRecord(options)) {
+    throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+  }
+  const o: Record<string, unknown> = options ?? {};
   rejectUnknownKeys('options', o, OPTION_KEYS);
   const d = BALANCER_DEFAULTS;
 
@@ -212,49 +187,39 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (o.strategy !== undefined) {
     if (!isStrategy(o.strategy)) {
       throw new TypeError(
-        `options.strategy must be one of ${STRATEGIES.join(', ')} (got ${String(o.strategy)})`,
+        `options.strategy must be one of ${STRATEGIES.join(', ')}, got ${describeValue(o.strategy)}`,
       );
     }
     strategy = o.strategy;
   }
 
+  const delay = { min: 1, max: MAX_DELAY_MS, integer: true };
   const baseEjectionMs = numberOption(
     'options.baseEjectionMs',
     o.baseEjectionMs,
     d.baseEjectionMs,
-    {
-      min: 1,
-      max: MAX_MS,
-    },
+    delay,
   );
-  const maxEjectionMs = numberOption('options.maxEjectionMs', o.maxEjectionMs, d.maxEjectionMs, {
-    min: 1,
-    max: MAX_MS,
-  });
+  const maxEjectionMs = numberOption(
+    'options.maxEjectionMs',
+    o.maxEjectionMs,
+    d.maxEjectionMs,
+    delay,
+  );
   if (maxEjectionMs < baseEjectionMs) {
     throw new RangeError(
-      `options.maxEjectionMs must be >= options.baseEjectionMs (${maxEjectionMs} < ${baseEjectionMs})`,
+      `options.maxEjectionMs must be >= options.baseEjectionMs (${baseEjectionMs}), got ${maxEjectionMs}`,
     );
   }
 
-  let clock = defaultClock;
+  let clock: Pick<Clock, 'now'> = systemClock;
   if (o.clock !== undefined) {
-    if (!isClock(o.clock))
-      throw new TypeError('options.clock must be an object with now(): number');
-    clock = o.clock;
-  }
-  let random: () => number = Math.random;
-  if (o.random !== undefined) {
-    if (!isFunction<() => number>(o.random))
-      throw new TypeError('options.random must be a function');
-    random = o.random;
-  }
-  let onEvent: ((event: BalancerEvent) => void) | undefined;
-  if (o.onEvent !== undefined) {
-    if (!isFunction<(event: BalancerEvent) => void>(o.onEvent)) {
-      throw new TypeError('options.onEvent must be a function');
+    if (!hasNow(o.clock)) {
+      throw new TypeError(
+        `options.clock must be a Clock (an object with now()), got ${describeValue(o.clock)}`,
+      );
     }
-    onEvent = o.onEvent;
+    clock = o.clock;
   }
 
   return Object.freeze({
@@ -263,13 +228,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       'options.p2cMinCandidates',
       o.p2cMinCandidates,
       d.p2cMinCandidates,
-      { min: 2, max: MAX_MS, integer: true },
+      { min: 2, max: 1_000_000, integer: true },
     ),
     weights: resolveWeights(o.weights),
-    stalenessMs: numberOption('options.stalenessMs', o.stalenessMs, d.stalenessMs, {
-      min: 1,
-      max: MAX_MS,
-    }),
+    stalenessMs: numberOption('options.stalenessMs', o.stalenessMs, d.stalenessMs, delay),
     ewmaAlpha: numberOption('options.ewmaAlpha', o.ewmaAlpha, d.ewmaAlpha, {
       min: 0,
       minExclusive: true,
@@ -291,7 +253,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     ),
     slowStartMs: numberOption('options.slowStartMs', o.slowStartMs, d.slowStartMs, {
       min: 0,
-      max: MAX_MS,
+      max: MAX_DELAY_MS,
+      integer: true,
     }),
     slowStartMinFactor: numberOption(
       'options.slowStartMinFactor',
@@ -299,13 +262,59 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       d.slowStartMinFactor,
       { min: 0, minExclusive: true, max: 1 },
     ),
+    degradedFactor: numberOption('options.degradedFactor', o.degradedFactor, d.degradedFactor, {
+      min: 0,
+      minExclusive: true,
+      max: 1,
+    }),
     clock,
-    random,
-    onEvent,
+    random: functionOption<() => number>('random', o.random) ?? Math.random,
+    onEvent: functionOption<(event: BalancerEvent) => void>('onEvent', o.onEvent),
+    onCallbackError: functionOption<(error: BalancerError<'ERR_BALANCER_CALLBACK_FAILED'>) => void>(
+      'onCallbackError',
+      o.onCallbackError,
+    ),
   });
 }
 
-function checkedRecord(value: unknown): Record<string, unknown> {
-  if (!isRecord(value)) throw new TypeError('options must be an object');
-  return value;
+/** Validated arguments of `register` (task kinds deduplicated and frozen). */
+export interface ResolvedRegistration {
+  readonly taskKinds: readonly string[];
+  readonly weight: number;
+}
+
+/** Validates `register(id, options)`; messages name `register options.<name>`. */
+export function resolveRegistration(options: unknown): ResolvedRegistration {
+  if (options !== undefined && !isRecord(options)) {
+    throw new TypeError(`register options must be an object, got ${describeValue(options)}`);
+  }
+  const o: Record<string, unknown> = options ?? {};
+  rejectUnknownKeys('register options', o, REGISTER_KEYS);
+  return {
+    taskKinds: checkTaskKinds(o.taskKinds),
+    weight: numberOption('register options.weight', o.weight, 1, {
+      min: 0,
+      minExclusive: true,
+      max: MAX_COLLECTOR_WEIGHT,
+    }),
+  };
+}
+
+function checkTaskKinds(value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) {
+    throw new TypeError(
+      `register options.taskKinds must be an array of non-empty strings, got ${describeValue(value)}`,
+    );
+  }
+  const kinds: string[] = [];
+  for (const k of value) {
+    if (typeof k !== 'string' || k.length === 0) {
+      throw new TypeError(
+        `register options.taskKinds must be an array of non-empty strings, got an entry ${describeValue(k)}`,
+      );
+    }
+    if (!kinds.includes(k)) kinds.push(k);
+  }
+  return Object.freeze(kinds);
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { harness } from '../test/helpers.js';
-import { type CollectorMetrics, LoadBalancer } from './index.js';
+import { type CollectorMetrics, LoadBalancer, systemClock } from './index.js';
 import { activeUnits, durationFactor, loadTerm, type ScoreTerms, scoreTerms } from './score.js';
 
 function sum(t: ScoreTerms): number {
@@ -138,7 +138,7 @@ describe('scores through the public API', () => {
     let t = 0;
     const values = [Number.NaN, 1, -3, Number.POSITIVE_INFINITY];
     const balancer = new LoadBalancer({
-      clock: { now: () => (t++ % 2 === 0 ? Number.NaN : t * 1000) },
+      clock: { ...systemClock, now: () => (t++ % 2 === 0 ? Number.NaN : t * 1000) },
       random: () => values[t++ % values.length] ?? 0,
     });
     for (let i = 0; i < 10; i++) balancer.register(`c${i}`);
@@ -165,7 +165,7 @@ describe('metrics', () => {
       durationFactor: true,
     });
     expect(() => balancer.explain('nope')).toThrow(
-      expect.objectContaining({ code: 'ERR_UNKNOWN_COLLECTOR' }),
+      expect.objectContaining({ code: 'ERR_BALANCER_UNKNOWN_COLLECTOR' }),
     );
   });
 

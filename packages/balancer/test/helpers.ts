@@ -1,34 +1,9 @@
+import { FakeClock, mulberry32 } from '@daemoneye/test-utils';
 import { LoadBalancer, type LoadBalancerOptions } from '../src/index.js';
-
-/** Deterministic PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A clock that only moves when told to. */
-export class FakeClock {
-  #t: number;
-  constructor(start = 1_000_000) {
-    this.#t = start;
-  }
-  now(): number {
-    return this.#t;
-  }
-  advance(ms: number): void {
-    this.#t += ms;
-  }
-}
 
 /** A balancer with a fake clock and a seeded random source; slow start off unless given. */
 export function harness(options: LoadBalancerOptions = {}, seed = 1) {
-  const clock = new FakeClock();
+  const clock = new FakeClock(1_000_000);
   const random = mulberry32(seed);
   const balancer = new LoadBalancer({ slowStartMs: 0, clock, random, ...options });
   return { balancer, clock, random };
