@@ -1,5 +1,5 @@
+import { FakeClock } from '@daemoneye/test-utils';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../test/helpers/fake-clock.js';
 import {
   type CollectorFailure,
   type HealthStateChange,
@@ -12,7 +12,7 @@ function setup(options: HealthTrackerOptions = {}) {
   const tracker = new HealthTracker({ heartbeatIntervalMs: 100, clock, ...options });
   const changes: HealthStateChange[] = [];
   const failures: CollectorFailure[] = [];
-  tracker.on('state-change', (c) => changes.push(c));
+  tracker.on('collector-state-change', (c) => changes.push(c));
   tracker.on('failed', (f) => failures.push(f));
   return { clock, tracker, changes, failures };
 }
@@ -37,7 +37,7 @@ describe('HealthTracker', () => {
       'healthy->suspect:overdue',
       'suspect->failed:stale',
     ]);
-    expect(clock.pending).toBe(0);
+    expect(clock.timerCount).toBe(0);
   });
 
   it('stays healthy with regular heartbeats and recovers from suspect on a heartbeat', () => {
@@ -54,7 +54,7 @@ describe('HealthTracker', () => {
     expect(tracker.state('c1')).toBe('healthy');
     expect(changes.map((c) => c.to)).toEqual(['healthy', 'suspect', 'healthy']);
     // The lazy timer does not pile up: one timer per collector.
-    expect(clock.pending).toBe(1);
+    expect(clock.timerCount).toBe(1);
   });
 
   it('connection loss and process exit fail at once; one failure however many reports', () => {
@@ -143,7 +143,7 @@ describe('HealthTracker', () => {
     expect(tracker.remove('c1')).toBe(true);
     expect(tracker.remove('c1')).toBe(false);
     tracker.close();
-    expect(clock.pending).toBe(0);
+    expect(clock.timerCount).toBe(0);
     clock.advance(10_000);
     expect(failures).toHaveLength(0);
     expect(tracker.list()).toEqual([]);
@@ -163,18 +163,5 @@ describe('HealthTracker', () => {
     });
     expect(tracker.get('x')).toBeUndefined();
     expect(tracker.isAlive('c1')).toBe(true);
-  });
-
-  it('validates options, naming the option and range', () => {
-    expect(() => new HealthTracker({ heartbeatIntervalMs: 0 })).toThrow(
-      /heartbeatIntervalMs must be a number in \[1, 3600000\], got 0/,
-    );
-    expect(() => new HealthTracker({ staleAfterIntervals: 2, suspectAfterIntervals: 3 })).toThrow(
-      /suspectAfterIntervals/,
-    );
-    expect(() => new HealthTracker({ suspectAfterIntervals: 0 })).toThrow(RangeError);
-    expect(() => new HealthTracker({ phi: { windowSize: 1 } })).toThrow(/phi\.windowSize/);
-    // @ts-expect-error wrong type on purpose
-    expect(() => new HealthTracker({ heartbeatIntervalMs: '100' })).toThrow(TypeError);
   });
 });
