@@ -36,14 +36,18 @@ function distance(a: string, b: string): number {
 export function nearestName(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
+  const lower = key.toLowerCase();
   for (const name of known) {
-    const d = distance(key, name);
+    const other = name.toLowerCase();
+    // A prefix (`maxRss` for `maxRssBytes`) is as good a hint as a one-letter typo.
+    const prefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+    const d = prefix ? 1 : distance(key, name);
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+  return bestDistance <= Math.max(3, Math.floor(key.length / 3)) ? best : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

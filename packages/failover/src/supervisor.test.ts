@@ -325,3 +325,170 @@ describe('Supervisor re-entrancy (regressions found in review)', () => {
     expect(supervisor.markReady('c1', child.pid)).toBe(false);
   });
 });
+
+describe('Supervisor give-up and cool-down (issue 11)', () => {
+  function crashLoop(ctx: ReturnType<typeof setup>, crashes: number): void {
+    for (let i = 0; i < crashes; i++) {
+      ctx.last().exit(1, null);
+      ctx.clock.advance(ctx.delays.at(-1) ?? 0);
+    }
+  }
+
+  it('retries a given-up collector after 60 s, doubling to 10 min, with fresh intensity each time', () => {
+    const ctx = setup();
+    const { clock, supervisor, children, last } = ctx;
+    const gaveUp: Array<number | undefined> = [];
+    const retries: number[] = [];
+    supervisor.on('gave-up', (e) => gaveUp.push(e.retryInMs));
+    supervisor.on('give-up-retry', (e) => retries.push(e.coolDownMs));
+    const transitions: string[] = [];
+    supervisor.on('collector-state-change', (e) => {
+      if (e.to === 'given-up' || e.from === 'given-up')
+        transitions.push(`${e.from}->${e.to}:${e.reason}`);
+    });
+    supervisor.start(spec);
+    const expected = [60_000, 120_000, 240_000, 480_000, 600_000, 600_000];
+    for (const coolDown of expected) {
+      crashLoop(ctx, 5);
+      last().exit(1, null); // the 6th crash in the window: intensity reached
+      expect(supervisor.info('c1')?.state).toBe('given-up');
+      expect(supervisor.info('c1')?.retryAt).toBe(clock.now() + coolDown);
+      const spawned = children.length;
+      clock.advance(coolDown - 1);
+      expect(children).toHaveLength(spawned);
+      clock.advance(1);
+      expect(children).toHaveLength(spawned + 1);
+      expect(supervisor.info('c1')).toMatchObject({ state: 'starting', consecutiveFailures: 0 });
+    }
+    expect(gaveUp).toEqual(expected);
+    expect(retries).toEqual(expected);
+    expect(transitions.slice(0, 2)).toEqual([
+      'starting->given-up:intensity-reached',
+      'given-up->starting:cool-down-elapsed',
+    ]);
+  });
+
+  it('a stable run after a retry resets the cool-down to 60 s', () => {
+    const ctx = setup();
+    const { clock, supervisor, last } = ctx;
+    supervisor.start(spec);
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    clock.advance(60_000);
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    expect(supervisor.info('c1')?.giveUps).toBe(2);
+    clock.advance(120_000);
+    expect(supervisor.markReady('c1')).toBe(true);
+    clock.advance(30_000); // resetAfterMs of stable running
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    expect(supervisor.info('c1')).toMatchObject({ state: 'given-up', giveUps: 1 });
+    expect(supervisor.info('c1')?.retryAt).toBe(clock.now() + 60_000);
+  });
+
+  it('stop() and close() cancel a planned retry; start() replaces a given-up collector', async () => {
+    const ctx = setup({ giveUpCoolDownMs: 1000 });
+    const { clock, supervisor, children, last } = ctx;
+    supervisor.start(spec);
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    await supervisor.stop('c1');
+    expect(supervisor.info('c1')).toMatchObject({ state: 'stopped', retryAt: undefined });
+    const spawned = children.length;
+    clock.advance(10_000);
+    expect(children).toHaveLength(spawned);
+    supervisor.start(spec);
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    expect(supervisor.info('c1')?.state).toBe('given-up');
+    supervisor.start(spec); // replaced with fresh counters
+    expect(supervisor.info('c1')).toMatchObject({ state: 'starting', giveUps: 0, restarts: 0 });
+    await supervisor.close();
+    expect(clock.timerCount).toBe(0);
+  });
+});
+
+describe('Supervisor lifecycle, priority and kill reasons', () => {
+  it('has a read-only state with state-change {from, to, reason} and one close promise', async () => {
+    const { supervisor } = setup();
+    const changes: string[] = [];
+    supervisor.on('state-change', (e) => changes.push(`${e.from}->${e.to}:${e.reason}`));
+    expect(supervisor.state).toBe('open');
+    supervisor.start(spec);
+    const closing = supervisor.close();
+    expect(supervisor.state).toBe('closing');
+    expect(supervisor.close()).toBe(closing);
+    await closing;
+    expect(supervisor.state).toBe('closed');
+    expect(changes).toEqual(['open->closing:close', 'closing->closed:close']);
+  });
+
+  it('stop({ signal }): aborting force-kills at once and rejects ERR_FAILOVER_ABORTED', async () => {
+    const { supervisor, last } = setup({ stopGraceMs: 60_000 });
+    supervisor.start(spec);
+    last().honoursTerm = false;
+    const controller = new AbortController();
+    const stopping = supervisor.stop('c1', { signal: controller.signal });
+    controller.abort(new Error('hurry'));
+    await expect(stopping).rejects.toMatchObject({ code: 'ERR_FAILOVER_ABORTED' });
+    expect(last().signals).toEqual(['SIGTERM', 'SIGKILL']);
+    await flush();
+    expect(supervisor.info('c1')?.state).toBe('stopped');
+    await expect(supervisor.stop('c1', { signal: controller.signal })).rejects.toMatchObject({
+      code: 'ERR_FAILOVER_ABORTED',
+    });
+  });
+
+  it('sets the niceness asked (spec over option) and reports setPriority errors as events', () => {
+    const calls: string[] = [];
+    const errors: string[] = [];
+    const { supervisor } = setup({
+      niceness: 10,
+      setPriority: (pid, n) => {
+        calls.push(`${pid}:${n}`);
+        if (n < 0) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+      },
+    });
+    supervisor.on('priority-error', (e) => errors.push(`${e.id}:${e.niceness}:${e.error.code}`));
+    supervisor.start(spec);
+    supervisor.start({ ...spec, id: 'c2', niceness: -5 });
+    expect(calls).toEqual(['1000:10', '1001:-5']);
+    expect(errors).toEqual(['c2:-5:ERR_FAILOVER_SET_PRIORITY_FAILED']);
+    expect(supervisor.info('c2')?.state).toBe('starting');
+  });
+
+  it('leaves the priority alone when no niceness is asked', () => {
+    const calls: number[] = [];
+    const { supervisor } = setup({ setPriority: (_pid, n) => calls.push(n) });
+    supervisor.start(spec);
+    expect(calls).toEqual([]);
+  });
+
+  it('kill(id, reason) carries the reason on the exit event and lastExit', async () => {
+    const { supervisor } = setup();
+    const exits: Array<string | undefined> = [];
+    supervisor.on('exit', (e) => exits.push(e.killedFor));
+    supervisor.start(spec);
+    supervisor.markReady('c1');
+    supervisor.kill('c1', 'over-memory');
+    await flush();
+    expect(exits).toEqual(['over-memory']);
+    expect(supervisor.info('c1')?.lastExit?.killedFor).toBe('over-memory');
+  });
+
+  it('a throwing listener is handed to onCallbackError and the restart still happens', () => {
+    const seen: string[] = [];
+    const { supervisor, clock, children, last } = setup({
+      onCallbackError: (e) => seen.push(e.code),
+    });
+    supervisor.on('exit', () => {
+      throw new Error('listener bug');
+    });
+    supervisor.start(spec);
+    last().exit(1, null);
+    expect(seen).toEqual(['ERR_FAILOVER_CALLBACK_FAILED']);
+    clock.advance(100);
+    expect(children).toHaveLength(2);
+  });
+});
