@@ -61,7 +61,7 @@ table(
     ['maxGiveUpCoolDownMs', 700_000, '1', DELAY_OVERFLOW],
     ['readyTimeoutMs', 0, '0', DELAY_OVERFLOW],
     ['stopGraceMs', 100, '100', -1],
-    ['niceness', 10, '10', 20],
+    ['niceness', null, '10', 20],
     ['stdio', 'pipe', 5, undefined],
     ['clock', clock, {}, undefined],
     ['random', Math.random, 1, undefined],

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { getPriority } from 'node:os';
 import { FakeClock } from '@daemoneye/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
@@ -45,7 +46,14 @@ function setup(options: SupervisorOptions = {}) {
     children.push(child);
     return child;
   };
-  const supervisor = new Supervisor({ clock, spawn, random: () => 0.5, ...options });
+  // Fake pids must never reach os.setPriority (they may be someone else's process).
+  const supervisor = new Supervisor({
+    clock,
+    spawn,
+    random: () => 0.5,
+    setPriority: () => undefined,
+    ...options,
+  });
   const events: string[] = [];
   const delays: number[] = [];
   supervisor.on('collector-state-change', (e) => events.push(`${e.id}:${e.to}`));
@@ -251,6 +259,7 @@ describe('Supervisor (fake processes, fake time)', () => {
     const supervisor = new Supervisor({
       clock,
       random: () => 0.5,
+      niceness: null,
       spawn: () => {
         calls++;
         if (calls === 1) throw new Error('EACCES');
@@ -458,11 +467,16 @@ describe('Supervisor lifecycle, priority and kill reasons', () => {
     expect(supervisor.info('c2')?.state).toBe('starting');
   });
 
-  it('leaves the priority alone when no niceness is asked', () => {
-    const calls: number[] = [];
-    const { supervisor } = setup({ setPriority: (_pid, n) => calls.push(n) });
+  it('defaults to niceness 10 (or the agent’s own if higher); null leaves the priority alone', () => {
+    const calls: string[] = [];
+    const setPriority = (pid: number, n: number) => calls.push(`${pid}:${n}`);
+    const { supervisor } = setup({ setPriority });
     supervisor.start(spec);
-    expect(calls).toEqual([]);
+    supervisor.start({ ...spec, id: 'c2', niceness: null });
+    expect(calls).toEqual([`1000:${Math.max(10, getPriority())}`]);
+    const inherit = setup({ setPriority, niceness: null }).supervisor;
+    inherit.start(spec);
+    expect(calls).toHaveLength(1);
   });
 
   it('kill(id, reason) carries the reason on the exit event and lastExit', async () => {
