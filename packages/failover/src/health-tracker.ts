@@ -25,7 +25,6 @@ import {
 } from './options.js';
 import {
   PhiAccrualDetector,
-  type PhiOptions,
   type ResolvedPhiOptions,
   resolvePhiOptions,
 } from './phi.js';
