@@ -23,11 +23,7 @@ import {
   numberOption,
   readOptions,
 } from './options.js';
-import {
-  PhiAccrualDetector,
-  type ResolvedPhiOptions,
-  resolvePhiOptions,
-} from './phi.js';
+import { PhiAccrualDetector, type ResolvedPhiOptions, resolvePhiOptions } from './phi.js';
 
 export type * from './health-types.js';
 

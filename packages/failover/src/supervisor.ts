@@ -1,7 +1,7 @@
 import { spawn as nodeSpawn, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { getPriority, setPriority as osSetPriority } from 'node:os';
-import { backoffDelay, type ResolvedBackoffOptions, resolveBackoffOptions } from './backoff.js';
+import { resolveBackoffOptions } from './backoff.js';
 import { type CallbackErrorHandler, guard, isCallbackErrorHandler } from './callbacks.js';
 import { type Clock, systemClock } from './clock.js';
 import { FailoverError } from './errors.js';
@@ -17,6 +17,7 @@ import {
   readOptions,
 } from './options.js';
 import { type TerminateSignals, terminateSignals } from './platform.js';
+import { type IntensityRules, RestartIntensity } from './restart-intensity.js';
 import type {
   CollectorProcessInfo,
   CollectorProcessState,
@@ -98,10 +99,8 @@ interface Slot {
   generation: number;
   restarts: number;
   failedStarts: number;
-  consecutiveFailures: number;
-  giveUps: number;
+  readonly intensity: RestartIntensity;
   retryAt: number | undefined;
-  restartTimes: number[];
   startedAt: number | undefined;
   readyAt: number | undefined;
   startTimedOut: boolean;
@@ -124,17 +123,13 @@ type TimerKey = 'readyTimer' | 'restartTimer' | 'killTimer' | 'coolDownTimer';
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #policy: RestartPolicy;
-  readonly #backoff: ResolvedBackoffOptions;
-  readonly #maxRestarts: number;
-  readonly #windowMs: number;
-  readonly #coolDownMs: number;
-  readonly #maxCoolDownMs: number;
+  readonly #rules: IntensityRules;
+  readonly #resetAfterMs: number;
   readonly #readyTimeoutMs: number;
   readonly #stopGraceMs: number;
   readonly #niceness: number | undefined;
   readonly #stdio: StdioOptions;
   readonly #clock: Clock;
-  readonly #random: () => number;
   readonly #signals: TerminateSignals;
   readonly #spawn: SpawnFunction;
   readonly #setPriority: SetPriorityFunction;
@@ -148,29 +143,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const o = readOptions('options', options, OPTION_KEYS);
     const d = DEFAULTS;
     this.#policy = enumOption('options.restart', o.restart, POLICIES, d.restart);
-    this.#backoff = resolveBackoffOptions(o.backoff, 'options.backoff');
-    this.#maxRestarts = numberOption('options.maxRestarts', o.maxRestarts, d.maxRestarts, {
-      min: 0,
-      max: 1000,
-      integer: true,
-    });
-    this.#windowMs = delayOption(
-      'options.restartWindowMs',
-      o.restartWindowMs,
-      d.restartWindowMs,
-      1,
-    );
-    this.#coolDownMs = delayOption(
+    const backoff = resolveBackoffOptions(o.backoff, 'options.backoff');
+    const coolDownMs = delayOption(
       'options.giveUpCoolDownMs',
       o.giveUpCoolDownMs,
       d.giveUpCoolDownMs,
     );
-    this.#maxCoolDownMs = delayOption(
-      'options.maxGiveUpCoolDownMs',
-      o.maxGiveUpCoolDownMs,
-      Math.max(d.maxGiveUpCoolDownMs, this.#coolDownMs),
-      this.#coolDownMs,
-    );
+    this.#rules = {
+      backoff,
+      maxRestarts: numberOption('options.maxRestarts', o.maxRestarts, d.maxRestarts, {
+        min: 0,
+        max: 1000,
+        integer: true,
+      }),
+      windowMs: delayOption('options.restartWindowMs', o.restartWindowMs, d.restartWindowMs, 1),
+      coolDownMs,
+      maxCoolDownMs: delayOption(
+        'options.maxGiveUpCoolDownMs',
+        o.maxGiveUpCoolDownMs,
+        Math.max(d.maxGiveUpCoolDownMs, coolDownMs),
+        coolDownMs,
+      ),
+      random: functionOption('options.random', o.random, isFunction<() => number>) ?? Math.random,
+    };
+    this.#resetAfterMs = backoff.resetAfterMs;
     this.#readyTimeoutMs = delayOption(
       'options.readyTimeoutMs',
       o.readyTimeoutMs,
@@ -186,8 +182,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     this.#stdio = o.stdio ?? d.stdio;
     this.#clock = clockOption('options.clock', o.clock, systemClock);
-    this.#random =
-      functionOption('options.random', o.random, isFunction<() => number>) ?? Math.random;
     if (o.platform !== undefined && !isPlatform(o.platform)) {
       throw new TypeError(
         `options.platform must be a string such as "linux", got ${typeof o.platform}`,
@@ -258,10 +252,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       generation: 0,
       restarts: 0,
       failedStarts: 0,
-      consecutiveFailures: 0,
-      giveUps: 0,
+      intensity: new RestartIntensity(this.#rules),
       retryAt: undefined,
-      restartTimes: [],
       startedAt: undefined,
       readyAt: undefined,
       startTimedOut: false,
@@ -407,8 +399,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       pid: slot.child === undefined ? undefined : slot.pid,
       restarts: slot.restarts,
       failedStarts: slot.failedStarts,
-      consecutiveFailures: slot.consecutiveFailures,
-      giveUps: slot.giveUps,
+      consecutiveFailures: slot.intensity.consecutiveFailures,
+      giveUps: slot.intensity.giveUps,
       retryAt: slot.retryAt,
       startedAt: slot.startedAt,
       readyAt: slot.readyAt,
@@ -603,19 +595,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     // Stable = ready for resetAfterMs (or, with readiness timeout disabled, running that long).
     const stableSince = slot.readyAt ?? (this.#readyTimeoutMs === 0 ? slot.startedAt : undefined);
-    if (stableSince !== undefined && now - stableSince >= this.#backoff.resetAfterMs) {
-      slot.consecutiveFailures = 0;
-      slot.giveUps = 0;
-    }
-    slot.consecutiveFailures++;
-    slot.restartTimes = slot.restartTimes.filter((t) => now - t < this.#windowMs);
-    if (slot.restartTimes.length >= this.#maxRestarts) {
-      this.#giveUp(slot);
+    const stable = stableSince !== undefined && now - stableSince >= this.#resetAfterMs;
+    const decision = slot.intensity.crashed(now, stable);
+    if (decision.kind === 'give-up') {
+      this.#giveUp(slot, decision.restarts, decision.giveUps, decision.retryInMs);
       return;
     }
-    slot.restartTimes.push(now);
-    const attempt = slot.consecutiveFailures;
-    const delayMs = backoffDelay(attempt, this.#backoff, this.#random);
+    const { attempt, delayMs } = decision;
     this.#setState(slot, 'restarting', 'exited');
     this.#emit('restart-scheduled', () =>
       this.emit('restart-scheduled', { id: slot.spec.id, delayMs, attempt }),
@@ -629,21 +615,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }, delayMs);
   }
 
-  #giveUp(slot: Slot): void {
-    slot.giveUps++;
-    const restarts = slot.restartTimes.length;
-    const retryInMs =
-      this.#coolDownMs === 0
-        ? undefined
-        : Math.min(this.#maxCoolDownMs, this.#coolDownMs * 2 ** Math.min(30, slot.giveUps - 1));
+  #giveUp(slot: Slot, restarts: number, giveUps: number, retryInMs: number | undefined): void {
     slot.retryAt = retryInMs === undefined ? undefined : this.#clock.now() + retryInMs;
     this.#setState(slot, 'given-up', 'intensity-reached');
     this.#emit('gave-up', () =>
       this.emit('gave-up', {
         id: slot.spec.id,
         restarts,
-        windowMs: this.#windowMs,
-        giveUps: slot.giveUps,
+        windowMs: this.#rules.windowMs,
+        giveUps,
         retryInMs,
       }),
     );
@@ -653,14 +633,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       slot.coolDownTimer = undefined;
       if (slot.state !== 'given-up' || this.#slots.get(slot.spec.id) !== slot) return;
       if (this.#state !== 'open') return;
-      // A fresh intensity window and backoff sequence, as systemd after StartLimitIntervalSec.
-      slot.restartTimes = [];
-      slot.consecutiveFailures = 0;
+      slot.intensity.retry();
       slot.restarts++;
       this.#emit('give-up-retry', () =>
         this.emit('give-up-retry', {
           id: slot.spec.id,
-          giveUps: slot.giveUps,
+          giveUps,
           coolDownMs: retryInMs,
         }),
       );
