@@ -506,3 +506,30 @@ describe('Supervisor lifecycle, priority and kill reasons', () => {
     expect(children).toHaveLength(2);
   });
 });
+
+describe('Supervisor start timeout against the agent’s own loop stalls', () => {
+  it('a ready timer that fires over 1 s late waits 1 s more for the Hello queued behind the stall', () => {
+    const fake = new FakeClock();
+    let pinned: number | undefined;
+    const clock = {
+      now: () => pinned ?? fake.now(),
+      setTimeout: (cb: () => void, ms: number) =>
+        fake.setTimeout(cb, ms + (pinned === undefined ? 0 : pinned - fake.now())),
+      clearTimeout: (h: unknown) => fake.clearTimeout(h),
+    };
+    const { supervisor, last } = setup({ clock, readyTimeoutMs: 1000 });
+    const timeouts: string[] = [];
+    supervisor.on('start-timeout', (e) => timeouts.push(e.id));
+    supervisor.start(spec);
+    supervisor.start({ ...spec, id: 'c2' });
+    // The loop blocks 3 s: the ready timers (due at 1000) fire at 3000.
+    pinned = 3000;
+    fake.advance(3000);
+    pinned = undefined;
+    expect(timeouts).toEqual([]);
+    expect(supervisor.markReady('c1', 1000)).toBe(true); // its Hello, read after the stall
+    fake.advance(1000);
+    expect(timeouts).toEqual(['c2']); // really silent: timed out one grace later
+    expect(last().signals).toEqual(['SIGKILL']);
+  });
+});

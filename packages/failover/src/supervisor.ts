@@ -68,6 +68,8 @@ const OPTION_KEYS = [
 const SPEC_KEYS = ['id', 'command', 'args', 'env', 'inheritEnv', 'cwd', 'restart', 'niceness'];
 const POLICIES: readonly RestartPolicy[] = ['permanent', 'transient', 'temporary'];
 const NICENESS = { min: -20, max: 19, integer: true } as const;
+/** Lateness of the ready timer that counts as a stall of the agent's loop, and the extra wait. */
+const STALL_GRACE_MS = 1000;
 
 function isStdio(value: unknown): value is StdioOptions {
   return typeof value === 'string' || Array.isArray(value);
@@ -501,22 +503,33 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       );
     }
     if (this.#readyTimeoutMs > 0 && slot.generation === generation && slot.state === 'starting') {
-      slot.readyTimer = this.#clock.setTimeout(() => {
-        slot.readyTimer = undefined;
-        if (slot.generation !== generation || slot.state !== 'starting') return;
-        slot.failedStarts++;
-        slot.startTimedOut = true;
-        slot.killedFor = 'start-timeout';
-        const error = new FailoverError(
-          'ERR_FAILOVER_START_TIMEOUT',
-          `collector ${spec.id} was not ready within ${this.#readyTimeoutMs} ms`,
-        );
-        this.#signal(slot, this.#signals.force);
-        this.#emit('start-timeout', () =>
-          this.emit('start-timeout', { id: spec.id, pid: slot.pid, error }),
-        );
-      }, this.#readyTimeoutMs);
+      this.#armReadyTimer(slot, generation, this.#readyTimeoutMs, true);
     }
+  }
+
+  // A ready timer that fires more than STALL_GRACE_MS late means the agent's own loop stalled: the
+  // Hello may sit unread in the socket, so the verdict waits one more grace (once).
+  #armReadyTimer(slot: Slot, generation: number, delayMs: number, mayExtend: boolean): void {
+    const due = this.#clock.now() + delayMs;
+    slot.readyTimer = this.#clock.setTimeout(() => {
+      slot.readyTimer = undefined;
+      if (slot.generation !== generation || slot.state !== 'starting') return;
+      if (mayExtend && this.#clock.now() - due > STALL_GRACE_MS) {
+        this.#armReadyTimer(slot, generation, STALL_GRACE_MS, false);
+        return;
+      }
+      slot.failedStarts++;
+      slot.startTimedOut = true;
+      slot.killedFor = 'start-timeout';
+      const error = new FailoverError(
+        'ERR_FAILOVER_START_TIMEOUT',
+        `collector ${slot.spec.id} was not ready within ${this.#readyTimeoutMs} ms`,
+      );
+      this.#signal(slot, this.#signals.force);
+      this.#emit('start-timeout', () =>
+        this.emit('start-timeout', { id: slot.spec.id, pid: slot.pid, error }),
+      );
+    }, delayMs);
   }
 
   #applyNiceness(slot: Slot, pid: number): void {
