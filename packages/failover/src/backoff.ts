@@ -1,21 +1,27 @@
-import { checkNumber, checkObject } from './validate.js';
+import { delayOption, numberOption, readOptions } from './options.js';
 
 /** Restart backoff: `initialDelayMs * multiplier^(attempt-1)`, capped, with proportional jitter. */
 export interface BackoffOptions {
-  /** Delay before the first restart, in ms. Default 100; range [0, 3 600 000]. */
-  initialDelayMs?: number;
-  /** Growth factor per consecutive failure. Default 2; range [1, 100]. */
-  multiplier?: number;
-  /** Cap of the delay, in ms. Default 30 000; range [initialDelayMs, 3 600 000]. */
-  maxDelayMs?: number;
-  /** Jitter fraction: the delay is spread uniformly over `±jitter`. Default 0.2; range [0, 1]. */
-  jitter?: number;
-  /** A child that ran (ready) this long resets the sequence, in ms. Default 30 000; range [0, 86 400 000]. */
-  resetAfterMs?: number;
+  /** Delay before the first restart, in ms. Default 100; integer [0, 2^31-1]. */
+  initialDelayMs?: number | undefined;
+  /** Growth factor per consecutive failure. Default 2; [1, 100]. */
+  multiplier?: number | undefined;
+  /** Cap of the delay, in ms. Default 30 000; integer [initialDelayMs, 2^31-1]. */
+  maxDelayMs?: number | undefined;
+  /** Jitter fraction: the delay is spread uniformly over `±jitter`. Default 0.2; [0, 1]. */
+  jitter?: number | undefined;
+  /** A child that ran (ready) this long resets the sequence, in ms. Default 30 000; integer [0, 2^31-1]. */
+  resetAfterMs?: number | undefined;
 }
 
 /** Backoff options with every default applied. */
-export type ResolvedBackoffOptions = Readonly<Required<BackoffOptions>>;
+export interface ResolvedBackoffOptions {
+  readonly initialDelayMs: number;
+  readonly multiplier: number;
+  readonly maxDelayMs: number;
+  readonly jitter: number;
+  readonly resetAfterMs: number;
+}
 
 const DEFAULTS: ResolvedBackoffOptions = {
   initialDelayMs: 100,
@@ -25,20 +31,34 @@ const DEFAULTS: ResolvedBackoffOptions = {
   resetAfterMs: 30_000,
 };
 
+const KEYS = ['initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter', 'resetAfterMs'];
+
 /** Validates backoff options and applies defaults; `prefix` names the option in errors. */
 export function resolveBackoffOptions(
-  options: BackoffOptions = {},
-  prefix = 'backoff',
+  options?: unknown,
+  prefix = 'options.backoff',
 ): ResolvedBackoffOptions {
-  checkObject(prefix, options);
-  const o = { ...DEFAULTS, ...options };
-  const initialDelayMs = checkNumber(`${prefix}.initialDelayMs`, o.initialDelayMs, 0, 3_600_000);
+  const o = readOptions(prefix, options, KEYS);
+  const d = DEFAULTS;
+  const initialDelayMs = delayOption(
+    `${prefix}.initialDelayMs`,
+    o.initialDelayMs,
+    d.initialDelayMs,
+  );
   return {
     initialDelayMs,
-    multiplier: checkNumber(`${prefix}.multiplier`, o.multiplier, 1, 100),
-    maxDelayMs: checkNumber(`${prefix}.maxDelayMs`, o.maxDelayMs, initialDelayMs, 3_600_000),
-    jitter: checkNumber(`${prefix}.jitter`, o.jitter, 0, 1),
-    resetAfterMs: checkNumber(`${prefix}.resetAfterMs`, o.resetAfterMs, 0, 86_400_000),
+    multiplier: numberOption(`${prefix}.multiplier`, o.multiplier, d.multiplier, {
+      min: 1,
+      max: 100,
+    }),
+    maxDelayMs: delayOption(
+      `${prefix}.maxDelayMs`,
+      o.maxDelayMs,
+      Math.max(d.maxDelayMs, initialDelayMs),
+      initialDelayMs,
+    ),
+    jitter: numberOption(`${prefix}.jitter`, o.jitter, d.jitter, { min: 0, max: 1 }),
+    resetAfterMs: delayOption(`${prefix}.resetAfterMs`, o.resetAfterMs, d.resetAfterMs),
   };
 }
 

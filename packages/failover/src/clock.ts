@@ -1,31 +1,34 @@
-/** Time source and timers, injected so tests can use fake time. Shared shape across packages. */
+/** Time source and timers, injected so tests use fake time. The same contract in every package. */
 export interface Clock {
-  /** Current time in milliseconds (any monotonic-enough origin). */
+  /** Monotonic milliseconds; origin `performance.now()` (process start), never Unix time. */
   now(): number;
-  /** Calls `callback` once after `delayMs`; returns a handle for {@link Clock.clearTimeout}. */
+  /** Calls `callback` once after `delayMs` (0..2^31-1); returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, delayMs: number): unknown;
-  /** Cancels a timer created by {@link Clock.setTimeout}; unknown handles are ignored. */
+  /** Cancels a timer; unknown handles are ignored. */
   clearTimeout(handle: unknown): void;
 }
 
-function isTimeout(handle: unknown): handle is NodeJS.Timeout {
-  return typeof handle === 'object' && handle !== null && 'unref' in handle;
+function isNodeTimeout(handle: unknown): handle is NodeJS.Timeout {
+  return (
+    typeof handle === 'object' &&
+    handle !== null &&
+    'unref' in handle &&
+    typeof handle.unref === 'function'
+  );
 }
 
 /**
- * Real timers. `unref: true` for timers that only maintain state (they must not keep the
- * process alive); `false` for timers that do work the app waits for (restarts, kills).
+ * `performance.now()` and real timers, every timer `unref()`ed: a timer never keeps the process
+ * alive (a child process or a listening server does that by itself).
  */
-export function realClock(unref: boolean): Clock {
-  return {
-    now: () => performance.timeOrigin + performance.now(),
-    setTimeout: (callback, delayMs) => {
-      const handle = setTimeout(callback, delayMs);
-      if (unref) handle.unref();
-      return handle;
-    },
-    clearTimeout: (handle) => {
-      if (isTimeout(handle)) clearTimeout(handle);
-    },
-  };
-}
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout(callback, delayMs) {
+    const handle = setTimeout(callback, delayMs);
+    handle.unref();
+    return handle;
+  },
+  clearTimeout(handle) {
+    if (isNodeTimeout(handle)) clearTimeout(handle);
+  },
+};

@@ -1,5 +1,5 @@
+import { FakeClock } from '@daemoneye/test-utils';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../test/helpers/fake-clock.js';
 import {
   type AggregatorNotifier,
   FailoverManager,
@@ -168,7 +168,7 @@ describe('FailoverManager', () => {
     ]);
     expect(manager.parkedCount).toBe(0);
     expect(manager.stats().placementTimeouts).toBe(3);
-    expect(clock.pending).toBe(0);
+    expect(clock.timerCount).toBe(0);
     invariant(registry);
   });
 
@@ -192,7 +192,7 @@ describe('FailoverManager', () => {
     clock.advance(1000);
     expect(manager.parkedCount).toBe(0);
     expect(registry.countFor('c')).toBe(3);
-    expect(clock.pending).toBe(0);
+    expect(clock.timerCount).toBe(0);
   });
 
   it('ignores completions from the old collector after a task moved', () => {
@@ -227,13 +227,13 @@ describe('FailoverManager', () => {
     expect(manager.dispatch({ taskId: 't2', correlationId: 'c' }).collectorId).toBeUndefined();
     expect(manager.parkedCount).toBe(1);
     expect(() => manager.dispatch({ taskId: 't1', correlationId: 'c' })).toThrow(
-      expect.objectContaining({ code: 'ERR_DUPLICATE_TASK' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_DUPLICATE_TASK' }),
     );
     manager.close();
     expect(registry.get('t2')).toBeUndefined();
     expect(registry.stats().failed).toBe(1);
     expect(() => manager.dispatch({ taskId: 't3', correlationId: 'c' })).toThrow(
-      expect.objectContaining({ code: 'ERR_MANAGER_CLOSED' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_CLOSED' }),
     );
     invariant(registry);
   });
@@ -242,6 +242,7 @@ describe('FailoverManager', () => {
     const clock = new FakeClock();
     const registry = new PendingTaskRegistry({ clock });
     let mode: 'throw' | 'excluded' = 'throw';
+    const hooks: string[] = [];
     const manager = new FailoverManager({
       registry,
       clock,
@@ -257,16 +258,22 @@ describe('FailoverManager', () => {
         },
         reassign: () => undefined,
       },
+      onCallbackError: (e) => hooks.push(`${e.code}: ${e.message}`),
     });
-    const hooks: string[] = [];
-    manager.on('hook-error', (e) => hooks.push(e.hook));
+    const routeErrors: unknown[] = [];
+    manager.on('route-failed', (f) => routeErrors.push(f.error));
     registry.assign({ taskId: 't1', correlationId: 'c' }, 'a');
     manager.handleFailure('a');
     expect(manager.parkedCount).toBe(1);
     mode = 'excluded';
     manager.retryParked();
     expect(manager.parkedCount).toBe(1);
-    expect(hooks).toEqual(['router', 'aggregator', 'router']);
+    expect(routeErrors).toHaveLength(1);
+    expect(hooks).toEqual([
+      'ERR_FAILOVER_CALLBACK_FAILED: FailoverManager hook aggregator.collectorFailed threw: boom',
+      'ERR_FAILOVER_CALLBACK_FAILED: FailoverManager hook router.route threw: router returned an excluded or invalid collector: a',
+    ]);
+    expect(manager.stats()).toMatchObject({ routeErrors: 1, callbackErrors: 2 });
     manager.close();
     invariant(registry);
   });
@@ -287,15 +294,17 @@ describe('FailoverManager', () => {
     for (let i = 0; i < 3; i++) registry.assign({ taskId: `t${i}`, correlationId: 'c' }, 'a');
     expect(manager.handleFailure('a')).toMatchObject({ moved: 2, parked: 1 });
     expect(registry.get('t1')?.collectorId).toBeUndefined();
-    expect(manager.stats().hookErrors).toBe(1);
+    expect(manager.stats().routeErrors).toBe(1);
     manager.close();
     invariant(registry);
   });
 
-  it('redistributes 10 000 tasks of one collector, each exactly once', () => {
-    const { registry, router, manager } = setup();
-    const big = new PendingTaskRegistry({ maxPendingTasks: 20_000 });
-    const m = new FailoverManager({ registry: big, router });
+  // Regression (issue 16): this test checked the invariant on setup()'s registry, which it never used.
+  it('redistributes 10 000 tasks of one collector, each exactly once (invariant on the registry used)', () => {
+    const clock = new FakeClock();
+    const router = new FakeRouter();
+    const big = new PendingTaskRegistry({ maxPendingTasks: 20_000, clock });
+    const m = new FailoverManager({ registry: big, router, clock });
     router.up.add('b').add('c');
     for (let i = 0; i < 10_000; i++) big.assign({ taskId: `t${i}`, correlationId: 'c' }, 'a');
     const report = m.handleFailure('a');
@@ -303,28 +312,19 @@ describe('FailoverManager', () => {
     expect(new Set(router.sent.map((s) => s.taskId)).size).toBe(10_000);
     expect(big.countFor('b')).toBe(5000);
     expect(big.countFor('c')).toBe(5000);
+    for (let i = 0; i < 10_000; i += 2) big.complete(`t${i}`);
     m.close();
-    manager.close();
-    invariant(registry);
-  });
-
-  it('validates options', () => {
-    const registry = new PendingTaskRegistry();
-    const router = new FakeRouter();
-    expect(() => new FailoverManager({ registry, router, maxRetries: -1 })).toThrow(
-      /maxRetries must be an integer in \[0, 100\], got -1/,
-    );
-    expect(() => new FailoverManager({ registry, router, placementTimeoutMs: -5 })).toThrow(
-      RangeError,
-    );
-    // @ts-expect-error missing route on purpose
-    expect(() => new FailoverManager({ registry, router: {} })).toThrow(/router\.route/);
+    expect(big.stats()).toMatchObject({ accepted: 10_000, completed: 5000, pending: 5000 });
+    invariant(big);
   });
 });
 
 describe('FailoverManager under throwing hooks (regressions found in review)', () => {
   it('a task-placed listener that throws mid-failover loses no task and still cleans up', () => {
-    const { registry, router, manager, calls } = setup();
+    const hookErrors: unknown[] = [];
+    const { registry, router, manager, calls } = setup({
+      onCallbackError: (e) => hookErrors.push(e.cause),
+    });
     router.up.add('a').add('b');
     for (let i = 0; i < 5; i++) registry.assign({ taskId: `t${i}`, correlationId: `c${i}` }, 'a');
     let placed = 0;
@@ -332,8 +332,6 @@ describe('FailoverManager under throwing hooks (regressions found in review)', (
       placed++;
       if (placed === 2) throw new Error('listener broke');
     });
-    const hookErrors: unknown[] = [];
-    manager.on('hook-error', (e) => hookErrors.push(e.error));
     router.up.delete('a');
     const report = manager.handleFailure('a');
     expect(report).toMatchObject({ taken: 5, moved: 5 });

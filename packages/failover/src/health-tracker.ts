@@ -1,91 +1,51 @@
 import { EventEmitter } from 'node:events';
-import { type Clock, realClock } from './clock.js';
+import { type CallbackErrorHandler, guard, isCallbackErrorHandler } from './callbacks.js';
+import { type Clock, systemClock } from './clock.js';
+import type {
+  CollectorFailure,
+  CollectorHealth,
+  FailureReason,
+  HealthChangeReason,
+  HealthState,
+  HealthTrackerEvents,
+  HealthTrackerOptions,
+  HealthTrackerStats,
+  HeartbeatReport,
+  LoopStall,
+  ReportedHealth,
+  ReportedHealthChange,
+} from './health-types.js';
 import {
-  PhiAccrualDetector,
-  type PhiOptions,
-  type ResolvedPhiOptions,
-  resolvePhiOptions,
-} from './phi.js';
-import { checkClock, checkId, checkNumber, checkObject } from './validate.js';
+  clockOption,
+  delayOption,
+  functionOption,
+  idArgument,
+  numberOption,
+  readOptions,
+} from './options.js';
+import { PhiAccrualDetector, type ResolvedPhiOptions, resolvePhiOptions } from './phi.js';
 
-/** Health of one collector incarnation. `failed` is final until {@link HealthTracker.register}. */
-export type HealthState = 'healthy' | 'suspect' | 'failed';
-
-/** Why a collector was declared failed. */
-export type FailureReason = 'stale' | 'phi' | 'connection-lost' | 'process-exited' | 'reported';
-
-/** Why a state changed: a failure reason, or one of the non-failure transitions. */
-export type HealthChangeReason = FailureReason | 'registered' | 'heartbeat' | 'overdue';
-
-/** Payload of the `state-change` event. `from` is undefined for a first registration. */
-export interface HealthStateChange {
-  readonly id: string;
-  readonly from: HealthState | undefined;
-  readonly to: HealthState;
-  readonly reason: HealthChangeReason;
-  readonly at: number;
-}
-
-/** Payload of the `failed` event, emitted once per collector incarnation. */
-export interface CollectorFailure {
-  readonly id: string;
-  readonly reason: FailureReason;
-  readonly at: number;
-  readonly lastHeartbeatAt: number;
-  /** Exit code when `reason` is `process-exited`. */
-  readonly exitCode?: number | null;
-  /** Exit signal when `reason` is `process-exited`. */
-  readonly signal?: string | null;
-}
-
-/** Typed events of {@link HealthTracker}. */
-export type HealthTrackerEvents = {
-  'state-change': [change: HealthStateChange];
-  failed: [failure: CollectorFailure];
-};
-
-/** Snapshot of one tracked collector. */
-export interface CollectorHealth {
-  readonly id: string;
-  readonly state: HealthState;
-  readonly registeredAt: number;
-  readonly lastHeartbeatAt: number;
-  readonly heartbeats: number;
-  readonly phi: number;
-  readonly failedAt: number | undefined;
-  readonly failureReason: FailureReason | undefined;
-}
-
-/** Counters of {@link HealthTracker}. */
-export interface HealthTrackerStats {
-  readonly tracked: number;
-  readonly failures: number;
-  /** Failure reports for an already failed collector (e.g. exit after socket close). */
-  readonly duplicateFailureReports: number;
-  /** Heartbeats for unknown or failed collectors, dropped. */
-  readonly ignoredHeartbeats: number;
-}
-
-/** Options of {@link HealthTracker}. */
-export interface HealthTrackerOptions {
-  /** Expected heartbeat interval in ms. Default 10 000; range [1, 3 600 000]. */
-  heartbeatIntervalMs?: number;
-  /** Failed (`stale`) after this many intervals without a heartbeat. Default 3; range [1, 1000]. */
-  staleAfterIntervals?: number;
-  /** Suspect after this many intervals without a heartbeat. Default 1.5; range (0, staleAfterIntervals]. */
-  suspectAfterIntervals?: number;
-  /** Phi-accrual detection on top of staleness: `true` for defaults, or options. Default `false`. */
-  phi?: boolean | PhiOptions;
-  /** Time source. Default: real time, `unref()`ed timers. */
-  clock?: Clock;
-}
+export type * from './health-types.js';
 
 const DEFAULTS = {
   heartbeatIntervalMs: 10_000,
   staleAfterIntervals: 3,
   suspectAfterIntervals: 1.5,
-  phi: false,
+  maxMessageLength: 256,
 } as const;
+
+const OPTION_KEYS = [
+  'heartbeatIntervalMs',
+  'staleAfterIntervals',
+  'suspectAfterIntervals',
+  'phi',
+  'stallThresholdMs',
+  'maxMessageLength',
+  'clock',
+  'onCallbackError',
+];
+
+const REPORTED: readonly ReportedHealth[] = ['healthy', 'degraded'];
 
 interface Entry {
   readonly id: string;
@@ -95,47 +55,89 @@ interface Entry {
   heartbeats: number;
   failedAt: number | undefined;
   failureReason: FailureReason | undefined;
+  reportedState: ReportedHealth;
+  reportedMessage: string | undefined;
   detector: PhiAccrualDetector | undefined;
   timer: unknown;
+  /** Deadline the armed timer checks. */
   timerAt: number;
+  /** When the armed timer is due (to measure how late it fires). */
+  timerDue: number;
 }
 
 /**
  * Tracks collector liveness from heartbeats: `healthy -> suspect -> failed` by staleness (and
  * optionally phi accrual); connection loss and process exit fail a collector at once. Each
- * incarnation fails exactly once, however many ways the failure is reported.
+ * incarnation fails exactly once, however many ways the failure is reported. A stall of the
+ * agent's own event loop never counts against a collector (see `stallThresholdMs`).
  */
 export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
   readonly #clock: Clock;
   readonly #intervalMs: number;
   readonly #staleAfterMs: number;
   readonly #suspectAfterMs: number;
+  readonly #stallThresholdMs: number;
+  readonly #maxMessageLength: number;
   readonly #phi: ResolvedPhiOptions | undefined;
+  readonly #onCallbackError: CallbackErrorHandler | undefined;
   readonly #entries = new Map<string, Entry>();
+  #holdUntil = Number.NEGATIVE_INFINITY;
+  #lastStallEnd = Number.NEGATIVE_INFINITY;
   #failures = 0;
   #duplicateFailureReports = 0;
   #ignoredHeartbeats = 0;
+  #stalls = 0;
+  #maxLagMs = 0;
+  #heldVerdicts = 0;
+  #degraded = 0;
+  #truncatedMessages = 0;
   #closed = false;
 
-  constructor(options: HealthTrackerOptions = {}) {
+  constructor(options?: HealthTrackerOptions) {
     super();
-    checkObject('options', options);
-    const o = { ...DEFAULTS, ...options };
-    this.#intervalMs = checkNumber('heartbeatIntervalMs', o.heartbeatIntervalMs, 1, 3_600_000);
-    const stale = checkNumber('staleAfterIntervals', o.staleAfterIntervals, 1, 1000);
-    const suspect = checkNumber('suspectAfterIntervals', o.suspectAfterIntervals, 0, stale);
-    if (suspect === 0) {
-      throw new RangeError(`suspectAfterIntervals must be a number in (0, ${stale}], got 0`);
-    }
+    const o = readOptions('options', options, OPTION_KEYS);
+    const d = DEFAULTS;
+    this.#intervalMs = delayOption(
+      'options.heartbeatIntervalMs',
+      o.heartbeatIntervalMs,
+      d.heartbeatIntervalMs,
+      1,
+    );
+    const stale = numberOption(
+      'options.staleAfterIntervals',
+      o.staleAfterIntervals,
+      d.staleAfterIntervals,
+      { min: 1, max: 1000 },
+    );
+    const suspect = numberOption(
+      'options.suspectAfterIntervals',
+      o.suspectAfterIntervals,
+      Math.min(d.suspectAfterIntervals, stale),
+      { min: 0, max: stale, minExclusive: true },
+    );
     this.#staleAfterMs = stale * this.#intervalMs;
     this.#suspectAfterMs = suspect * this.#intervalMs;
-    if (o.phi === true) this.#phi = resolvePhiOptions({}, 'phi');
-    else if (o.phi === false) this.#phi = undefined;
-    else {
-      checkObject('phi', o.phi);
-      this.#phi = resolvePhiOptions(o.phi, 'phi');
-    }
-    this.#clock = o.clock === undefined ? realClock(true) : checkClock('clock', o.clock);
+    this.#stallThresholdMs = delayOption(
+      'options.stallThresholdMs',
+      o.stallThresholdMs,
+      Math.min(1000, Math.ceil(this.#intervalMs / 2)),
+      1,
+    );
+    this.#maxMessageLength = numberOption(
+      'options.maxMessageLength',
+      o.maxMessageLength,
+      d.maxMessageLength,
+      { min: 0, max: 65_536, integer: true },
+    );
+    if (o.phi === undefined || o.phi === false) this.#phi = undefined;
+    else if (o.phi === true) this.#phi = resolvePhiOptions({}, 'options.phi');
+    else this.#phi = resolvePhiOptions(o.phi, 'options.phi');
+    this.#clock = clockOption('options.clock', o.clock, systemClock);
+    this.#onCallbackError = functionOption(
+      'options.onCallbackError',
+      o.onCallbackError,
+      isCallbackErrorHandler,
+    );
   }
 
   /** The configured heartbeat interval in ms. */
@@ -145,14 +147,17 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
 
   /**
    * Starts (or restarts, after a failure or a new Hello) tracking `id` as `healthy`, counting the
-   * registration as its first heartbeat. Resets its phi history.
+   * registration as its first heartbeat. Resets its phi history and its reported health.
    */
   register(id: string): void {
-    checkId('id', id);
+    idArgument('id', id);
     if (this.#closed) return;
     const now = this.#clock.now();
     const previous = this.#entries.get(id);
-    if (previous !== undefined) this.#clearTimer(previous);
+    if (previous !== undefined) {
+      this.#clearTimer(previous);
+      if (previous.reportedState === 'degraded') this.#degraded--;
+    }
     const entry: Entry = {
       id,
       state: 'healthy',
@@ -161,35 +166,46 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
       heartbeats: 0,
       failedAt: undefined,
       failureReason: undefined,
+      reportedState: 'healthy',
+      reportedMessage: undefined,
       detector: this.#phi === undefined ? undefined : new PhiAccrualDetector(this.#phi),
       timer: undefined,
       timerAt: Number.POSITIVE_INFINITY,
+      timerDue: Number.POSITIVE_INFINITY,
     };
     entry.detector?.heartbeat(now);
     this.#entries.set(id, entry);
     this.#schedule(entry);
     if (previous?.state !== 'healthy') {
-      this.emit('state-change', {
-        id,
-        from: previous?.state,
-        to: 'healthy',
-        reason: 'registered',
-        at: now,
-      });
+      const from = previous?.state;
+      this.#emit('collector-state-change', () =>
+        this.emit('collector-state-change', {
+          id,
+          from,
+          to: 'healthy',
+          reason: 'registered',
+          at: now,
+        }),
+      );
     }
   }
 
   /**
-   * Records a heartbeat (at `at` ms, default now). Returns false, and counts it, when `id` is
-   * unknown or failed: a failed incarnation only comes back through {@link register}.
+   * Records a heartbeat, with the collector's self-reported health if it sent one. Returns false,
+   * and counts it, when `id` is unknown or failed: a failed incarnation only comes back through
+   * {@link register}. A `degraded` report never fails a collector.
    */
-  heartbeat(id: string, at?: number): boolean {
+  heartbeat(id: string, report?: HeartbeatReport): boolean {
     const entry = this.#entries.get(id);
     if (entry === undefined || entry.state === 'failed') {
       this.#ignoredHeartbeats++;
       return false;
     }
-    const now = at ?? this.#clock.now();
+    const now = report?.at ?? this.#clock.now();
+    if (typeof now !== 'number' || Number.isNaN(now)) {
+      throw new TypeError(`report.at must be a number, got ${typeof now}`);
+    }
+    if (report !== undefined) this.#applyReport(entry, report, now);
     if (now > entry.lastHeartbeatAt) entry.lastHeartbeatAt = now;
     entry.heartbeats++;
     entry.detector?.heartbeat(now);
@@ -218,6 +234,7 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
     const entry = this.#entries.get(id);
     if (entry === undefined) return false;
     this.#clearTimer(entry);
+    if (entry.reportedState === 'degraded') this.#degraded--;
     this.#entries.delete(id);
     return true;
   }
@@ -227,7 +244,7 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
     return this.#entries.get(id)?.state;
   }
 
-  /** True when `id` is tracked and not failed (healthy or suspect). */
+  /** True when `id` is tracked and not failed (healthy or suspect; degraded ones included). */
   isAlive(id: string): boolean {
     const state = this.#entries.get(id)?.state;
     return state === 'healthy' || state === 'suspect';
@@ -253,6 +270,8 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
       phi: entry.detector === undefined ? 0 : entry.detector.phi(this.#clock.now()),
       failedAt: entry.failedAt,
       failureReason: entry.failureReason,
+      reportedState: entry.reportedState,
+      reportedMessage: entry.reportedMessage,
     };
   }
 
@@ -273,6 +292,11 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
       failures: this.#failures,
       duplicateFailureReports: this.#duplicateFailureReports,
       ignoredHeartbeats: this.#ignoredHeartbeats,
+      stalls: this.#stalls,
+      maxLagMs: this.#maxLagMs,
+      heldVerdicts: this.#heldVerdicts,
+      degraded: this.#degraded,
+      truncatedMessages: this.#truncatedMessages,
     };
   }
 
@@ -281,6 +305,44 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
     this.#closed = true;
     for (const entry of this.#entries.values()) this.#clearTimer(entry);
     this.#entries.clear();
+    this.#degraded = 0;
+  }
+
+  #emit(event: string, fn: () => void): void {
+    guard(this.#onCallbackError, `a HealthTracker '${event}' listener`, fn);
+  }
+
+  #applyReport(entry: Entry, report: HeartbeatReport, at: number): void {
+    const previous = entry.reportedState;
+    if (report.state !== undefined) {
+      if (!REPORTED.includes(report.state)) {
+        throw new TypeError(
+          `report.state must be "healthy" or "degraded", got ${JSON.stringify(report.state)}`,
+        );
+      }
+      entry.reportedState = report.state;
+    }
+    if (report.message !== undefined) {
+      if (typeof report.message !== 'string') {
+        throw new TypeError(`report.message must be a string, got ${typeof report.message}`);
+      }
+      let message = report.message;
+      if (message.length > this.#maxMessageLength) {
+        message = message.slice(0, this.#maxMessageLength);
+        this.#truncatedMessages++;
+      }
+      entry.reportedMessage = message.length === 0 ? undefined : message;
+    }
+    if (previous === entry.reportedState) return;
+    this.#degraded += entry.reportedState === 'degraded' ? 1 : -1;
+    const change: ReportedHealthChange = {
+      id: entry.id,
+      from: previous,
+      to: entry.reportedState,
+      message: entry.reportedMessage,
+      at,
+    };
+    this.#emit('reported-health-change', () => this.emit('reported-health-change', change));
   }
 
   #fail(
@@ -311,19 +373,17 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
             signal: signal ?? null,
           }
         : { id, reason, at: now, lastHeartbeatAt: entry.lastHeartbeatAt };
-    try {
-      this.#transition(entry, 'failed', reason, now);
-    } finally {
-      // A throwing state-change listener must not cost the collector its one failover.
-      this.emit('failed', failure);
-    }
+    this.#transition(entry, 'failed', reason, now);
+    this.#emit('failed', () => this.emit('failed', failure));
     return true;
   }
 
   #transition(entry: Entry, to: HealthState, reason: HealthChangeReason, at: number): void {
     const from = entry.state;
     entry.state = to;
-    this.emit('state-change', { id: entry.id, from, to, reason, at });
+    this.#emit('collector-state-change', () =>
+      this.emit('collector-state-change', { id: entry.id, from, to, reason, at }),
+    );
   }
 
   #deadlines(entry: Entry): { suspectAt: number; failAt: number; byPhi: boolean } {
@@ -347,17 +407,34 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
       if (entry.timerAt <= next) return;
       this.#clearTimer(entry);
     }
-    const delay = Math.max(1, Math.ceil(next - this.#clock.now()));
-    entry.timerAt = next;
+    this.#arm(entry, next);
+  }
+
+  #arm(entry: Entry, at: number): void {
+    const now = this.#clock.now();
+    const delay = Math.min(2_147_483_647, Math.max(1, Math.ceil(at - now)));
+    entry.timerAt = at;
+    entry.timerDue = now + delay;
     entry.timer = this.#clock.setTimeout(() => this.#onTimer(entry), delay);
   }
 
   #onTimer(entry: Entry): void {
+    const due = entry.timerDue;
     entry.timer = undefined;
     entry.timerAt = Number.POSITIVE_INFINITY;
+    entry.timerDue = Number.POSITIVE_INFINITY;
     if (this.#entries.get(entry.id) !== entry || entry.state === 'failed') return;
     const now = this.#clock.now();
+    const lagMs = now - due;
+    if (lagMs > this.#stallThresholdMs) this.#stalled(now, lagMs);
     const { suspectAt, failAt, byPhi } = this.#deadlines(entry);
+    const verdictDue = now >= failAt || (entry.state === 'healthy' && now >= suspectAt);
+    if (verdictDue && now < this.#holdUntil) {
+      // Heartbeats may sit unread in the socket behind the stall: look again after the hold.
+      this.#heldVerdicts++;
+      this.#arm(entry, this.#holdUntil);
+      return;
+    }
     if (now >= failAt) {
       this.#fail(entry.id, byPhi ? 'phi' : 'stale');
       return;
@@ -368,9 +445,26 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
     this.#schedule(entry);
   }
 
+  #stalled(now: number, lagMs: number): void {
+    this.#holdUntil = Math.max(this.#holdUntil, now + this.#intervalMs + this.#stallThresholdMs);
+    if (lagMs > this.#maxLagMs) this.#maxLagMs = lagMs;
+    // Several timers late by the same stall report it once.
+    if (now - lagMs < this.#lastStallEnd) {
+      this.#lastStallEnd = now;
+      return;
+    }
+    this.#lastStallEnd = now;
+    this.#stalls++;
+    // The interval spanning the stall says nothing about the collector's own timing.
+    for (const entry of this.#entries.values()) entry.detector?.skipNextInterval();
+    const stall: LoopStall = { lagMs, at: now, holdUntil: this.#holdUntil };
+    this.#emit('stall', () => this.emit('stall', stall));
+  }
+
   #clearTimer(entry: Entry): void {
     if (entry.timer !== undefined) this.#clock.clearTimeout(entry.timer);
     entry.timer = undefined;
     entry.timerAt = Number.POSITIVE_INFINITY;
+    entry.timerDue = Number.POSITIVE_INFINITY;
   }
 }

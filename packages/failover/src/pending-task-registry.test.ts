@@ -1,6 +1,6 @@
+import { FakeClock } from '@daemoneye/test-utils';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../test/helpers/fake-clock.js';
 import { FailoverError, isFailoverError, type PendingTask, PendingTaskRegistry } from './index.js';
 
 function task(n: number) {
@@ -53,7 +53,7 @@ describe('PendingTaskRegistry', () => {
     const registry = new PendingTaskRegistry();
     registry.assign(task(1), 'a');
     expect(() => registry.assign(task(1), 'b')).toThrow(
-      expect.objectContaining({ code: 'ERR_DUPLICATE_TASK' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_DUPLICATE_TASK' }),
     );
     expect(registry.stats().rejectedDuplicate).toBe(1);
     expect(registry.get('t1')?.collectorId).toBe('a');
@@ -151,7 +151,7 @@ describe('PendingTaskRegistry', () => {
     const registry = new PendingTaskRegistry();
     expect(() => registry.assign({ taskId: '', correlationId: 'c' }, 'a')).toThrow(TypeError);
     expect(() => registry.reassign('nope', 'a')).toThrow(
-      expect.objectContaining({ code: 'ERR_UNKNOWN_TASK' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_UNKNOWN_TASK' }),
     );
   });
 });

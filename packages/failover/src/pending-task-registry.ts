@@ -1,7 +1,15 @@
 import { EventEmitter } from 'node:events';
-import { type Clock, realClock } from './clock.js';
+import { type CallbackErrorHandler, guard, isCallbackErrorHandler } from './callbacks.js';
+import { type Clock, systemClock } from './clock.js';
 import { FailoverError } from './errors.js';
-import { checkClock, checkId, checkNumber, checkObject } from './validate.js';
+import {
+  clockOption,
+  functionOption,
+  idArgument,
+  numberOption,
+  objectArgument,
+  readOptions,
+} from './options.js';
 
 /** A task as handed to the registry (or to {@link FailoverManager.dispatch}). */
 export interface TaskInput<P = unknown> {
@@ -85,13 +93,16 @@ export interface PendingTaskRegistryStats {
 
 /** Options of {@link PendingTaskRegistry}. */
 export interface PendingTaskRegistryOptions {
-  /** Most tasks pending at once. Default 100 000; range [1, 10 000 000]. */
-  maxPendingTasks?: number;
-  /** Time source (only `now()` is used). Default: real time. */
-  clock?: Clock;
+  /** Most tasks pending at once. Default 100 000; integer [1, 10 000 000]. */
+  maxPendingTasks?: number | undefined;
+  /** Time source (only `now()` is used). Default `systemClock`. */
+  clock?: Clock | undefined;
+  /** Receives `ERR_FAILOVER_CALLBACK_FAILED` when a listener throws. Default: re-thrown on a microtask. */
+  onCallbackError?: CallbackErrorHandler | undefined;
 }
 
 const DEFAULTS = { maxPendingTasks: 100_000 } as const;
+const OPTION_KEYS = ['maxPendingTasks', 'clock', 'onCallbackError'];
 
 interface MutableTask<P> {
   taskId: string;
@@ -112,6 +123,7 @@ interface MutableTask<P> {
  */
 export class PendingTaskRegistry<P = unknown> extends EventEmitter<PendingTaskRegistryEvents<P>> {
   readonly #clock: Clock;
+  readonly #onCallbackError: CallbackErrorHandler | undefined;
   readonly #max: number;
   readonly #tasks = new Map<string, MutableTask<P>>();
   readonly #byCollector = new Map<string, Set<string>>();
@@ -124,12 +136,25 @@ export class PendingTaskRegistry<P = unknown> extends EventEmitter<PendingTaskRe
   #unknownCompletions = 0;
   #reassignments = 0;
 
-  constructor(options: PendingTaskRegistryOptions = {}) {
+  constructor(options?: PendingTaskRegistryOptions) {
     super();
-    checkObject('options', options);
-    const o = { ...DEFAULTS, ...options };
-    this.#max = checkNumber('maxPendingTasks', o.maxPendingTasks, 1, 10_000_000, true);
-    this.#clock = o.clock === undefined ? realClock(true) : checkClock('clock', o.clock);
+    const o = readOptions('options', options, OPTION_KEYS);
+    this.#max = numberOption(
+      'options.maxPendingTasks',
+      o.maxPendingTasks,
+      DEFAULTS.maxPendingTasks,
+      {
+        min: 1,
+        max: 10_000_000,
+        integer: true,
+      },
+    );
+    this.#clock = clockOption('options.clock', o.clock, systemClock);
+    this.#onCallbackError = functionOption(
+      'options.onCallbackError',
+      o.onCallbackError,
+      isCallbackErrorHandler,
+    );
   }
 
   /** Configured bound. */
@@ -143,11 +168,11 @@ export class PendingTaskRegistry<P = unknown> extends EventEmitter<PendingTaskRe
   }
 
   /**
-   * Accepts a task assigned to `collectorId`. Throws `ERR_DUPLICATE_TASK` if the id is pending and
+   * Accepts a task assigned to `collectorId`. Throws `ERR_FAILOVER_DUPLICATE_TASK` if the id is pending and
    * `ERR_TOO_MANY_PENDING_TASKS` at the bound; both are counted and leave the registry unchanged.
    */
   assign(task: TaskInput<P>, collectorId: string): PendingTask<P> {
-    checkId('collectorId', collectorId);
+    idArgument('collectorId', collectorId);
     const entry = this.#accept(task);
     this.#place(entry, collectorId);
     return entry;
@@ -162,14 +187,17 @@ export class PendingTaskRegistry<P = unknown> extends EventEmitter<PendingTaskRe
   }
 
   #accept(task: TaskInput<P>): MutableTask<P> {
-    checkObject('task', task);
-    checkId('task.taskId', task.taskId);
+    objectArgument('task', task);
+    idArgument('task.taskId', task.taskId);
     if (typeof task.correlationId !== 'string') {
-      throw new TypeError('task.correlationId must be a string');
+      throw new TypeError(`task.correlationId must be a string, got ${typeof task.correlationId}`);
     }
     if (this.#tasks.has(task.taskId)) {
       this.#rejectedDuplicate++;
-      throw new FailoverError('ERR_DUPLICATE_TASK', `task ${task.taskId} is already pending`);
+      throw new FailoverError(
+        'ERR_FAILOVER_DUPLICATE_TASK',
+        `task ${task.taskId} is already pending`,
+      );
     }
     if (this.#tasks.size >= this.#max) {
       this.#rejectedFull++;
@@ -208,16 +236,16 @@ export class PendingTaskRegistry<P = unknown> extends EventEmitter<PendingTaskRe
 
   /**
    * Places a pending task on `collectorId` (attempts + 1; counted as a reassignment unless it is
-   * the first placement). Throws `ERR_UNKNOWN_TASK`.
+   * the first placement). Throws `ERR_FAILOVER_UNKNOWN_TASK`.
    */
   reassign(taskId: string, collectorId: string): PendingTask<P> {
-    checkId('collectorId', collectorId);
+    idArgument('collectorId', collectorId);
     const entry = this.#require(taskId);
     this.#place(entry, collectorId);
     return entry;
   }
 
-  /** Detaches a pending task from its collector (it stays pending). Throws `ERR_UNKNOWN_TASK`. */
+  /** Detaches a pending task from its collector (it stays pending). Throws `ERR_FAILOVER_UNKNOWN_TASK`. */
   detach(taskId: string): PendingTask<P> {
     const entry = this.#require(taskId);
     this.#unindex(entry);
@@ -251,17 +279,21 @@ export class PendingTaskRegistry<P = unknown> extends EventEmitter<PendingTaskRe
     const entry = this.#tasks.get(taskId);
     if (entry === undefined) {
       this.#unknownCompletions++;
-      this.emit('completion-ignored', taskId, fromCollectorId, 'unknown');
+      this.#emit('completion-ignored', () =>
+        this.emit('completion-ignored', taskId, fromCollectorId, 'unknown'),
+      );
       return 'unknown';
     }
     if (fromCollectorId !== undefined && entry.collectorId !== fromCollectorId) {
       this.#staleCompletions++;
-      this.emit('completion-ignored', taskId, fromCollectorId, 'stale');
+      this.#emit('completion-ignored', () =>
+        this.emit('completion-ignored', taskId, fromCollectorId, 'stale'),
+      );
       return 'stale';
     }
     this.#remove(entry);
     this.#completed++;
-    this.emit('task-completed', entry);
+    this.#emit('task-completed', () => this.emit('task-completed', entry));
     return 'completed';
   }
 
@@ -271,7 +303,7 @@ export class PendingTaskRegistry<P = unknown> extends EventEmitter<PendingTaskRe
     if (entry === undefined) return false;
     this.#remove(entry);
     this.#failed++;
-    this.emit('task-failed', entry, reason);
+    this.#emit('task-failed', () => this.emit('task-failed', entry, reason));
     return true;
   }
 
@@ -310,10 +342,14 @@ export class PendingTaskRegistry<P = unknown> extends EventEmitter<PendingTaskRe
     };
   }
 
+  #emit(event: string, fn: () => void): void {
+    guard(this.#onCallbackError, `a PendingTaskRegistry '${event}' listener`, fn);
+  }
+
   #require(taskId: string): MutableTask<P> {
     const entry = this.#tasks.get(taskId);
     if (entry === undefined) {
-      throw new FailoverError('ERR_UNKNOWN_TASK', `task ${taskId} is not pending`);
+      throw new FailoverError('ERR_FAILOVER_UNKNOWN_TASK', `task ${taskId} is not pending`);
     }
     return entry;
   }

@@ -1,17 +1,17 @@
-import { checkNumber } from './validate.js';
+import { numberOption, readOptions } from './options.js';
 
 /** Options of the phi-accrual failure detector (Hayashibara et al.; Akka's logistic form). */
 export interface PhiOptions {
   /** Phi at which a collector is failed. Default 8 (about 1 chance in 10^8 of being wrong). */
-  threshold?: number;
+  threshold?: number | undefined;
   /** Lower bound of the interval standard deviation, in ms. Default 100. */
-  minStdDevMs?: number;
+  minStdDevMs?: number | undefined;
   /** Number of recent heartbeat intervals kept. Default 100. */
-  windowSize?: number;
+  windowSize?: number | undefined;
   /** Intervals needed before phi is evaluated (until then only staleness applies). Default 3. */
-  minSamples?: number;
+  minSamples?: number | undefined;
   /** Extra pause tolerated on top of the mean interval, in ms. Default 0. */
-  acceptablePauseMs?: number;
+  acceptablePauseMs?: number | undefined;
 }
 
 export interface ResolvedPhiOptions {
@@ -30,18 +30,36 @@ const PHI_DEFAULTS: ResolvedPhiOptions = {
   acceptablePauseMs: 0,
 };
 
-export function resolvePhiOptions(options: PhiOptions, prefix: string): ResolvedPhiOptions {
-  const o = { ...PHI_DEFAULTS, ...options };
+const PHI_KEYS = ['threshold', 'minStdDevMs', 'windowSize', 'minSamples', 'acceptablePauseMs'];
+
+export function resolvePhiOptions(options: unknown, prefix: string): ResolvedPhiOptions {
+  const o = readOptions(prefix, options, PHI_KEYS);
+  const d = PHI_DEFAULTS;
+  const ms = { min: 0, max: 2_147_483_647, integer: true } as const;
   const resolved: ResolvedPhiOptions = {
-    threshold: checkNumber(`${prefix}.threshold`, o.threshold, 0.1, 100),
-    minStdDevMs: checkNumber(`${prefix}.minStdDevMs`, o.minStdDevMs, 1, 3_600_000),
-    windowSize: checkNumber(`${prefix}.windowSize`, o.windowSize, 2, 10_000, true),
-    minSamples: checkNumber(`${prefix}.minSamples`, o.minSamples, 1, 10_000, true),
-    acceptablePauseMs: checkNumber(
+    threshold: numberOption(`${prefix}.threshold`, o.threshold, d.threshold, {
+      min: 0.1,
+      max: 100,
+    }),
+    minStdDevMs: numberOption(`${prefix}.minStdDevMs`, o.minStdDevMs, d.minStdDevMs, {
+      ...ms,
+      min: 1,
+    }),
+    windowSize: numberOption(`${prefix}.windowSize`, o.windowSize, d.windowSize, {
+      min: 2,
+      max: 10_000,
+      integer: true,
+    }),
+    minSamples: numberOption(`${prefix}.minSamples`, o.minSamples, d.minSamples, {
+      min: 1,
+      max: 10_000,
+      integer: true,
+    }),
+    acceptablePauseMs: numberOption(
       `${prefix}.acceptablePauseMs`,
       o.acceptablePauseMs,
-      0,
-      3_600_000,
+      d.acceptablePauseMs,
+      ms,
     ),
   };
   if (resolved.minSamples > resolved.windowSize) {
@@ -57,7 +75,7 @@ function cubic(y: number): number {
   return y * (1.5976 + 0.070566 * y * y);
 }
 
-/** Phi for a normal-ish interval distribution; `Infinity` far in the tail. */
+/** Phi for a normal-ish interval distribution; `Infinity` far in the tail. Internal (tests import it from this file). */
 export function phiOf(elapsedMs: number, meanMs: number, stdDevMs: number): number {
   const y = (elapsedMs - meanMs) / stdDevMs;
   const e = Math.exp(-cubic(y));
@@ -89,6 +107,7 @@ export class PhiAccrualDetector {
   #sum = 0;
   #sumSq = 0;
   #last: number | undefined;
+  #skipNext = false;
 
   constructor(options: ResolvedPhiOptions) {
     this.#options = options;
@@ -98,6 +117,11 @@ export class PhiAccrualDetector {
 
   /** Records a heartbeat arrival time in ms. */
   heartbeat(at: number): void {
+    if (this.#skipNext && this.#last !== undefined && at > this.#last) {
+      this.#skipNext = false;
+      this.#last = at;
+      return;
+    }
     if (this.#last !== undefined && at > this.#last) {
       const interval = at - this.#last;
       if (this.#count === this.#intervals.length) {
@@ -113,6 +137,11 @@ export class PhiAccrualDetector {
       this.#sumSq += interval * interval;
     }
     if (this.#last === undefined || at > this.#last) this.#last = at;
+  }
+
+  /** The next interval spans a stall of the agent: it re-anchors instead of being recorded. */
+  skipNextInterval(): void {
+    this.#skipNext = true;
   }
 
   #stats(): { mean: number; std: number } | undefined {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { terminateSignals } from './index.js';
+import { terminateSignals } from './platform.js';
 
 describe('terminateSignals', () => {
   it('linux: SIGTERM then SIGKILL', () => {

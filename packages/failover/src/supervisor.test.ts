@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { getPriority } from 'node:os';
+import { FakeClock } from '@daemoneye/test-utils';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../test/helpers/fake-clock.js';
 import {
   type CollectorProcessState,
   type SpawnFunction,
@@ -45,10 +46,17 @@ function setup(options: SupervisorOptions = {}) {
     children.push(child);
     return child;
   };
-  const supervisor = new Supervisor({ clock, spawn, random: () => 0.5, ...options });
+  // Fake pids must never reach os.setPriority (they may be someone else's process).
+  const supervisor = new Supervisor({
+    clock,
+    spawn,
+    random: () => 0.5,
+    setPriority: () => undefined,
+    ...options,
+  });
   const events: string[] = [];
   const delays: number[] = [];
-  supervisor.on('state-change', (e) => events.push(`${e.id}:${e.to}`));
+  supervisor.on('collector-state-change', (e) => events.push(`${e.id}:${e.to}`));
   supervisor.on('restart-scheduled', (e) => delays.push(e.delayMs));
   supervisor.on('gave-up', (e) => events.push(`${e.id}:gave-up:${e.restarts}`));
   const last = () => {
@@ -105,8 +113,8 @@ describe('Supervisor (fake processes, fake time)', () => {
     expect(delays).toEqual([100, 100]);
   });
 
-  it('gives up after the restart intensity (5 in 60 s): state failed and gave-up event', () => {
-    const { clock, children, supervisor, events, delays, last } = setup();
+  it('gives up after the restart intensity (5 in 60 s): state given-up and gave-up event; with giveUpCoolDownMs 0 it stays given up', () => {
+    const { clock, children, supervisor, events, delays, last } = setup({ giveUpCoolDownMs: 0 });
     supervisor.start(spec);
     for (let i = 0; i < 5; i++) {
       last().exit(1, null);
@@ -114,11 +122,15 @@ describe('Supervisor (fake processes, fake time)', () => {
     }
     expect(children).toHaveLength(6);
     last().exit(1, null);
-    expect(supervisor.info('c1')?.state).toBe('failed');
+    expect(supervisor.info('c1')).toMatchObject({
+      state: 'given-up',
+      giveUps: 1,
+      retryAt: undefined,
+    });
     expect(events.at(-1)).toBe('c1:gave-up:5');
-    clock.advance(120_000);
+    clock.advance(3_600_000);
     expect(children).toHaveLength(6);
-    expect(clock.pending).toBe(0);
+    expect(clock.timerCount).toBe(0);
   });
 
   it('only counts restarts inside the intensity window', () => {
@@ -162,7 +174,7 @@ describe('Supervisor (fake processes, fake time)', () => {
     expect(last().signals).toEqual([]);
     clock.advance(1);
     expect(last().signals).toEqual(['SIGKILL']);
-    expect(timeouts).toEqual(['ERR_START_TIMEOUT']);
+    expect(timeouts).toEqual(['ERR_FAILOVER_START_TIMEOUT']);
     last().exit(0, null);
     // Even a clean exit after a failed start is abnormal: transient restarts it.
     expect(supervisor.info('c1')).toMatchObject({ state: 'restarting', failedStarts: 1 });
@@ -189,7 +201,7 @@ describe('Supervisor (fake processes, fake time)', () => {
     await stopped;
     const states: CollectorProcessState[] = ['starting', 'running', 'stopping', 'stopped'];
     expect(events).toEqual(states.map((s) => `c1:${s}`));
-    expect(clock.pending).toBe(0);
+    expect(clock.timerCount).toBe(0);
   });
 
   it('win32: stop() terminates at once (no graceful signal)', async () => {
@@ -213,7 +225,7 @@ describe('Supervisor (fake processes, fake time)', () => {
     expect(children).toHaveLength(2);
     expect(supervisor.kill('c1')).toBe(true);
     expect(() => supervisor.kill('x')).toThrow(
-      expect.objectContaining({ code: 'ERR_UNKNOWN_COLLECTOR' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_UNKNOWN_COLLECTOR' }),
     );
   });
 
@@ -234,9 +246,11 @@ describe('Supervisor (fake processes, fake time)', () => {
     clock.advance(60_000);
     expect(children).toHaveLength(3);
     expect(() => supervisor.start({ ...spec, id: 'd' })).toThrow(
-      expect.objectContaining({ code: 'ERR_SUPERVISOR_CLOSED' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_CLOSED' }),
     );
-    await expect(supervisor.stop('zzz')).rejects.toMatchObject({ code: 'ERR_UNKNOWN_COLLECTOR' });
+    await expect(supervisor.stop('zzz')).rejects.toMatchObject({
+      code: 'ERR_FAILOVER_UNKNOWN_COLLECTOR',
+    });
   });
 
   it('reports spawn failures as failed starts and restarts per policy', () => {
@@ -245,6 +259,7 @@ describe('Supervisor (fake processes, fake time)', () => {
     const supervisor = new Supervisor({
       clock,
       random: () => 0.5,
+      niceness: null,
       spawn: () => {
         calls++;
         if (calls === 1) throw new Error('EACCES');
@@ -257,27 +272,21 @@ describe('Supervisor (fake processes, fake time)', () => {
     supervisor.on('spawn-error', (e) => errors.push(e.error.code));
     supervisor.start(spec);
     expect(supervisor.info('c1')).toMatchObject({ state: 'restarting', failedStarts: 1 });
-    expect(errors).toEqual(['ERR_SPAWN_FAILED']);
+    expect(errors).toEqual(['ERR_FAILOVER_SPAWN_FAILED']);
   });
 
   it('rejects duplicates, replaces stopped collectors, validates options', async () => {
     const { supervisor } = setup();
     supervisor.start(spec);
     expect(() => supervisor.start(spec)).toThrow(
-      expect.objectContaining({ code: 'ERR_DUPLICATE_COLLECTOR' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_DUPLICATE_COLLECTOR' }),
     );
     await supervisor.stop('c1');
     supervisor.start(spec);
     expect(supervisor.info('c1')?.state).toBe('starting');
     expect(() => supervisor.markReady('nope')).toThrow(
-      expect.objectContaining({ code: 'ERR_UNKNOWN_COLLECTOR' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_UNKNOWN_COLLECTOR' }),
     );
-    expect(() => new Supervisor({ maxRestarts: -1 })).toThrow(
-      /maxRestarts must be an integer in \[0, 1000\], got -1/,
-    );
-    expect(() => new Supervisor({ backoff: { jitter: 5 } })).toThrow(/backoff\.jitter/);
-    // @ts-expect-error bad policy on purpose
-    expect(() => new Supervisor({ restart: 'always' })).toThrow(TypeError);
     // @ts-expect-error bad args on purpose
     expect(() => supervisor.start({ id: 'x', command: 'y', args: [1] })).toThrow(TypeError);
   });
@@ -288,7 +297,7 @@ describe('Supervisor re-entrancy (regressions found in review)', () => {
     const { supervisor, children } = setup();
     supervisor.start(spec);
     const refused: string[] = [];
-    supervisor.on('state-change', (e) => {
+    supervisor.on('collector-state-change', (e) => {
       if (e.to !== 'stopping') return;
       try {
         supervisor.start({ id: 'c2', command: 'collector' });
@@ -297,7 +306,7 @@ describe('Supervisor re-entrancy (regressions found in review)', () => {
       }
     });
     await supervisor.close();
-    expect(refused).toEqual(['ERR_SUPERVISOR_CLOSED']);
+    expect(refused).toEqual(['ERR_FAILOVER_CLOSED']);
     expect(children).toHaveLength(1);
     expect(children.every((c) => c.exited)).toBe(true);
   });
@@ -306,7 +315,7 @@ describe('Supervisor re-entrancy (regressions found in review)', () => {
     const { clock, supervisor, children } = setup();
     supervisor.start(spec);
     const first = children[0];
-    supervisor.on('state-change', (e) => {
+    supervisor.on('collector-state-change', (e) => {
       if (e.to === 'starting') void supervisor.stop(e.id);
     });
     first?.exit(1, null); // crash: a restart is scheduled
@@ -323,5 +332,204 @@ describe('Supervisor re-entrancy (regressions found in review)', () => {
     child.honoursTerm = false;
     clock.advance(1000); // start timeout: the child is being killed
     expect(supervisor.markReady('c1', child.pid)).toBe(false);
+  });
+});
+
+describe('Supervisor give-up and cool-down (issue 11)', () => {
+  function crashLoop(ctx: ReturnType<typeof setup>, crashes: number): void {
+    for (let i = 0; i < crashes; i++) {
+      ctx.last().exit(1, null);
+      ctx.clock.advance(ctx.delays.at(-1) ?? 0);
+    }
+  }
+
+  it('retries a given-up collector after 60 s, doubling to 10 min, with fresh intensity each time', () => {
+    const ctx = setup();
+    const { clock, supervisor, children, last } = ctx;
+    const gaveUp: Array<number | undefined> = [];
+    const retries: number[] = [];
+    supervisor.on('gave-up', (e) => gaveUp.push(e.retryInMs));
+    supervisor.on('give-up-retry', (e) => retries.push(e.coolDownMs));
+    const transitions: string[] = [];
+    supervisor.on('collector-state-change', (e) => {
+      if (e.to === 'given-up' || e.from === 'given-up')
+        transitions.push(`${e.from}->${e.to}:${e.reason}`);
+    });
+    supervisor.start(spec);
+    const expected = [60_000, 120_000, 240_000, 480_000, 600_000, 600_000];
+    for (const coolDown of expected) {
+      crashLoop(ctx, 5);
+      last().exit(1, null); // the 6th crash in the window: intensity reached
+      expect(supervisor.info('c1')?.state).toBe('given-up');
+      expect(supervisor.info('c1')?.retryAt).toBe(clock.now() + coolDown);
+      const spawned = children.length;
+      clock.advance(coolDown - 1);
+      expect(children).toHaveLength(spawned);
+      clock.advance(1);
+      expect(children).toHaveLength(spawned + 1);
+      expect(supervisor.info('c1')).toMatchObject({ state: 'starting', consecutiveFailures: 0 });
+    }
+    expect(gaveUp).toEqual(expected);
+    expect(retries).toEqual(expected);
+    expect(transitions.slice(0, 2)).toEqual([
+      'starting->given-up:intensity-reached',
+      'given-up->starting:cool-down-elapsed',
+    ]);
+  });
+
+  it('a stable run after a retry resets the cool-down to 60 s', () => {
+    const ctx = setup();
+    const { clock, supervisor, last } = ctx;
+    supervisor.start(spec);
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    clock.advance(60_000);
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    expect(supervisor.info('c1')?.giveUps).toBe(2);
+    clock.advance(120_000);
+    expect(supervisor.markReady('c1')).toBe(true);
+    clock.advance(30_000); // resetAfterMs of stable running
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    expect(supervisor.info('c1')).toMatchObject({ state: 'given-up', giveUps: 1 });
+    expect(supervisor.info('c1')?.retryAt).toBe(clock.now() + 60_000);
+  });
+
+  it('stop() and close() cancel a planned retry; start() replaces a given-up collector', async () => {
+    const ctx = setup({ giveUpCoolDownMs: 1000 });
+    const { clock, supervisor, children, last } = ctx;
+    supervisor.start(spec);
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    await supervisor.stop('c1');
+    expect(supervisor.info('c1')).toMatchObject({ state: 'stopped', retryAt: undefined });
+    const spawned = children.length;
+    clock.advance(10_000);
+    expect(children).toHaveLength(spawned);
+    supervisor.start(spec);
+    crashLoop(ctx, 5);
+    last().exit(1, null);
+    expect(supervisor.info('c1')?.state).toBe('given-up');
+    supervisor.start(spec); // replaced with fresh counters
+    expect(supervisor.info('c1')).toMatchObject({ state: 'starting', giveUps: 0, restarts: 0 });
+    await supervisor.close();
+    expect(clock.timerCount).toBe(0);
+  });
+});
+
+describe('Supervisor lifecycle, priority and kill reasons', () => {
+  it('has a read-only state with state-change {from, to, reason} and one close promise', async () => {
+    const { supervisor } = setup();
+    const changes: string[] = [];
+    supervisor.on('state-change', (e) => changes.push(`${e.from}->${e.to}:${e.reason}`));
+    expect(supervisor.state).toBe('open');
+    supervisor.start(spec);
+    const closing = supervisor.close();
+    expect(supervisor.state).toBe('closing');
+    expect(supervisor.close()).toBe(closing);
+    await closing;
+    expect(supervisor.state).toBe('closed');
+    expect(changes).toEqual(['open->closing:close', 'closing->closed:close']);
+  });
+
+  it('stop({ signal }): aborting force-kills at once and rejects ERR_FAILOVER_ABORTED', async () => {
+    const { supervisor, last } = setup({ stopGraceMs: 60_000 });
+    supervisor.start(spec);
+    last().honoursTerm = false;
+    const controller = new AbortController();
+    const stopping = supervisor.stop('c1', { signal: controller.signal });
+    controller.abort(new Error('hurry'));
+    await expect(stopping).rejects.toMatchObject({ code: 'ERR_FAILOVER_ABORTED' });
+    expect(last().signals).toEqual(['SIGTERM', 'SIGKILL']);
+    await flush();
+    expect(supervisor.info('c1')?.state).toBe('stopped');
+    await expect(supervisor.stop('c1', { signal: controller.signal })).rejects.toMatchObject({
+      code: 'ERR_FAILOVER_ABORTED',
+    });
+  });
+
+  it('sets the niceness asked (spec over option) and reports setPriority errors as events', () => {
+    const calls: string[] = [];
+    const errors: string[] = [];
+    const { supervisor } = setup({
+      niceness: 10,
+      setPriority: (pid, n) => {
+        calls.push(`${pid}:${n}`);
+        if (n < 0) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+      },
+    });
+    supervisor.on('priority-error', (e) => errors.push(`${e.id}:${e.niceness}:${e.error.code}`));
+    supervisor.start(spec);
+    supervisor.start({ ...spec, id: 'c2', niceness: -5 });
+    expect(calls).toEqual(['1000:10', '1001:-5']);
+    expect(errors).toEqual(['c2:-5:ERR_FAILOVER_SET_PRIORITY_FAILED']);
+    expect(supervisor.info('c2')?.state).toBe('starting');
+  });
+
+  it('defaults to niceness 10 (or the agent’s own if higher); null leaves the priority alone', () => {
+    const calls: string[] = [];
+    const setPriority = (pid: number, n: number) => calls.push(`${pid}:${n}`);
+    const { supervisor } = setup({ setPriority });
+    supervisor.start(spec);
+    supervisor.start({ ...spec, id: 'c2', niceness: null });
+    expect(calls).toEqual([`1000:${Math.max(10, getPriority())}`]);
+    const inherit = setup({ setPriority, niceness: null }).supervisor;
+    inherit.start(spec);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('kill(id, reason) carries the reason on the exit event and lastExit', async () => {
+    const { supervisor } = setup();
+    const exits: Array<string | undefined> = [];
+    supervisor.on('exit', (e) => exits.push(e.killedFor));
+    supervisor.start(spec);
+    supervisor.markReady('c1');
+    supervisor.kill('c1', 'over-memory');
+    await flush();
+    expect(exits).toEqual(['over-memory']);
+    expect(supervisor.info('c1')?.lastExit?.killedFor).toBe('over-memory');
+  });
+
+  it('a throwing listener is handed to onCallbackError and the restart still happens', () => {
+    const seen: string[] = [];
+    const { supervisor, clock, children, last } = setup({
+      onCallbackError: (e) => seen.push(e.code),
+    });
+    supervisor.on('exit', () => {
+      throw new Error('listener bug');
+    });
+    supervisor.start(spec);
+    last().exit(1, null);
+    expect(seen).toEqual(['ERR_FAILOVER_CALLBACK_FAILED']);
+    clock.advance(100);
+    expect(children).toHaveLength(2);
+  });
+});
+
+describe('Supervisor start timeout against the agent’s own loop stalls', () => {
+  it('a ready timer that fires over 1 s late waits 1 s more for the Hello queued behind the stall', () => {
+    const fake = new FakeClock();
+    let pinned: number | undefined;
+    const clock = {
+      now: () => pinned ?? fake.now(),
+      setTimeout: (cb: () => void, ms: number) =>
+        fake.setTimeout(cb, ms + (pinned === undefined ? 0 : pinned - fake.now())),
+      clearTimeout: (h: unknown) => fake.clearTimeout(h),
+    };
+    const { supervisor, last } = setup({ clock, readyTimeoutMs: 1000 });
+    const timeouts: string[] = [];
+    supervisor.on('start-timeout', (e) => timeouts.push(e.id));
+    supervisor.start(spec);
+    supervisor.start({ ...spec, id: 'c2' });
+    // The loop blocks 3 s: the ready timers (due at 1000) fire at 3000.
+    pinned = 3000;
+    fake.advance(3000);
+    pinned = undefined;
+    expect(timeouts).toEqual([]);
+    expect(supervisor.markReady('c1', 1000)).toBe(true); // its Hello, read after the stall
+    fake.advance(1000);
+    expect(timeouts).toEqual(['c2']); // really silent: timed out one grace later
+    expect(last().signals).toEqual(['SIGKILL']);
   });
 });

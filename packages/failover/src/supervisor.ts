@@ -1,177 +1,92 @@
 import { spawn as nodeSpawn, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { Readable } from 'node:stream';
-import {
-  type BackoffOptions,
-  backoffDelay,
-  type ResolvedBackoffOptions,
-  resolveBackoffOptions,
-} from './backoff.js';
-import { type Clock, realClock } from './clock.js';
+import { getPriority, setPriority as osSetPriority } from 'node:os';
+import { resolveBackoffOptions } from './backoff.js';
+import { type CallbackErrorHandler, guard, isCallbackErrorHandler } from './callbacks.js';
+import { type Clock, systemClock } from './clock.js';
 import { FailoverError } from './errors.js';
+import {
+  clockOption,
+  delayOption,
+  enumOption,
+  functionOption,
+  idArgument,
+  isFunction,
+  numberOption,
+  objectArgument,
+  readOptions,
+} from './options.js';
 import { type TerminateSignals, terminateSignals } from './platform.js';
-import { checkClock, checkFunction, checkId, checkNumber, checkObject } from './validate.js';
+import { type IntensityRules, RestartIntensity } from './restart-intensity.js';
+import type {
+  CollectorProcessInfo,
+  CollectorProcessState,
+  CollectorSpec,
+  CollectorStateReason,
+  ProcessExit,
+  RestartPolicy,
+  SetPriorityFunction,
+  SpawnFunction,
+  SupervisedChild,
+  SupervisorEvents,
+  SupervisorOptions,
+  SupervisorState,
+} from './supervisor-types.js';
 
-/** When a collector that exited is restarted (Erlang/OTP semantics). */
-export type RestartPolicy =
-  /** Always restarted. */
-  | 'permanent'
-  /** Restarted only after an abnormal exit (non-zero code, a signal, or a failed start). */
-  | 'transient'
-  /** Never restarted. */
-  | 'temporary';
-
-/**
- * Lifecycle of a supervised collector process:
- * `starting` (spawned, waiting for {@link Supervisor.markReady}) -> `running` -> on exit
- * `restarting` (backoff) -> `starting` ...; `stopping` -> `stopped` on request or when the policy
- * does not restart; `failed` when the restart intensity was exceeded (gave up).
- */
-export type CollectorProcessState =
-  | 'starting'
-  | 'running'
-  | 'restarting'
-  | 'stopping'
-  | 'stopped'
-  | 'failed';
-
-/** What to run for one collector. */
-export interface CollectorSpec {
-  /** Collector id, e.g. `procmond-1`. */
-  readonly id: string;
-  /** Executable, e.g. `process.execPath`. */
-  readonly command: string;
-  /** Arguments. Default `[]`. */
-  readonly args?: readonly string[];
-  /** Environment variables; `undefined` values remove inherited ones. Default `{}`. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Merge `env` over the agent's `process.env` (true) or pass `env` alone (false). Default true. */
-  readonly inheritEnv?: boolean;
-  /** Working directory. Default: the agent's. */
-  readonly cwd?: string;
-  /** Restart policy. Default: the supervisor's `restart` option. */
-  readonly restart?: RestartPolicy;
-}
-
-/** The part of a `ChildProcess` the supervisor uses (a fake can be injected for tests). */
-export interface SupervisedChild {
-  readonly pid?: number | undefined;
-  readonly stdout: Readable | null;
-  readonly stderr: Readable | null;
-  kill(signal?: NodeJS.Signals): boolean;
-  on(
-    event: 'exit',
-    listener: (code: number | null, signal: NodeJS.Signals | null) => void,
-  ): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-}
-
-/** Spawns one child; default `child_process.spawn`. */
-export type SpawnFunction = (
-  command: string,
-  args: readonly string[],
-  options: SpawnOptions,
-) => SupervisedChild;
-
-/** Snapshot of one supervised collector. */
-export interface CollectorProcessInfo {
-  readonly id: string;
-  readonly state: CollectorProcessState;
-  readonly pid: number | undefined;
-  /** Restarts performed since {@link Supervisor.start}. */
-  readonly restarts: number;
-  /** Spawns that failed or were not ready in time. */
-  readonly failedStarts: number;
-  /** Consecutive failures driving the backoff (reset after a stable run). */
-  readonly consecutiveFailures: number;
-  readonly startedAt: number | undefined;
-  readonly readyAt: number | undefined;
-  readonly lastExit: ProcessExit | undefined;
-}
-
-/** How a child ended. */
-export interface ProcessExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly at: number;
-}
-
-/** Typed events of {@link Supervisor}. */
-export type SupervisorEvents = {
-  /** A child started; pipe its streams here when `stdio` is `'pipe'`. */
-  spawn: [
-    event: {
-      id: string;
-      pid: number;
-      restarts: number;
-      stdout: Readable | null;
-      stderr: Readable | null;
-    },
-  ];
-  /** A child exited (emitted at once, before any restart decision). `expected` when stopping. */
-  exit: [
-    event: {
-      id: string;
-      pid: number | undefined;
-      code: number | null;
-      signal: NodeJS.Signals | null;
-      expected: boolean;
-    },
-  ];
-  ready: [event: { id: string; pid: number | undefined; startupMs: number }];
-  /** The child was not ready within `readyTimeoutMs`: it is killed and a failed start counted. */
-  'start-timeout': [event: { id: string; pid: number | undefined; error: FailoverError }];
-  /** The child could not be spawned (`ERR_SPAWN_FAILED`, cause kept); counted as a failed start. */
-  'spawn-error': [event: { id: string; error: FailoverError }];
-  /** An error of a running child (e.g. a failed kill); the child is not considered gone. */
-  'child-error': [event: { id: string; pid: number | undefined; error: Error }];
-  'restart-scheduled': [event: { id: string; delayMs: number; attempt: number }];
-  /** Restart intensity exceeded: the collector is left `failed`. */
-  'gave-up': [event: { id: string; restarts: number; windowMs: number }];
-  'state-change': [
-    event: { id: string; from: CollectorProcessState | undefined; to: CollectorProcessState },
-  ];
-};
-
-/** Options of {@link Supervisor}. */
-export interface SupervisorOptions {
-  /** Default restart policy of specs that set none. Default `'permanent'`. */
-  restart?: RestartPolicy;
-  /** Restart backoff (100 ms x2 up to 30 s, ±20 % jitter, reset after 30 s ready). */
-  backoff?: BackoffOptions;
-  /** Restarts allowed within `restartWindowMs` before giving up. Default 5; range [0, 1000]. */
-  maxRestarts?: number;
-  /** Window of the restart intensity, in ms. Default 60 000; range [1, 86 400 000]. */
-  restartWindowMs?: number;
-  /** Time a child has to become ready (`markReady`), in ms; 0 disables. Default 30 000; range [0, 3 600 000]. */
-  readyTimeoutMs?: number;
-  /** Time between the graceful and the forced stop signal, in ms. Default 5 000; range [0, 600 000]. */
-  stopGraceMs?: number;
-  /** `stdio` of the children (see `child_process.spawn`). Default `'ignore'`. */
-  stdio?: StdioOptions;
-  /** Time source. Default: real time (timers not unref'd: restarts are work the app waits for). */
-  clock?: Clock;
-  /** Random source in [0, 1) for jitter. Default `Math.random`. */
-  random?: () => number;
-  /** Platform whose stop signals are used. Default `process.platform`. */
-  platform?: NodeJS.Platform;
-  /** Spawn function. Default `child_process.spawn`. */
-  spawn?: SpawnFunction;
-}
+export type * from './supervisor-types.js';
 
 const DEFAULTS = {
   restart: 'permanent',
   maxRestarts: 5,
   restartWindowMs: 60_000,
+  giveUpCoolDownMs: 60_000,
+  maxGiveUpCoolDownMs: 600_000,
   readyTimeoutMs: 30_000,
   stopGraceMs: 5_000,
   stdio: 'ignore',
 } as const;
 
-const POLICIES: readonly string[] = ['permanent', 'transient', 'temporary'];
+const OPTION_KEYS = [
+  'restart',
+  'backoff',
+  'maxRestarts',
+  'restartWindowMs',
+  'giveUpCoolDownMs',
+  'maxGiveUpCoolDownMs',
+  'readyTimeoutMs',
+  'stopGraceMs',
+  'niceness',
+  'stdio',
+  'clock',
+  'random',
+  'platform',
+  'spawn',
+  'setPriority',
+  'onCallbackError',
+] as const;
 
-function isPolicy(value: unknown): value is RestartPolicy {
-  return typeof value === 'string' && POLICIES.includes(value);
+const SPEC_KEYS = ['id', 'command', 'args', 'env', 'inheritEnv', 'cwd', 'restart', 'niceness'];
+const POLICIES: readonly RestartPolicy[] = ['permanent', 'transient', 'temporary'];
+const NICENESS = { min: -20, max: 19, integer: true } as const;
+/** Lateness of the ready timer that counts as a stall of the agent's loop, and the extra wait. */
+const STALL_GRACE_MS = 1000;
+
+function isStdio(value: unknown): value is StdioOptions {
+  return typeof value === 'string' || Array.isArray(value);
+}
+
+/** Lower than the agent (10), but never asking for more than it has (that needs privileges). */
+function defaultNiceness(): number {
+  try {
+    return Math.max(10, getPriority());
+  } catch {
+    return 10;
+  }
+}
+
+// Any string: an unknown platform gets the POSIX signals.
+function isPlatform(value: unknown): value is NodeJS.Platform {
+  return typeof value === 'string';
 }
 
 const defaultSpawn: SpawnFunction = (command, args, options) => nodeSpawn(command, args, options);
@@ -179,141 +94,187 @@ const defaultSpawn: SpawnFunction = (command, args, options) => nodeSpawn(comman
 interface Slot {
   readonly spec: CollectorSpec;
   readonly policy: RestartPolicy;
+  readonly niceness: number | undefined;
   state: CollectorProcessState;
   child: SupervisedChild | undefined;
   pid: number | undefined;
   generation: number;
   restarts: number;
   failedStarts: number;
-  consecutiveFailures: number;
-  restartTimes: number[];
+  readonly intensity: RestartIntensity;
+  retryAt: number | undefined;
   startedAt: number | undefined;
   readyAt: number | undefined;
   startTimedOut: boolean;
+  killedFor: string | undefined;
   lastExit: ProcessExit | undefined;
   readyTimer: unknown;
   restartTimer: unknown;
   killTimer: unknown;
+  coolDownTimer: unknown;
   stopWaiters: Array<() => void>;
 }
 
+type TimerKey = 'readyTimer' | 'restartTimer' | 'killTimer' | 'coolDownTimer';
+
 /**
  * Spawns collector processes and keeps them running: restart policies, exponential backoff with
- * jitter, a restart-intensity limit, readiness timeout, SIGTERM-then-SIGKILL stop. Never installs
+ * jitter, a restart-intensity limit followed by a doubling cool-down (as systemd after
+ * `StartLimitIntervalSec`), readiness timeout, priority, SIGTERM-then-SIGKILL stop. Never installs
  * signal handlers and never prints; everything is reported as events.
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #policy: RestartPolicy;
-  readonly #backoff: ResolvedBackoffOptions;
-  readonly #maxRestarts: number;
-  readonly #windowMs: number;
+  readonly #rules: IntensityRules;
+  readonly #resetAfterMs: number;
   readonly #readyTimeoutMs: number;
   readonly #stopGraceMs: number;
+  readonly #niceness: number | undefined;
   readonly #stdio: StdioOptions;
   readonly #clock: Clock;
-  readonly #random: () => number;
   readonly #signals: TerminateSignals;
   readonly #spawn: SpawnFunction;
+  readonly #setPriority: SetPriorityFunction;
+  readonly #onCallbackError: CallbackErrorHandler | undefined;
   readonly #slots = new Map<string, Slot>();
+  #state: SupervisorState = 'open';
   #closing: Promise<void> | undefined;
-  #closed = false;
 
-  constructor(options: SupervisorOptions = {}) {
+  constructor(options?: SupervisorOptions) {
     super();
-    checkObject('options', options);
-    const o = { ...DEFAULTS, ...options };
-    if (!isPolicy(o.restart)) {
+    const o = readOptions('options', options, OPTION_KEYS);
+    const d = DEFAULTS;
+    this.#policy = enumOption('options.restart', o.restart, POLICIES, d.restart);
+    const backoff = resolveBackoffOptions(o.backoff, 'options.backoff');
+    const coolDownMs = delayOption(
+      'options.giveUpCoolDownMs',
+      o.giveUpCoolDownMs,
+      d.giveUpCoolDownMs,
+    );
+    this.#rules = {
+      backoff,
+      maxRestarts: numberOption('options.maxRestarts', o.maxRestarts, d.maxRestarts, {
+        min: 0,
+        max: 1000,
+        integer: true,
+      }),
+      windowMs: delayOption('options.restartWindowMs', o.restartWindowMs, d.restartWindowMs, 1),
+      coolDownMs,
+      maxCoolDownMs: delayOption(
+        'options.maxGiveUpCoolDownMs',
+        o.maxGiveUpCoolDownMs,
+        Math.max(d.maxGiveUpCoolDownMs, coolDownMs),
+        coolDownMs,
+      ),
+      random: functionOption('options.random', o.random, isFunction<() => number>) ?? Math.random,
+    };
+    this.#resetAfterMs = backoff.resetAfterMs;
+    this.#readyTimeoutMs = delayOption(
+      'options.readyTimeoutMs',
+      o.readyTimeoutMs,
+      d.readyTimeoutMs,
+    );
+    this.#stopGraceMs = delayOption('options.stopGraceMs', o.stopGraceMs, d.stopGraceMs);
+    this.#niceness =
+      o.niceness === null
+        ? undefined
+        : numberOption('options.niceness', o.niceness, defaultNiceness(), NICENESS);
+    if (o.stdio !== undefined && !isStdio(o.stdio)) {
+      throw new TypeError(`options.stdio must be a string or an array, got ${typeof o.stdio}`);
+    }
+    this.#stdio = o.stdio ?? d.stdio;
+    this.#clock = clockOption('options.clock', o.clock, systemClock);
+    if (o.platform !== undefined && !isPlatform(o.platform)) {
       throw new TypeError(
-        `restart must be one of ${POLICIES.join(', ')}, got ${String(o.restart)}`,
+        `options.platform must be a string such as "linux", got ${typeof o.platform}`,
       );
     }
-    this.#policy = o.restart;
-    this.#backoff = resolveBackoffOptions(o.backoff, 'backoff');
-    this.#maxRestarts = checkNumber('maxRestarts', o.maxRestarts, 0, 1000, true);
-    this.#windowMs = checkNumber('restartWindowMs', o.restartWindowMs, 1, 86_400_000);
-    this.#readyTimeoutMs = checkNumber('readyTimeoutMs', o.readyTimeoutMs, 0, 3_600_000);
-    this.#stopGraceMs = checkNumber('stopGraceMs', o.stopGraceMs, 0, 600_000);
-    this.#stdio = o.stdio;
-    this.#clock = o.clock === undefined ? realClock(false) : checkClock('clock', o.clock);
-    if (o.random !== undefined) checkFunction('random', o.random);
-    this.#random = o.random ?? Math.random;
-    if (o.platform !== undefined && typeof o.platform !== 'string') {
-      throw new TypeError('platform must be a string such as "linux" or "win32"');
-    }
     this.#signals = terminateSignals(o.platform ?? process.platform);
-    if (o.spawn !== undefined) checkFunction('spawn', o.spawn);
-    this.#spawn = o.spawn ?? defaultSpawn;
+    this.#spawn =
+      functionOption('options.spawn', o.spawn, isFunction<SpawnFunction>) ?? defaultSpawn;
+    this.#setPriority =
+      functionOption('options.setPriority', o.setPriority, isFunction<SetPriorityFunction>) ??
+      osSetPriority;
+    this.#onCallbackError = functionOption(
+      'options.onCallbackError',
+      o.onCallbackError,
+      isCallbackErrorHandler,
+    );
   }
 
-  /** True once {@link close} was called. */
-  get closed(): boolean {
-    return this.#closing !== undefined;
+  /** The supervisor's lifecycle state: `open` until {@link close}, then `closing`, `closed`. */
+  get state(): SupervisorState {
+    return this.#state;
   }
 
   /**
-   * Starts supervising a collector and spawns it now. Throws `ERR_SUPERVISOR_CLOSED` after close,
-   * `ERR_DUPLICATE_COLLECTOR` if the id is supervised and not `stopped`/`failed` (a stopped or
-   * failed one is replaced, with fresh counters), and TypeError for a bad spec.
+   * Starts supervising a collector and spawns it now. Throws `ERR_FAILOVER_CLOSED` after close,
+   * `ERR_FAILOVER_DUPLICATE_COLLECTOR` if the id is supervised and not `stopped`/`given-up` (such
+   * a one is replaced, with fresh counters), and TypeError/RangeError for a bad spec.
    */
   start(spec: CollectorSpec): void {
-    checkObject('spec', spec);
-    checkId('spec.id', spec.id);
-    checkId('spec.command', spec.command);
+    const s = readOptions('spec', objectArgument('spec', spec), SPEC_KEYS);
+    idArgument('spec.id', s.id);
+    idArgument('spec.command', s.command);
     if (
-      spec.args !== undefined &&
-      (!Array.isArray(spec.args) || spec.args.some((a) => typeof a !== 'string'))
+      s.args !== undefined &&
+      (!Array.isArray(s.args) || s.args.some((a: unknown) => typeof a !== 'string'))
     ) {
-      throw new TypeError('spec.args must be an array of strings');
+      throw new TypeError('spec.args must be an array of strings, got an invalid array');
     }
-    if (spec.env !== undefined) checkObject('spec.env', spec.env);
-    if (spec.cwd !== undefined) checkId('spec.cwd', spec.cwd);
-    const policy = spec.restart ?? this.#policy;
-    if (!isPolicy(policy)) {
-      throw new TypeError(
-        `spec.restart must be one of ${POLICIES.join(', ')}, got ${String(policy)}`,
-      );
+    if (s.env !== undefined) objectArgument('spec.env', s.env);
+    if (s.cwd !== undefined) idArgument('spec.cwd', s.cwd);
+    const policy = enumOption('spec.restart', spec.restart, POLICIES, this.#policy);
+    let niceness: number | undefined;
+    if (spec.niceness === undefined) niceness = this.#niceness;
+    else if (spec.niceness !== null) {
+      niceness = numberOption('spec.niceness', spec.niceness, 0, NICENESS);
     }
-    if (this.#closed) {
+    if (this.#state !== 'open') {
       throw new FailoverError(
-        'ERR_SUPERVISOR_CLOSED',
+        'ERR_FAILOVER_CLOSED',
         `cannot start ${spec.id}: supervisor is closed`,
       );
     }
     const existing = this.#slots.get(spec.id);
-    if (existing !== undefined && existing.state !== 'stopped' && existing.state !== 'failed') {
+    if (existing !== undefined && existing.state !== 'stopped' && existing.state !== 'given-up') {
       throw new FailoverError(
-        'ERR_DUPLICATE_COLLECTOR',
+        'ERR_FAILOVER_DUPLICATE_COLLECTOR',
         `collector ${spec.id} is already supervised (${existing.state})`,
       );
     }
+    if (existing !== undefined) this.#clearTimer(existing, 'coolDownTimer');
     const slot: Slot = {
       spec: { ...spec },
       policy,
+      niceness,
       state: 'stopped',
       child: undefined,
       pid: undefined,
       generation: 0,
       restarts: 0,
       failedStarts: 0,
-      consecutiveFailures: 0,
-      restartTimes: [],
+      intensity: new RestartIntensity(this.#rules),
+      retryAt: undefined,
       startedAt: undefined,
       readyAt: undefined,
       startTimedOut: false,
+      killedFor: undefined,
       lastExit: undefined,
       readyTimer: undefined,
       restartTimer: undefined,
       killTimer: undefined,
+      coolDownTimer: undefined,
       stopWaiters: [],
     };
     this.#slots.set(spec.id, slot);
-    this.#spawnChild(slot);
+    this.#spawnChild(slot, existing?.state, 'started');
   }
 
   /**
    * The collector's Hello arrived: `starting -> running`. With `pid`, a Hello from another
    * incarnation is ignored. Returns false when not `starting` (or pid mismatch); throws
-   * `ERR_UNKNOWN_COLLECTOR` for an id never started.
+   * `ERR_FAILOVER_UNKNOWN_COLLECTOR` for an id never started.
    */
   markReady(id: string, pid?: number): boolean {
     const slot = this.#require(id);
@@ -324,36 +285,54 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#clearTimer(slot, 'readyTimer');
     const now = this.#clock.now();
     slot.readyAt = now;
-    this.#setState(slot, 'running');
-    this.emit('ready', { id, pid: slot.pid, startupMs: now - (slot.startedAt ?? now) });
+    this.#setState(slot, 'running', 'ready');
+    this.#emit('ready', () =>
+      this.emit('ready', { id, pid: slot.pid, startupMs: now - (slot.startedAt ?? now) }),
+    );
     return true;
   }
 
   /**
-   * Kills the child at once with the forced signal (a hung collector); its exit is handled like a
-   * crash (restart policy, backoff, intensity). False when there is no live child. Throws
-   * `ERR_UNKNOWN_COLLECTOR`.
+   * Kills the child at once with the forced signal (a hung collector, one over its limits); its
+   * exit is handled like a crash (restart policy, backoff, intensity) and carries `reason` as
+   * `killedFor`. False when there is no live child. Throws `ERR_FAILOVER_UNKNOWN_COLLECTOR`.
    */
-  kill(id: string): boolean {
+  kill(id: string, reason?: string): boolean {
     const slot = this.#require(id);
     if (slot.child === undefined || (slot.state !== 'starting' && slot.state !== 'running')) {
       return false;
     }
+    slot.killedFor = reason ?? slot.killedFor ?? 'killed';
     return this.#signal(slot, this.#signals.force);
   }
 
   /**
    * Stops a collector for good: graceful signal, forced one after `stopGraceMs`; resolves once the
-   * child exited (state `stopped`). Rejects `ERR_UNKNOWN_COLLECTOR`.
+   * child exited (state `stopped`). Rejects `ERR_FAILOVER_UNKNOWN_COLLECTOR`. Aborting `signal`
+   * sends the forced signal at once and rejects `ERR_FAILOVER_ABORTED` (the stop itself goes on).
    */
-  stop(id: string): Promise<void> {
+  stop(id: string, options?: { signal?: AbortSignal | undefined }): Promise<void> {
     const slot = this.#slots.get(id);
     if (slot === undefined) {
       return Promise.reject(
-        new FailoverError('ERR_UNKNOWN_COLLECTOR', `collector ${id} is not supervised`),
+        new FailoverError('ERR_FAILOVER_UNKNOWN_COLLECTOR', `collector ${id} is not supervised`),
       );
     }
-    return this.#stopSlot(slot);
+    const signal = options?.signal;
+    if (signal === undefined) return this.#stopSlot(slot, 'stop-requested');
+    if (signal.aborted) return Promise.reject(this.#aborted(id, signal));
+    const done = this.#stopSlot(slot, 'stop-requested');
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (slot.state === 'stopping') this.#signal(slot, this.#signals.force);
+        reject(this.#aborted(id, signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      void done.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
   }
 
   /** Snapshot of one collector, or undefined. */
@@ -373,23 +352,44 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /**
-   * Stops every collector and cancels pending restarts; resolves when no child is left running.
-   * Idempotent (returns the same promise); `start` throws `ERR_SUPERVISOR_CLOSED` afterwards.
+   * Stops every collector and cancels pending restarts and cool-downs; resolves when no child is
+   * left running. Idempotent: returns the same promise; `start` throws `ERR_FAILOVER_CLOSED` after.
    */
   close(): Promise<void> {
     if (this.#closing === undefined) {
-      // Closed before any slot is stopped: a state-change listener cannot start a new child now.
-      this.#closed = true;
-      const stops = [...this.#slots.values()].map((slot) => this.#stopSlot(slot));
-      this.#closing = Promise.all(stops).then(() => undefined);
+      // Closing before any slot is stopped: a listener cannot start a new child now.
+      this.#setOwnState('closing');
+      const stops = [...this.#slots.values()].map((slot) => this.#stopSlot(slot, 'closed'));
+      this.#closing = Promise.all(stops).then(() => {
+        this.#setOwnState('closed');
+      });
     }
     return this.#closing;
+  }
+
+  #aborted(id: string, signal: AbortSignal): FailoverError {
+    return new FailoverError('ERR_FAILOVER_ABORTED', `stop of ${id} aborted`, {
+      cause: signal.reason,
+    });
+  }
+
+  #emit(event: string, fn: () => void): void {
+    guard(this.#onCallbackError, `a Supervisor '${event}' listener`, fn);
+  }
+
+  #setOwnState(to: SupervisorState): void {
+    const from = this.#state;
+    this.#state = to;
+    this.#emit('state-change', () => this.emit('state-change', { from, to, reason: 'close' }));
   }
 
   #require(id: string): Slot {
     const slot = this.#slots.get(id);
     if (slot === undefined) {
-      throw new FailoverError('ERR_UNKNOWN_COLLECTOR', `collector ${id} is not supervised`);
+      throw new FailoverError(
+        'ERR_FAILOVER_UNKNOWN_COLLECTOR',
+        `collector ${id} is not supervised`,
+      );
     }
     return slot;
   }
@@ -401,18 +401,26 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       pid: slot.child === undefined ? undefined : slot.pid,
       restarts: slot.restarts,
       failedStarts: slot.failedStarts,
-      consecutiveFailures: slot.consecutiveFailures,
+      consecutiveFailures: slot.intensity.consecutiveFailures,
+      giveUps: slot.intensity.giveUps,
+      retryAt: slot.retryAt,
       startedAt: slot.startedAt,
       readyAt: slot.readyAt,
       lastExit: slot.lastExit,
     };
   }
 
-  #setState(slot: Slot, to: CollectorProcessState): void {
-    const from = slot.state;
+  #setState(
+    slot: Slot,
+    to: CollectorProcessState,
+    reason: CollectorStateReason,
+    from: CollectorProcessState | undefined = slot.state,
+  ): void {
     if (from === to) return;
     slot.state = to;
-    this.emit('state-change', { id: slot.spec.id, from, to });
+    this.#emit('collector-state-change', () =>
+      this.emit('collector-state-change', { id: slot.spec.id, from, to, reason }),
+    );
   }
 
   #env(spec: CollectorSpec): NodeJS.ProcessEnv {
@@ -424,16 +432,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return env;
   }
 
-  #spawnChild(slot: Slot): void {
+  #spawnChild(
+    slot: Slot,
+    from: CollectorProcessState | undefined,
+    reason: CollectorStateReason,
+  ): void {
     const { spec } = slot;
     const generation = ++slot.generation;
     slot.startTimedOut = false;
+    slot.killedFor = undefined;
     slot.readyAt = undefined;
+    slot.retryAt = undefined;
     slot.startedAt = this.#clock.now();
-    this.#setState(slot, 'starting');
-    // A state-change listener may have stopped this slot (or closed us): then spawn nothing.
+    this.#setState(slot, 'starting', reason, from);
+    // A listener may have stopped this slot (or closed us): then spawn nothing.
     if (
-      this.#closed ||
+      this.#state !== 'open' ||
       slot.state !== 'starting' ||
       slot.generation !== generation ||
       this.#slots.get(spec.id) !== slot
@@ -471,30 +485,68 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         this.#onGone(slot, generation, null, null);
         return;
       }
-      this.emit('child-error', { id: spec.id, pid: child.pid, error });
+      this.#emit('child-error', () =>
+        this.emit('child-error', { id: spec.id, pid: child.pid, error }),
+      );
     });
     if (child.pid !== undefined) {
-      this.emit('spawn', {
-        id: spec.id,
-        pid: child.pid,
-        restarts: slot.restarts,
-        stdout: child.stdout,
-        stderr: child.stderr,
-      });
+      this.#applyNiceness(slot, child.pid);
+      const pid = child.pid;
+      this.#emit('spawn', () =>
+        this.emit('spawn', {
+          id: spec.id,
+          pid,
+          restarts: slot.restarts,
+          stdout: child.stdout,
+          stderr: child.stderr,
+        }),
+      );
     }
     if (this.#readyTimeoutMs > 0 && slot.generation === generation && slot.state === 'starting') {
-      slot.readyTimer = this.#clock.setTimeout(() => {
-        slot.readyTimer = undefined;
-        if (slot.generation !== generation || slot.state !== 'starting') return;
-        slot.failedStarts++;
-        slot.startTimedOut = true;
-        const error = new FailoverError(
-          'ERR_START_TIMEOUT',
-          `collector ${spec.id} was not ready within ${this.#readyTimeoutMs} ms`,
-        );
-        this.emit('start-timeout', { id: spec.id, pid: slot.pid, error });
-        this.#signal(slot, this.#signals.force);
-      }, this.#readyTimeoutMs);
+      this.#armReadyTimer(slot, generation, this.#readyTimeoutMs, true);
+    }
+  }
+
+  // A ready timer that fires more than STALL_GRACE_MS late means the agent's own loop stalled: the
+  // Hello may sit unread in the socket, so the verdict waits one more grace (once).
+  #armReadyTimer(slot: Slot, generation: number, delayMs: number, mayExtend: boolean): void {
+    const due = this.#clock.now() + delayMs;
+    slot.readyTimer = this.#clock.setTimeout(() => {
+      slot.readyTimer = undefined;
+      if (slot.generation !== generation || slot.state !== 'starting') return;
+      if (mayExtend && this.#clock.now() - due > STALL_GRACE_MS) {
+        this.#armReadyTimer(slot, generation, STALL_GRACE_MS, false);
+        return;
+      }
+      slot.failedStarts++;
+      slot.startTimedOut = true;
+      slot.killedFor = 'start-timeout';
+      const error = new FailoverError(
+        'ERR_FAILOVER_START_TIMEOUT',
+        `collector ${slot.spec.id} was not ready within ${this.#readyTimeoutMs} ms`,
+      );
+      this.#signal(slot, this.#signals.force);
+      this.#emit('start-timeout', () =>
+        this.emit('start-timeout', { id: slot.spec.id, pid: slot.pid, error }),
+      );
+    }, delayMs);
+  }
+
+  #applyNiceness(slot: Slot, pid: number): void {
+    const niceness = slot.niceness;
+    if (niceness === undefined) return;
+    try {
+      this.#setPriority(pid, niceness);
+    } catch (cause) {
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      const error = new FailoverError(
+        'ERR_FAILOVER_SET_PRIORITY_FAILED',
+        `cannot set niceness ${niceness} on collector ${slot.spec.id} (pid ${pid}): ${detail}`,
+        { cause },
+      );
+      this.#emit('priority-error', () =>
+        this.emit('priority-error', { id: slot.spec.id, pid, niceness, error }),
+      );
     }
   }
 
@@ -503,11 +555,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     slot.startTimedOut = true;
     const detail = cause instanceof Error ? cause.message : String(cause);
     const error = new FailoverError(
-      'ERR_SPAWN_FAILED',
+      'ERR_FAILOVER_SPAWN_FAILED',
       `cannot spawn collector ${slot.spec.id}: ${detail}`,
       { cause },
     );
-    this.emit('spawn-error', { id: slot.spec.id, error });
+    this.#emit('spawn-error', () => this.emit('spawn-error', { id: slot.spec.id, error }));
   }
 
   #signal(slot: Slot, signal: NodeJS.Signals): boolean {
@@ -515,12 +567,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (child === undefined) return false;
     try {
       return child.kill(signal);
-    } catch (error) {
-      this.emit('child-error', {
-        id: slot.spec.id,
-        pid: slot.pid,
-        error: error instanceof Error ? error : new Error(String(error)),
-      });
+    } catch (caught) {
+      const error = caught instanceof Error ? caught : new Error(String(caught));
+      this.#emit('child-error', () =>
+        this.emit('child-error', { id: slot.spec.id, pid: slot.pid, error }),
+      );
       return false;
     }
   }
@@ -535,61 +586,92 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const now = this.#clock.now();
     const pid = slot.pid;
     const expected = slot.state === 'stopping';
+    const killedFor = slot.killedFor;
     this.#clearTimer(slot, 'readyTimer');
     this.#clearTimer(slot, 'killTimer');
     slot.child = undefined;
-    slot.lastExit = { code, signal, at: now };
-    this.emit('exit', { id: slot.spec.id, pid, code, signal, expected });
+    slot.lastExit = { code, signal, at: now, killedFor };
+    this.#emit('exit', () =>
+      this.emit('exit', { id: slot.spec.id, pid, code, signal, expected, killedFor }),
+    );
     // A listener may have stopped, replaced or closed us meanwhile.
     if (this.#slots.get(slot.spec.id) !== slot || slot.generation !== generation) return;
     if (slot.state === 'stopped') return;
-    if (expected || this.#closing !== undefined) {
+    if (expected || this.#state !== 'open') {
       this.#finishStop(slot);
       return;
     }
     const abnormal = slot.startTimedOut || code !== 0 || signal !== null;
     if (slot.policy === 'temporary' || (slot.policy === 'transient' && !abnormal)) {
-      this.#setState(slot, 'stopped');
+      this.#setState(slot, 'stopped', 'policy');
       return;
     }
     // Stable = ready for resetAfterMs (or, with readiness timeout disabled, running that long).
     const stableSince = slot.readyAt ?? (this.#readyTimeoutMs === 0 ? slot.startedAt : undefined);
-    if (stableSince !== undefined && now - stableSince >= this.#backoff.resetAfterMs) {
-      slot.consecutiveFailures = 0;
-    }
-    slot.consecutiveFailures++;
-    slot.restartTimes = slot.restartTimes.filter((t) => now - t < this.#windowMs);
-    if (slot.restartTimes.length >= this.#maxRestarts) {
-      this.#setState(slot, 'failed');
-      this.emit('gave-up', {
-        id: slot.spec.id,
-        restarts: slot.restartTimes.length,
-        windowMs: this.#windowMs,
-      });
+    const stable = stableSince !== undefined && now - stableSince >= this.#resetAfterMs;
+    const decision = slot.intensity.crashed(now, stable);
+    if (decision.kind === 'give-up') {
+      this.#giveUp(slot, decision.restarts, decision.giveUps, decision.retryInMs);
       return;
     }
-    slot.restartTimes.push(now);
-    const attempt = slot.consecutiveFailures;
-    const delayMs = backoffDelay(attempt, this.#backoff, this.#random);
-    this.#setState(slot, 'restarting');
-    this.emit('restart-scheduled', { id: slot.spec.id, delayMs, attempt });
+    const { attempt, delayMs } = decision;
+    this.#setState(slot, 'restarting', 'exited');
+    this.#emit('restart-scheduled', () =>
+      this.emit('restart-scheduled', { id: slot.spec.id, delayMs, attempt }),
+    );
     if (slot.state !== 'restarting' || slot.restartTimer !== undefined) return;
     slot.restartTimer = this.#clock.setTimeout(() => {
       slot.restartTimer = undefined;
       if (slot.state !== 'restarting' || this.#slots.get(slot.spec.id) !== slot) return;
       slot.restarts++;
-      this.#spawnChild(slot);
+      this.#spawnChild(slot, 'restarting', 'restart-due');
     }, delayMs);
   }
 
-  #stopSlot(slot: Slot): Promise<void> {
+  #giveUp(slot: Slot, restarts: number, giveUps: number, retryInMs: number | undefined): void {
+    slot.retryAt = retryInMs === undefined ? undefined : this.#clock.now() + retryInMs;
+    this.#setState(slot, 'given-up', 'intensity-reached');
+    this.#emit('gave-up', () =>
+      this.emit('gave-up', {
+        id: slot.spec.id,
+        restarts,
+        windowMs: this.#rules.windowMs,
+        giveUps,
+        retryInMs,
+      }),
+    );
+    if (retryInMs === undefined || slot.state !== 'given-up' || this.#state !== 'open') return;
+    if (this.#slots.get(slot.spec.id) !== slot) return;
+    slot.coolDownTimer = this.#clock.setTimeout(() => {
+      slot.coolDownTimer = undefined;
+      if (slot.state !== 'given-up' || this.#slots.get(slot.spec.id) !== slot) return;
+      if (this.#state !== 'open') return;
+      slot.intensity.retry();
+      slot.restarts++;
+      this.#emit('give-up-retry', () =>
+        this.emit('give-up-retry', {
+          id: slot.spec.id,
+          giveUps,
+          coolDownMs: retryInMs,
+        }),
+      );
+      if (slot.state !== 'given-up' || this.#slots.get(slot.spec.id) !== slot) return;
+      this.#spawnChild(slot, 'given-up', 'cool-down-elapsed');
+    }, retryInMs);
+  }
+
+  #stopSlot(slot: Slot, reason: CollectorStateReason): Promise<void> {
     switch (slot.state) {
       case 'stopped':
-      case 'failed':
+        return Promise.resolve();
+      case 'given-up':
+        this.#clearTimer(slot, 'coolDownTimer');
+        slot.retryAt = undefined;
+        this.#setState(slot, 'stopped', reason);
         return Promise.resolve();
       case 'restarting':
         this.#clearTimer(slot, 'restartTimer');
-        this.#setState(slot, 'stopped');
+        this.#setState(slot, 'stopped', reason);
         return Promise.resolve();
       case 'stopping':
         return new Promise((resolve) => slot.stopWaiters.push(resolve));
@@ -597,12 +679,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       case 'running': {
         const child = slot.child;
         if (child === undefined) {
-          this.#setState(slot, 'stopped');
+          this.#setState(slot, 'stopped', reason);
           return Promise.resolve();
         }
         const done = new Promise<void>((resolve) => slot.stopWaiters.push(resolve));
         this.#clearTimer(slot, 'readyTimer');
-        this.#setState(slot, 'stopping');
+        this.#setState(slot, 'stopping', reason);
         const { graceful, force } = this.#signals;
         if (graceful === null || this.#stopGraceMs === 0) {
           this.#signal(slot, force);
@@ -619,13 +701,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #finishStop(slot: Slot): void {
-    this.#setState(slot, 'stopped');
+    this.#setState(slot, 'stopped', 'exited');
     const waiters = slot.stopWaiters;
     slot.stopWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
-  #clearTimer(slot: Slot, key: 'readyTimer' | 'restartTimer' | 'killTimer'): void {
+  #clearTimer(slot: Slot, key: TimerKey): void {
     const handle = slot[key];
     if (handle !== undefined) this.#clock.clearTimeout(handle);
     slot[key] = undefined;

@@ -1,9 +1,8 @@
 import { EventEmitter, once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type TempDir, tempDir } from '@daemoneye/test-utils';
 
 export const FIXTURE = fileURLToPath(new URL('../fixtures/collector.mjs', import.meta.url));
 
@@ -21,12 +20,15 @@ type HarnessEvents = {
 export class Harness extends EventEmitter<HarnessEvents> {
   readonly dir: string;
   readonly socketPath: string;
+  readonly #temp: TempDir;
   readonly #server: net.Server;
   readonly #connections = new Map<string, net.Socket>();
   readonly #sockets = new Set<net.Socket>();
 
-  private constructor(dir: string) {
+  private constructor(temp: TempDir) {
     super();
+    this.#temp = temp;
+    const dir = temp.dir;
     this.dir = dir;
     this.socketPath =
       process.platform === 'win32'
@@ -36,7 +38,7 @@ export class Harness extends EventEmitter<HarnessEvents> {
   }
 
   static async create(): Promise<Harness> {
-    const harness = new Harness(await mkdtemp(join(tmpdir(), 'failover-')));
+    const harness = new Harness(await tempDir('failover-'));
     harness.#server.listen(harness.socketPath);
     await once(harness.#server, 'listening');
     return harness;
@@ -66,7 +68,7 @@ export class Harness extends EventEmitter<HarnessEvents> {
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    await rm(this.dir, { recursive: true, force: true });
+    await this.#temp.cleanup();
   }
 
   #accept(socket: net.Socket): void {
