@@ -403,8 +403,8 @@ export class Agent {
       if (from === undefined && !task.pinned && task.payload)
         void this.ensureSet(task.correlationId, task.payload.kind, [to]);
     });
-    this.failover.on('hook-error', (e) =>
-      log.warn(`failover ${e.hook} hook failed: ${String(e.error)}`),
+    this.failover.on('route-failed', (f) =>
+      log.warn(`failover could not route task ${f.task.taskId}: ${String(f.error)}`),
     );
     registry.on('task-failed', (task, reason) => {
       log.debug(`task ${task.taskId} failed: ${reason}`);

@@ -116,11 +116,11 @@ describe('failover with real collector processes', () => {
     const gaveUp = waitFor(a.supervisor, 'gave-up', (e) => e.id === 'loop', 10_000);
     a.supervisor.start(harness.spec('loop', 'crash'));
     const event = await gaveUp;
-    expect(event).toEqual({ id: 'loop', restarts: 3, windowMs: 60_000 });
+    expect(event).toMatchObject({ id: 'loop', restarts: 3, windowMs: 60_000, giveUps: 1 });
     expect(spawned).toHaveLength(4);
     expect(delays).toEqual([10, 20, 40]);
     expect(a.supervisor.info('loop')).toMatchObject({
-      state: 'failed',
+      state: 'given-up',
       restarts: 3,
       pid: undefined,
     });
@@ -196,7 +196,7 @@ describe('failover with real collector processes', () => {
       true,
     );
     expect(() => a.supervisor.start(harness.spec('late'))).toThrow(
-      expect.objectContaining({ code: 'ERR_SUPERVISOR_CLOSED' }),
+      expect.objectContaining({ code: 'ERR_FAILOVER_CLOSED' }),
     );
   });
 });
