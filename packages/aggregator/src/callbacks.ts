@@ -6,7 +6,7 @@ type CallbackError = AggregatorError<'ERR_AGGREGATOR_CALLBACK_FAILED'>;
  * The callback policy (CONTRIBUTING): a throwing user callback is caught, the aggregator finishes
  * its own work, then an `ERR_AGGREGATOR_CALLBACK_FAILED` (cause = the throw) goes to
  * `onCallbackError`, or without it is re-thrown on a microtask. Inside a batch (`hold`) reports
- * wait until the batch is committed, since the handler may re-enter.
+ * wait until the batch is committed (`release`), since the handler may re-enter.
  */
 export class CallbackErrors {
   readonly #handler: ((error: CallbackError) => void) | undefined;
@@ -29,17 +29,18 @@ export class CallbackErrors {
     );
   }
 
-  /** Runs `work`, holding every report until it returned or threw. */
-  hold<T>(work: () => T): T {
+  /** Starts holding reports (a batch); returns what `release` needs to restore. */
+  hold(): CallbackError[] | undefined {
     const outer = this.#held;
     this.#held = [];
-    try {
-      return work();
-    } finally {
-      const errors = this.#held;
-      this.#held = outer;
-      for (const error of errors) this.#deliver(error);
-    }
+    return outer;
+  }
+
+  /** Ends the batch begun by the matching `hold`, delivering what it held. */
+  release(outer: CallbackError[] | undefined): void {
+    const errors = this.#held ?? [];
+    this.#held = outer;
+    for (const error of errors) this.#deliver(error);
   }
 
   #deliver(error: CallbackError): void {

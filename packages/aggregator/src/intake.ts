@@ -1,6 +1,6 @@
 import { defaultContentKey, defaultDedupKey, defaultWeigh } from './content.js';
 import type { ResolvedOptions } from './options.js';
-import { type Extra, hasSent, type PendingSet } from './pending-set.js';
+import { type Extra, hasSent, heldAt, type PendingSet } from './pending-set.js';
 import type { AddResultOutcome, ShareFullReason } from './types.js';
 
 /** What one input result did to its set. */
@@ -8,14 +8,6 @@ export type Step = 'unchanged' | 'changed' | 'invalid' | ShareFullReason;
 
 /** Reports a user callback that threw (the aggregator's callback policy). */
 export type ReportCallbackError = (callback: string, correlationId: string, cause: unknown) => void;
-
-/**
- * The held result at `index` (always in range: indexes come from `keys`). R is unconstrained, so
- * no type guard can tell "absent" from an `undefined` R; hence the one assertion.
- */
-function heldAt<R>(set: PendingSet<R>, index: number): R {
-  return set.results[index] as R;
-}
 
 /**
  * How one result enters a pending set: its key, its weight against the sender's share and the
@@ -139,13 +131,13 @@ export class Intake<R> {
 
   /** Charges `weight` to `slot`, or says which budget has no room (count, bytes, pending). */
   #charge(set: PendingSet<R>, slot: number, weight: number): ShareFullReason | undefined {
-    const used = set.usedCount[slot] ?? 0;
-    const usedBytes = set.usedBytes[slot] ?? 0;
+    const used = set.usage[2 * slot] ?? 0;
+    const usedBytes = set.usage[2 * slot + 1] ?? 0;
     if (used >= set.countShare) return 'count';
     if (usedBytes + weight > set.byteShare) return 'bytes';
     if (this.pendingBytes + weight > this.#options.maxPendingBytes) return 'pending-bytes';
-    set.usedCount[slot] = used + 1;
-    set.usedBytes[slot] = usedBytes + weight;
+    set.usage[2 * slot] = used + 1;
+    set.usage[2 * slot + 1] = usedBytes + weight;
     set.held++;
     set.bytes += weight;
     this.pendingResults++;

@@ -11,9 +11,9 @@ export interface BaseAggregatorOptions<R> {
   maxPendingSets?: number | undefined;
   /** Results (new keys and conflict variants) one set holds; shared out per collector; 1..1_000_000. Default 10_000. */
   maxResultsPerSet?: number | undefined;
-  /** Charged bytes one set holds; shared out per collector; 1024..2^40. Default 16 MiB. */
+  /** Charged bytes one set holds; shared out per collector; 1024..2^40. Default 8 MiB. */
   maxBytesPerSet?: number | undefined;
-  /** Charged bytes all pending sets hold together; 1024..2^40. Default 64 MiB. */
+  /** Charged bytes all pending sets hold together; 1024..2^40. Default 32 MiB. */
   maxPendingBytes?: number | undefined;
   /** Bytes charged per held result on top of `weigh(result)`; integer 0..65_536. Default 256. */
   resultOverheadBytes?: number | undefined;
@@ -70,8 +70,8 @@ export const DEFAULTS = {
   timeoutMs: 5000,
   maxPendingSets: 10_000,
   maxResultsPerSet: 10_000,
-  maxBytesPerSet: 16 * MiB,
-  maxPendingBytes: 64 * MiB,
+  maxBytesPerSet: 8 * MiB,
+  maxPendingBytes: 32 * MiB,
   resultOverheadBytes: 256,
   maxVariantsPerItem: 8,
   maxItemBytes: 4 * MiB,

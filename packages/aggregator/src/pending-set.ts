@@ -42,12 +42,14 @@ export interface PendingSet<R> {
   readonly correlationId: string;
   readonly startedAt: number;
   deadline: Deadline<PendingSet<R>> | undefined;
-  /** Current expected collectors (slots); `states[i]`, `used*[i]` belong to `collectors[i]`. */
+  /** Current expected collectors (slots); `states[i]` belongs to `collectors[i]`. */
   readonly collectors: string[];
   readonly states: SlotState[];
-  /** Results held and bytes charged per slot (its share's usage; kept across `reassign`). */
-  readonly usedCount: number[];
-  readonly usedBytes: number[];
+  /**
+   * Each slot's share usage (kept across `reassign`): results held at `2i`, bytes charged at
+   * `2i + 1`.
+   */
+  readonly usage: number[];
   /** Each slot's share, fixed at `begin`: floor(limit / expected collectors). */
   readonly countShare: number;
   readonly byteShare: number;
@@ -84,8 +86,7 @@ export function createSet<R>(
     deadline: undefined,
     collectors,
     states: new Array<SlotState>(n).fill(WAITING),
-    usedCount: new Array<number>(n).fill(0),
-    usedBytes: new Array<number>(n).fill(0),
+    usage: new Array<number>(2 * n).fill(0),
     countShare: Math.max(1, Math.floor(maxResults / n)),
     byteShare: Math.floor(maxBytes / n),
     outstanding: n,
@@ -115,40 +116,40 @@ export function hasSent<R>(set: PendingSet<R>, index: number, collectorId: strin
   return false;
 }
 
+/**
+ * The held result at `index` (always in range: indexes come from `keys`). R is unconstrained, so
+ * no type guard can tell "absent" from an `undefined` R; hence the one assertion.
+ */
+export function heldAt<R>(set: PendingSet<R>, index: number): R {
+  return set.results[index] as R;
+}
+
 /** The delivered items, built once at completion, in first-arrival order. */
 export function buildItems<R>(set: PendingSet<R>): AggregatedItem<R>[] {
-  const items: AggregatedItem<R>[] = new Array<AggregatedItem<R>>(set.keys.size);
-  // Keys with one source share one frozen `[collectorId]` per collector.
-  const single = new Map<string, readonly string[]>();
-  const keys = Array.from(set.keys.keys());
-  for (const [index, result] of set.results.entries()) {
-    const key = keys[index] ?? '';
+  const items: AggregatedItem<R>[] = [];
+  // forEach, not for-of: no [key, index] tuple per entry.
+  set.keys.forEach((index, key) => {
+    const result = heldAt(set, index);
     const extra = set.extra?.get(index);
     if (extra === undefined) {
-      const from = set.origin[index] ?? '';
-      let sources = single.get(from);
-      if (sources === undefined) {
-        sources = Object.freeze([from]);
-        single.set(from, sources);
-      }
-      items[index] = { key, result, sources, conflict: false };
+      items.push({ key, result, sources: [set.origin[index] ?? ''], conflict: false });
     } else if (!extra.conflict) {
-      items[index] = { key, result, sources: extra.sources, conflict: false };
+      items.push({ key, result, sources: extra.sources, conflict: false });
     } else {
       const variants: AggregatedVariant<R>[] = [{ result, sources: extra.sources }];
       for (const variant of extra.variants ?? []) {
         variants.push({ result: variant.result, sources: variant.sources });
       }
       const variantsDropped = extra.refused?.length ?? 0;
-      items[index] = {
+      items.push({
         key,
         result,
         sources: extra.sources,
         conflict: true,
         variants,
         variantsDropped,
-      };
+      });
     }
-  }
+  });
   return items;
 }

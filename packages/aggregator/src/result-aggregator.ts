@@ -60,6 +60,8 @@ export type ResultAggregatorArgs<R> = [R] extends [Fingerprinted]
   ? [options?: ResultAggregatorOptions<R>]
   : [options: ResultAggregatorOptions<R>];
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /**
  * Turns many collectors' answers into exactly one {@link AggregatedResult} per correlation id.
  *
@@ -189,9 +191,12 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
   ): AddResultOutcome {
     // Data-plane input never throws: a non-array batch is refused and counted.
     if (!Array.isArray(results)) return this.#count('unexpected-collector');
-    return this.#callbacks.hold(() =>
-      this.#addResult(collectorId, correlationId, results, options),
-    );
+    const outer = this.#callbacks.hold();
+    try {
+      return this.#addResult(collectorId, correlationId, results, options);
+    } finally {
+      this.#callbacks.release(outer);
+    }
   }
 
   #addResult(
@@ -338,8 +343,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     if (toIndex >= 0 && toIndex !== fromIndex) {
       set.collectors.splice(toIndex, 1);
       set.states.splice(toIndex, 1);
-      set.usedCount.splice(toIndex, 1);
-      set.usedBytes.splice(toIndex, 1);
+      set.usage.splice(2 * toIndex, 2);
     }
     return 'reassigned';
   }
@@ -407,10 +411,11 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     this.#recent?.set(set.correlationId, reason);
     this.#completed[reason]++;
 
+    // Most sets have nobody failed or overflowed: those lists share one frozen empty array.
     const responded: string[] = [];
-    const missing: string[] = [];
-    const failed: string[] = [];
-    const overflowed: string[] = [];
+    let missing: string[] | undefined;
+    let failed: string[] | undefined;
+    let overflowed: string[] | undefined;
     for (let i = 0; i < set.collectors.length; i++) {
       const id = set.collectors[i] ?? '';
       const state = set.states[i];
@@ -418,10 +423,10 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
         responded.push(id);
         continue;
       }
-      missing.push(id);
-      if (state === FAILED) failed.push(id);
+      (missing ??= []).push(id);
+      if (state === FAILED) (failed ??= []).push(id);
       else if (state === OVERFLOWED) {
-        overflowed.push(id);
+        (overflowed ??= []).push(id);
         this.#shares.full(id, -1);
       } else this.#shares.open(id, -1);
     }
@@ -430,9 +435,9 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
       results: buildItems(set),
       expected: set.collectors,
       responded,
-      missing,
-      failed,
-      overflowed,
+      missing: missing ?? NONE,
+      failed: failed ?? NONE,
+      overflowed: overflowed ?? NONE,
       complete: reason === 'all-received',
       reason,
       duplicatesDropped: set.duplicatesDropped,

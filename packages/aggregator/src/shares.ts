@@ -3,9 +3,12 @@ interface Count {
   full: number;
 }
 
+/** Entries at zero are kept (no churn per round) until the book holds this many. */
+const PRUNE_AT = 1024;
+
 /**
  * Per collector, across pending sets: how many shares still take its results (`open`) and how
- * many are full (`full`). Entries at zero are dropped, so the book holds only live collectors.
+ * many are full (`full`). Entries at zero stay for reuse; past 1024 entries they are pruned.
  */
 export class ShareBook {
   readonly #counts = new Map<string, Count>();
@@ -28,12 +31,18 @@ export class ShareBook {
 
   #add(collectorId: string, open: number, full: number): void {
     const count = this.#counts.get(collectorId);
-    if (count === undefined) {
-      if (open > 0 || full > 0) this.#counts.set(collectorId, { open, full });
+    if (count !== undefined) {
+      count.open += open;
+      count.full += full;
       return;
     }
-    count.open += open;
-    count.full += full;
-    if (count.open <= 0 && count.full <= 0) this.#counts.delete(collectorId);
+    if (this.#counts.size >= PRUNE_AT) this.#prune();
+    this.#counts.set(collectorId, { open, full });
+  }
+
+  #prune(): void {
+    for (const [id, count] of this.#counts) {
+      if (count.open === 0 && count.full === 0) this.#counts.delete(id);
+    }
   }
 }
