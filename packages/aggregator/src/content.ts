@@ -1,61 +1,46 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Top-level properties the default content key leaves out: the collection time differs per copy. */
 export const CONTENT_KEY_IGNORED: readonly string[] = ['collectedAtUnixMs'];
 
 const MAX_DEPTH = 32;
 
-function canonical(value: unknown, depth: number, out: string[]): void {
+/** A canonical, unambiguous form of `value` (strings quoted, bigints suffixed). */
+function canonical(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'number':
-      out.push(Object.is(value, -0) ? '-0' : String(value));
-      return;
+      return Object.is(value, -0) ? '-0' : String(value);
     case 'bigint':
-      out.push(`${value}n`);
-      return;
+      return `${value}n`;
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
+      return value ? 'true' : 'false';
     case 'undefined':
-      out.push('undefined');
-      return;
+      return 'undefined';
     case 'object':
       break;
     default:
       // Functions and symbols carry no content a collector could send.
-      out.push(typeof value);
-      return;
+      return typeof value;
   }
-  if (value === null) {
-    out.push('null');
-    return;
-  }
+  if (value === null) return 'null';
   if (depth >= MAX_DEPTH) throw new RangeError(`result nested deeper than ${MAX_DEPTH} levels`);
   if (ArrayBuffer.isView(value)) {
-    out.push(`<${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}>`);
-    return;
+    return `<${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}>`;
   }
+  let out: string;
   if (Array.isArray(value)) {
-    out.push('[');
-    for (const element of value) {
-      canonical(element, depth + 1, out);
-      out.push(',');
-    }
-    out.push(']');
-    return;
+    out = '[';
+    for (const element of value) out += `${canonical(element, depth + 1)},`;
+    return `${out}]`;
   }
-  const names = Object.keys(value).sort();
-  out.push('{');
-  for (const name of names) {
+  out = '{';
+  for (const name of Object.keys(value).sort()) {
     if (depth === 0 && CONTENT_KEY_IGNORED.includes(name)) continue;
-    out.push(JSON.stringify(name), ':');
-    canonical(Reflect.get(value, name), depth + 1, out);
-    out.push(',');
+    out += `${JSON.stringify(name)}:${canonical(Reflect.get(value, name), depth + 1)},`;
   }
-  out.push('}');
+  return `${out}}`;
 }
 
 /**
@@ -66,9 +51,7 @@ function canonical(value: unknown, depth: number, out: string[]): void {
  * levels, which then count as disagreeing with every other copy.
  */
 export function defaultContentKey(result: unknown): string {
-  const out: string[] = [];
-  canonical(result, 0, out);
-  return createHash('sha256').update(out.join('')).digest('hex');
+  return hash('sha256', canonical(result, 0), 'hex');
 }
 
 /** The default `weigh`: a finite non-negative numeric `byteLength` property, else 0. */

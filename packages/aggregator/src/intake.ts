@@ -131,13 +131,18 @@ export class Intake<R> {
 
   /** Charges `weight` to `slot`, or says which budget has no room (count, bytes, pending). */
   #charge(set: PendingSet<R>, slot: number, weight: number): ShareFullReason | undefined {
-    const used = set.usage[2 * slot] ?? 0;
-    const usedBytes = set.usage[2 * slot + 1] ?? 0;
+    let usage = set.usage;
+    if (usage === undefined) {
+      usage = new Array<number>(2 * set.collectors.length).fill(0);
+      set.usage = usage;
+    }
+    const used = usage[2 * slot] ?? 0;
+    const usedBytes = usage[2 * slot + 1] ?? 0;
     if (used >= set.countShare) return 'count';
     if (usedBytes + weight > set.byteShare) return 'bytes';
     if (this.pendingBytes + weight > this.#options.maxPendingBytes) return 'pending-bytes';
-    set.usage[2 * slot] = used + 1;
-    set.usage[2 * slot + 1] = usedBytes + weight;
+    usage[2 * slot] = used + 1;
+    usage[2 * slot + 1] = usedBytes + weight;
     set.held++;
     set.bytes += weight;
     this.pendingResults++;

@@ -47,9 +47,9 @@ export interface PendingSet<R> {
   readonly states: SlotState[];
   /**
    * Each slot's share usage (kept across `reassign`): results held at `2i`, bytes charged at
-   * `2i + 1`.
+   * `2i + 1`; created at the first charge, so a set that gets no result does not pay for it.
    */
-  readonly usage: number[];
+  usage: number[] | undefined;
   /** Each slot's share, fixed at `begin`: floor(limit / expected collectors). */
   readonly countShare: number;
   readonly byteShare: number;
@@ -86,7 +86,7 @@ export function createSet<R>(
     deadline: undefined,
     collectors,
     states: new Array<SlotState>(n).fill(WAITING),
-    usage: new Array<number>(2 * n).fill(0),
+    usage: undefined,
     countShare: Math.max(1, Math.floor(maxResults / n)),
     byteShare: Math.floor(maxBytes / n),
     outstanding: n,

@@ -62,6 +62,12 @@ export type ResultAggregatorArgs<R> = [R] extends [Fingerprinted]
 
 const NONE: readonly string[] = Object.freeze([]);
 
+function append(list: string[] | undefined, id: string): string[] {
+  if (list === undefined) return [id];
+  list.push(id);
+  return list;
+}
+
 /**
  * Turns many collectors' answers into exactly one {@link AggregatedResult} per correlation id.
  *
@@ -343,7 +349,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     if (toIndex >= 0 && toIndex !== fromIndex) {
       set.collectors.splice(toIndex, 1);
       set.states.splice(toIndex, 1);
-      set.usage.splice(2 * toIndex, 2);
+      set.usage?.splice(2 * toIndex, 2);
     }
     return 'reassigned';
   }
@@ -423,10 +429,10 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
         responded.push(id);
         continue;
       }
-      (missing ??= []).push(id);
-      if (state === FAILED) (failed ??= []).push(id);
+      missing = append(missing, id);
+      if (state === FAILED) failed = append(failed, id);
       else if (state === OVERFLOWED) {
-        (overflowed ??= []).push(id);
+        overflowed = append(overflowed, id);
         this.#shares.full(id, -1);
       } else this.#shares.open(id, -1);
     }
