@@ -1,6 +1,7 @@
 import { defaultContentKey, defaultDedupKey, defaultWeigh } from './content.js';
 import type { ResolvedOptions } from './options.js';
 import { type Extra, hasSent, heldAt, type PendingSet } from './pending-set.js';
+import type { Account } from './shares.js';
 import type { AddResultOutcome, ShareFullReason } from './types.js';
 
 /** What one input result did to its set. */
@@ -29,13 +30,13 @@ export class Intake<R> {
   }
 
   /** Adds one result from `slot` (which is WAITING) to `set`. */
-  add(set: PendingSet<R>, slot: number, from: string, result: R): Step {
+  add(set: PendingSet<R>, slot: number, from: string, result: R, account: Account): Step {
     const key = this.keyOf(result, set);
     if (key === undefined) return 'invalid';
     const index = set.keys.get(key);
     return index === undefined
-      ? this.#addNew(set, slot, from, key, result)
-      : this.#addCopy(set, slot, from, index, result);
+      ? this.#addNew(set, slot, from, key, result, account)
+      : this.#addCopy(set, slot, from, index, result, account);
   }
 
   /** Gives back what a completed set held to the global budget. */
@@ -45,10 +46,17 @@ export class Intake<R> {
   }
 
   /** A key the set does not hold yet: charge the sender's share, then keep it. */
-  #addNew(set: PendingSet<R>, slot: number, from: string, key: string, result: R): Step {
+  #addNew(
+    set: PendingSet<R>,
+    slot: number,
+    from: string,
+    key: string,
+    result: R,
+    account: Account,
+  ): Step {
     const weight = this.#weightOf(result, set);
     if (weight === undefined) return 'invalid';
-    const refusal = this.#charge(set, slot, weight);
+    const refusal = this.#charge(set, slot, weight, account);
     if (refusal !== undefined) return refusal;
     set.keys.set(key, set.results.length);
     set.results.push(result);
@@ -61,7 +69,14 @@ export class Intake<R> {
    * contents (lazily computing the kept copy's once); the same content adds a source, another
    * content becomes a variant (charged to the sender) and makes the item a conflict.
    */
-  #addCopy(set: PendingSet<R>, slot: number, from: string, index: number, result: R): Step {
+  #addCopy(
+    set: PendingSet<R>,
+    slot: number,
+    from: string,
+    index: number,
+    result: R,
+    account: Account,
+  ): Step {
     if (hasSent(set, index, from)) {
       set.duplicatesDropped++;
       this.duplicatesDropped++;
@@ -93,7 +108,7 @@ export class Intake<R> {
     let refusal: ShareFullReason | 'bounds' | undefined;
     if (variants.length + 1 >= this.#options.maxVariantsPerItem) refusal = 'bounds';
     else if (extra.bytes + weight > this.#options.maxItemBytes) refusal = 'bounds';
-    else refusal = this.#charge(set, slot, weight);
+    else refusal = this.#charge(set, slot, weight, account);
     if (refusal === undefined) {
       variants.push({ result, content, sources: [from] });
       extra.variants = variants;
@@ -129,8 +144,13 @@ export class Intake<R> {
     return extra;
   }
 
-  /** Charges `weight` to `slot`, or says which budget has no room (count, bytes, pending). */
-  #charge(set: PendingSet<R>, slot: number, weight: number): ShareFullReason | undefined {
+  /** Charges `weight` to `slot` and its collector, or says which budget has no room. */
+  #charge(
+    set: PendingSet<R>,
+    slot: number,
+    weight: number,
+    account: Account,
+  ): ShareFullReason | undefined {
     let usage = set.usage;
     if (usage === undefined) {
       usage = new Array<number>(2 * set.collectors.length).fill(0);
@@ -140,6 +160,9 @@ export class Intake<R> {
     const usedBytes = usage[2 * slot + 1] ?? 0;
     if (used >= set.countShare) return 'count';
     if (usedBytes + weight > set.byteShare) return 'bytes';
+    if (account.bytes + weight > this.#options.maxPendingBytesPerCollector) {
+      return 'collector-bytes';
+    }
     if (this.pendingBytes + weight > this.#options.maxPendingBytes) return 'pending-bytes';
     usage[2 * slot] = used + 1;
     usage[2 * slot + 1] = usedBytes + weight;
@@ -147,6 +170,7 @@ export class Intake<R> {
     set.bytes += weight;
     this.pendingResults++;
     this.pendingBytes += weight;
+    account.bytes += weight;
     return undefined;
   }
 

@@ -63,6 +63,13 @@ const ROWS: readonly Row[] = [
     allowed: 'an integer in 1024..1099511627776',
   },
   {
+    name: 'maxPendingBytesPerCollector',
+    good: 4096,
+    badType: false,
+    outOfRange: 0,
+    allowed: 'an integer in 1024..1099511627776',
+  },
+  {
     name: 'resultOverheadBytes',
     good: 0,
     badType: [],
@@ -133,6 +140,7 @@ describe('options (one row per option)', () => {
       maxResultsPerSet: 10_000,
       maxBytesPerSet: 8 * 1024 * 1024,
       maxPendingBytes: 32 * 1024 * 1024,
+      maxPendingBytesPerCollector: 8 * 1024 * 1024,
       resultOverheadBytes: 256,
       maxVariantsPerItem: 8,
       maxItemBytes: 4 * 1024 * 1024,

@@ -15,6 +15,8 @@ export interface BaseAggregatorOptions<R> {
   maxBytesPerSet?: number | undefined;
   /** Charged bytes all pending sets hold together; 1024..2^40. Default 32 MiB. */
   maxPendingBytes?: number | undefined;
+  /** Charged bytes one collector's slots hold across all pending sets; 1024..2^40. Default 8 MiB. */
+  maxPendingBytesPerCollector?: number | undefined;
   /** Bytes charged per held result on top of `weigh(result)`; integer 0..65_536. Default 256. */
   resultOverheadBytes?: number | undefined;
   /** Distinct variants (the first included) one conflicting item keeps; integer 2..64. Default 8. */
@@ -72,6 +74,7 @@ export const DEFAULTS = {
   maxResultsPerSet: 10_000,
   maxBytesPerSet: 8 * MiB,
   maxPendingBytes: 32 * MiB,
+  maxPendingBytesPerCollector: 8 * MiB,
   resultOverheadBytes: 256,
   maxVariantsPerItem: 8,
   maxItemBytes: 4 * MiB,
@@ -91,6 +94,7 @@ export interface ResolvedOptions<R> {
   readonly maxResultsPerSet: number;
   readonly maxBytesPerSet: number;
   readonly maxPendingBytes: number;
+  readonly maxPendingBytesPerCollector: number;
   readonly resultOverheadBytes: number;
   readonly maxVariantsPerItem: number;
   readonly maxItemBytes: number;
@@ -117,6 +121,7 @@ const INTEGER_RANGES = {
   maxResultsPerSet: [1, MAX_COUNT],
   maxBytesPerSet: [MIN_BYTES, MAX_BYTES],
   maxPendingBytes: [MIN_BYTES, MAX_BYTES],
+  maxPendingBytesPerCollector: [MIN_BYTES, MAX_BYTES],
   resultOverheadBytes: [0, 65_536],
   maxVariantsPerItem: [2, 64],
   maxItemBytes: [MIN_BYTES, MAX_BYTES],
@@ -242,6 +247,10 @@ export function resolveOptions<R>(input: AnyAggregatorOptions<R> | undefined): R
     maxResultsPerSet: integerOption('maxResultsPerSet', options.maxResultsPerSet),
     maxBytesPerSet: integerOption('maxBytesPerSet', options.maxBytesPerSet),
     maxPendingBytes: integerOption('maxPendingBytes', options.maxPendingBytes),
+    maxPendingBytesPerCollector: integerOption(
+      'maxPendingBytesPerCollector',
+      options.maxPendingBytesPerCollector,
+    ),
     resultOverheadBytes: integerOption('resultOverheadBytes', options.resultOverheadBytes),
     maxVariantsPerItem: integerOption('maxVariantsPerItem', options.maxVariantsPerItem),
     maxItemBytes: integerOption('maxItemBytes', options.maxItemBytes),

@@ -30,8 +30,9 @@ const SIZES = [0, 100, 300] as const;
 const IDS = 6;
 const MAX_PENDING = 4;
 const MAX_RESULTS = 6;
-const MAX_SET_BYTES = 1024;
+const MAX_SET_BYTES = 2048;
 const MAX_PENDING_BYTES = 1500;
+const MAX_PER_COLLECTOR = 1024;
 const OVERHEAD = 50;
 const MAX_VARIANTS = 2;
 
@@ -157,6 +158,7 @@ function run(ops: readonly Op[]): void {
     maxResultsPerSet: MAX_RESULTS,
     maxBytesPerSet: MAX_SET_BYTES,
     maxPendingBytes: MAX_PENDING_BYTES,
+    maxPendingBytesPerCollector: MAX_PER_COLLECTOR,
     resultOverheadBytes: OVERHEAD,
     maxVariantsPerItem: MAX_VARIANTS,
     recentCompletedCapacity: 1000,
@@ -250,10 +252,20 @@ function run(ops: readonly Op[]): void {
 
   const pending = () => [...tracked.values()].filter((set) => set.completions.length === 0);
 
+  /** Bytes held by the slots a collector holds now, across pending sets. */
+  const accountOf = (name: string): number => {
+    let bytes = 0;
+    for (const set of pending()) {
+      for (const slot of set.slots) if (slot.name === name) bytes += slot.usedBytes;
+    }
+    return bytes;
+  };
+
   /** Charges the model slot, or says which budget refused. */
   const charge = (set: Tracked, slot: ModelSlot, weight: number): ShareFullReason | undefined => {
     if (slot.used >= set.countShare) return 'count';
     if (slot.usedBytes + weight > set.byteShare) return 'bytes';
+    if (accountOf(slot.name) + weight > MAX_PER_COLLECTOR) return 'collector-bytes';
     if (pendingBytes + weight > MAX_PENDING_BYTES) return 'pending-bytes';
     slot.used++;
     slot.usedBytes += weight;
@@ -369,7 +381,9 @@ function run(ops: readonly Op[]): void {
         seen.add(outcome);
         if (refusal !== undefined) {
           seen.add(refusal);
-          expect(outcome).toBe(refusal === 'pending-bytes' ? 'over-budget' : 'over-limit');
+          expect(outcome).toBe(
+            refusal === 'count' || refusal === 'bytes' ? 'over-limit' : 'over-budget',
+          );
           expect(shareEvents.slice(eventsBefore)).toEqual([
             { correlationId, collectorId: step.collector, reason: refusal },
           ]);

@@ -230,7 +230,12 @@ describe('completion reasons', () => {
     expect(stats.completed.overflow).toBe(1);
     expect(stats.outcomes['over-limit']).toBe(1);
     expect(stats.overflowDropped).toBe(3);
-    expect(stats.shareFull).toEqual({ count: 1, bytes: 0, 'pending-bytes': 0 });
+    expect(stats.shareFull).toEqual({
+      count: 1,
+      bytes: 0,
+      'collector-bytes': 0,
+      'pending-bytes': 0,
+    });
   });
 });
 

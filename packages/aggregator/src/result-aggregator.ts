@@ -92,7 +92,12 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
   readonly #completed = zeroReasons();
   readonly #outcomes = zeroOutcomes();
   readonly #beginRejected = zeroRejections();
-  readonly #shareFull: Record<ShareFullReason, number> = { count: 0, bytes: 0, 'pending-bytes': 0 };
+  readonly #shareFull: Record<ShareFullReason, number> = {
+    count: 0,
+    bytes: 0,
+    'collector-bytes': 0,
+    'pending-bytes': 0,
+  };
   #overflowDropped = 0;
 
   constructor(...[options]: ResultAggregatorArgs<R>) {
@@ -230,9 +235,10 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     let changed = results.length === 0;
     let full: ShareFullReason | undefined;
     let seen = 0;
+    const account = this.#shares.account(collectorId);
     for (const result of results) {
       seen++;
-      const step = this.#intake.add(set, slot, collectorId, result);
+      const step = this.#intake.add(set, slot, collectorId, result, account);
       if (step === 'unchanged') continue;
       changed = true;
       if (step === 'changed') continue;
@@ -255,7 +261,8 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     }
     // Count before emitting or completing so that callbacks observe consistent stats.
     let outcome: AddResultOutcome = changed ? 'accepted' : 'duplicate';
-    if (full !== undefined) outcome = full === 'pending-bytes' ? 'over-budget' : 'over-limit';
+    if (full === 'count' || full === 'bytes') outcome = 'over-limit';
+    else if (full !== undefined) outcome = 'over-budget';
     this.#count(outcome);
     if (full !== undefined) this.#shareFullEvent(set.correlationId, collectorId, full);
     if (!set.done && set.outstanding === 0) this.#complete(set, this.#settledReason(set));
@@ -344,11 +351,16 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     if (fromState === FAILED) set.outstanding++;
     else this.#shares.open(from, -1);
     this.#shares.open(to, 1);
+    // What the slot holds is now the new collector's to answer for.
+    const held = set.usage?.[2 * fromIndex + 1] ?? 0;
+    this.#shares.bytes(from, -held);
+    this.#shares.bytes(to, held);
     // `to` failed here before: its old slot goes (its usage stays held by the set), unless it is
     // the very slot just re-armed.
     if (toIndex >= 0 && toIndex !== fromIndex) {
       set.collectors.splice(toIndex, 1);
       set.states.splice(toIndex, 1);
+      this.#shares.bytes(to, -(set.usage?.[2 * toIndex + 1] ?? 0));
       set.usage?.splice(2 * toIndex, 2);
     }
     return 'reassigned';
@@ -425,6 +437,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     for (let i = 0; i < set.collectors.length; i++) {
       const id = set.collectors[i] ?? '';
       const state = set.states[i];
+      this.#shares.bytes(id, -(set.usage?.[2 * i + 1] ?? 0));
       if (state === FINAL) {
         responded.push(id);
         continue;

@@ -53,7 +53,12 @@ describe('per-collector shares of a set', () => {
     expect(result?.results.filter((item) => item.sources[0] === 'bad')).toHaveLength(10);
     expect(result?.overflowDropped).toBe(100_000 - 10);
     const stats = aggregator.stats();
-    expect(stats.shareFull).toEqual({ count: 1, bytes: 0, 'pending-bytes': 0 });
+    expect(stats.shareFull).toEqual({
+      count: 1,
+      bytes: 0,
+      'collector-bytes': 0,
+      'pending-bytes': 0,
+    });
     expect(stats.outcomes['over-limit']).toBe(1);
     expect(stats.overflowDropped).toBe(100_000 - 10);
     expect(stats.pendingResults).toBe(0);
@@ -160,6 +165,53 @@ describe('maxPendingBytes (all pending sets together)', () => {
       ['a', 'all-received', []],
       ['b', 'all-received', ['p2']],
     ]);
+  });
+});
+
+describe('maxPendingBytesPerCollector (one collector across all pending sets)', () => {
+  it('regression: a collector expected in many sets cannot take the whole pending budget from the others', () => {
+    const { aggregator, full, completed } = setup({
+      maxPendingBytes: 8192,
+      maxPendingBytesPerCollector: 2048,
+      resultOverheadBytes: 0,
+    });
+    for (const id of ['t1', 't2', 't3']) aggregator.begin(id, ['bad']);
+    aggregator.begin('round', ['p1', 'bad']);
+    expect(aggregator.addResult('bad', 't1', many('a', 1, 1000))).toBe('accepted');
+    expect(aggregator.addResult('bad', 't2', many('b', 1, 1000))).toBe('accepted');
+    expect(aggregator.addResult('bad', 't3', many('c', 1, 1000))).toBe('over-budget');
+    expect(full).toEqual([{ correlationId: 't3', collectorId: 'bad', reason: 'collector-bytes' }]);
+    // The honest collector still has room (the global budget is far from full).
+    expect(aggregator.addResult('p1', 'round', many('p', 2, 1000), { final: true })).toBe(
+      'accepted',
+    );
+    expect(aggregator.stats().shareFull['collector-bytes']).toBe(1);
+    expect(aggregator.stats().pendingBytes).toBe(4000);
+    // Completing t1 gives bad 1000 bytes of room again.
+    aggregator.cancel('t1');
+    expect(aggregator.addResult('bad', 'round', many('d', 1, 1000), { final: true })).toBe(
+      'accepted',
+    );
+    expect(completed.map((r) => [r.correlationId, r.reason])).toEqual([
+      ['t3', 'overflow'],
+      ['t1', 'cancelled'],
+      ['round', 'all-received'],
+    ]);
+  });
+
+  it('reassign hands what the slot holds to the new collector', () => {
+    const { aggregator } = setup({
+      maxPendingBytesPerCollector: 2048,
+      resultOverheadBytes: 0,
+    });
+    aggregator.begin('s', ['p1']);
+    aggregator.begin('other', ['p2']);
+    aggregator.addResult('p1', 's', many('x', 2, 1000));
+    aggregator.reassign('s', 'p1', 'p2');
+    // p2 now answers for 2000 bytes: 1000 more is past its 2048.
+    expect(aggregator.addResult('p2', 'other', many('y', 1, 1000))).toBe('over-budget');
+    aggregator.begin('third', ['p1']);
+    expect(aggregator.addResult('p1', 'third', many('z', 2, 1000))).toBe('accepted');
   });
 });
 

@@ -47,11 +47,19 @@ export type ReassignOutcome =
   | 'already-overflowed'
   | 'already-expected';
 
-/** Which budget a collector's share ran out of: its count or byte share, or `maxPendingBytes`. */
-export type ShareFullReason = 'count' | 'bytes' | 'pending-bytes';
+/**
+ * Which budget had no room: the collector's count or byte share of the set, its bytes across all
+ * pending sets (`maxPendingBytesPerCollector`), or all pending sets' bytes (`maxPendingBytes`).
+ */
+export type ShareFullReason = 'count' | 'bytes' | 'collector-bytes' | 'pending-bytes';
 
 /** Every {@link ShareFullReason}, in a stable order. */
-export const SHARE_FULL_REASONS: readonly ShareFullReason[] = ['count', 'bytes', 'pending-bytes'];
+export const SHARE_FULL_REASONS: readonly ShareFullReason[] = [
+  'count',
+  'bytes',
+  'collector-bytes',
+  'pending-bytes',
+];
 
 /** Payload of the `share-full` event: this collector's part of this set has ended. */
 export interface ShareFullEvent {
