@@ -192,7 +192,8 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
    * Adds one batch of results from a collector. Never throws; returns (and counts) an outcome:
    * `accepted`, `duplicate` (an exact re-delivery), `late`, `unknown-correlation`,
    * `unexpected-collector`, `over-limit` (the collector's share of this set is full: its part
-   * ended, `share-full` emitted) or `over-budget` (the same, because of `maxPendingBytes`).
+   * ended, `share-full` emitted) or `over-budget` (the same, because of
+   * `maxPendingBytesPerCollector` or `maxPendingBytes`).
    */
   addResult(
     collectorId: string,
