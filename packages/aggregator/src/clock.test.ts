@@ -15,11 +15,26 @@ afterEach(() => {
 });
 
 describe('systemClock', () => {
-  it('reads a monotonic millisecond clock (performance.now)', () => {
-    const a = systemClock.now();
-    const b = systemClock.now();
-    expect(typeof a).toBe('number');
-    expect(b).toBeGreaterThanOrEqual(a);
+  it('now() is performance.now() itself: same origin (process start), never Unix time', () => {
+    const spy = vi.spyOn(globalThis.performance, 'now').mockReturnValue(1234.5);
+    try {
+      expect(systemClock.now()).toBe(1234.5);
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+    // A clock with the Unix origin (Date.now, or timeOrigin + now) would be ~1.7e12 away.
+    expect(Math.abs(systemClock.now() - performance.now())).toBeLessThan(1000);
+  });
+
+  it('passes the delay through to setTimeout unchanged', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const fired: number[] = [];
+    systemClock.setTimeout(() => fired.push(1), 30);
+    vi.advanceTimersByTime(29);
+    expect(fired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(fired).toEqual([1]);
   });
 
   it('creates unref()ed real timers that can be cleared', () => {

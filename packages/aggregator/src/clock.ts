@@ -1,8 +1,10 @@
-/** Injected time source; the same structural shape is used by every `@daemoneye/*` package. */
+/** Injected time source; the same contract in every `@daemoneye/*` package. */
 export interface Clock {
-  /** Milliseconds; only differences matter, so a monotonic origin is fine. */
+  /** Monotonic milliseconds; origin `performance.now()` (process start), never Unix time. */
   now(): number;
+  /** Calls `callback` once after `delayMs` (0..2^31-1); returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, delayMs: number): unknown;
+  /** Cancels a timer; unknown handles are ignored. */
   clearTimeout(handle: unknown): void;
 }
 
@@ -16,10 +18,9 @@ function isNodeTimeout(handle: unknown): handle is NodeJS.Timeout {
 }
 
 /**
- * Default clock: `now()` is `performance.now()` (monotonic, milliseconds since process start,
- * not Unix time); timers are real `setTimeout`s that are `unref()`ed so they never keep the
- * process alive. It reads the globals at call time, so test fake timers that patch
- * `performance` and `setTimeout` drive it too.
+ * The default clock: `now()` is `performance.now()`; timers are real `setTimeout`s, every one
+ * `unref()`ed so it never keeps the process alive. It reads the globals at call time, so test fake
+ * timers that patch `performance` and `setTimeout` drive it too.
  */
 export const systemClock: Clock = {
   now: () => globalThis.performance.now(),

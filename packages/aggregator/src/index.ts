@@ -1,7 +1,8 @@
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
+export { CONTENT_KEY_IGNORED, defaultContentKey } from './content.js';
 export type { AggregatorErrorCode } from './errors.js';
-export { AggregatorError } from './errors.js';
+export { AGGREGATOR_ERROR_CODES, AggregatorError, isAggregatorError } from './errors.js';
 export type {
   BaseAggregatorOptions,
   DedupKeyOption,
@@ -20,9 +21,12 @@ export type {
   AddResultOutcome,
   AggregatedItem,
   AggregatedResult,
+  AggregatedVariant,
   AggregatorStats,
   BeginRejectionCode,
   CompletionReason,
   ReassignOutcome,
+  ShareFullEvent,
+  ShareFullReason,
 } from './types.js';
-export { ADD_RESULT_OUTCOMES, COMPLETION_REASONS } from './types.js';
+export { ADD_RESULT_OUTCOMES, COMPLETION_REASONS, SHARE_FULL_REASONS } from './types.js';

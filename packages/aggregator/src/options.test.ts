@@ -1,5 +1,5 @@
+import { FakeClock } from '@daemoneye/test-utils';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../test/fake-clock.js';
 import { DEFAULTS, ResultAggregator, type ResultAggregatorOptions } from './index.js';
 
 interface Finding {
@@ -7,85 +7,179 @@ interface Finding {
 }
 
 /** Constructs with deliberately untyped input, as a JavaScript caller could. */
-function make(options: unknown): unknown {
-  return Reflect.construct(ResultAggregator, [options]);
+function make(options: unknown): ResultAggregator<Finding> {
+  const made: unknown = Reflect.construct(ResultAggregator, [options]);
+  if (!(made instanceof ResultAggregator)) throw new Error('not an aggregator');
+  return made;
 }
 
-describe('option validation', () => {
-  it('accepts no options and documents its defaults', () => {
-    const aggregator = new ResultAggregator<Finding>();
-    expect(aggregator.stats().pendingSets).toBe(0);
+interface Row {
+  readonly name: string;
+  readonly good: unknown;
+  readonly badType: unknown;
+  /** Out of range (RangeError), or undefined when the option has no range. */
+  readonly outOfRange?: unknown;
+  /** The allowed values as the message states them. */
+  readonly allowed: string;
+}
+
+const fn = () => 'k';
+
+/** One row per option (piscina style): a good value, a bad type, an out-of-range value. */
+const ROWS: readonly Row[] = [
+  {
+    name: 'timeoutMs',
+    good: 2_147_483_647,
+    badType: '10',
+    outOfRange: 2_147_483_648,
+    allowed: 'an integer in 1..2147483647',
+  },
+  {
+    name: 'maxPendingSets',
+    good: 1,
+    badType: true,
+    outOfRange: 1_000_001,
+    allowed: 'an integer in 1..1000000',
+  },
+  {
+    name: 'maxResultsPerSet',
+    good: 1_000_000,
+    badType: null,
+    outOfRange: 0,
+    allowed: 'an integer in 1..1000000',
+  },
+  {
+    name: 'maxBytesPerSet',
+    good: 1024,
+    badType: '1MiB',
+    outOfRange: 1023,
+    allowed: 'an integer in 1024..1099511627776',
+  },
+  {
+    name: 'maxPendingBytes',
+    good: 2 ** 40,
+    badType: 10n,
+    outOfRange: 2 ** 40 + 1,
+    allowed: 'an integer in 1024..1099511627776',
+  },
+  {
+    name: 'maxPendingBytesPerCollector',
+    good: 4096,
+    badType: false,
+    outOfRange: 0,
+    allowed: 'an integer in 1024..1099511627776',
+  },
+  {
+    name: 'resultOverheadBytes',
+    good: 0,
+    badType: [],
+    outOfRange: 65_537,
+    allowed: 'an integer in 0..65536',
+  },
+  {
+    name: 'maxVariantsPerItem',
+    good: 64,
+    badType: {},
+    outOfRange: 1,
+    allowed: 'an integer in 2..64',
+  },
+  {
+    name: 'maxItemBytes',
+    good: 4096,
+    badType: 'x',
+    outOfRange: 1.5,
+    allowed: 'an integer in 1024..1099511627776',
+  },
+  {
+    name: 'recentCompletedCapacity',
+    good: 0,
+    badType: '0',
+    outOfRange: -1,
+    allowed: 'an integer in 0..1000000',
+  },
+  { name: 'dedupKey', good: fn, badType: 42, allowed: 'a function' },
+  { name: 'weigh', good: () => 1, badType: 'byteLength', allowed: 'a function' },
+  { name: 'contentKey', good: fn, badType: {}, allowed: 'a function' },
+  { name: 'onComplete', good: fn, badType: 1, allowed: 'a function' },
+  { name: 'onCallbackError', good: fn, badType: [], allowed: 'a function' },
+  {
+    name: 'clock',
+    good: new FakeClock(),
+    badType: { now: () => 0 },
+    allowed: 'an object with now(), setTimeout() and clearTimeout()',
+  },
+];
+
+describe('options (one row per option)', () => {
+  it.each(ROWS)('$name: accepts a good value and undefined (the default)', (row) => {
+    expect(() => make({ [row.name]: row.good }).close()).not.toThrow();
+    expect(() => make({ [row.name]: undefined }).close()).not.toThrow();
+  });
+
+  it.each(ROWS)('$name: a bad type is a TypeError in the house shape', (row) => {
+    expect(() => make({ [row.name]: row.badType })).toThrow(TypeError);
+    expect(() => make({ [row.name]: row.badType })).toThrow(
+      new RegExp(`^options\\.${row.name} must be ${escapeRegExp(row.allowed)}, got `),
+    );
+  });
+
+  it.each(ROWS.filter((row) => row.outOfRange !== undefined))(
+    '$name: out of range is a RangeError naming the range and the value',
+    (row) => {
+      expect(() => make({ [row.name]: row.outOfRange })).toThrow(RangeError);
+      expect(() => make({ [row.name]: row.outOfRange })).toThrow(
+        `options.${row.name} must be ${row.allowed}, got ${String(row.outOfRange)}`,
+      );
+    },
+  );
+
+  it('every numeric default is documented in DEFAULTS and every option has a row', () => {
     expect(DEFAULTS).toEqual({
       timeoutMs: 5000,
       maxPendingSets: 10_000,
       maxResultsPerSet: 10_000,
+      maxBytesPerSet: 8 * 1024 * 1024,
+      maxPendingBytes: 32 * 1024 * 1024,
+      maxPendingBytesPerCollector: 8 * 1024 * 1024,
+      resultOverheadBytes: 256,
+      maxVariantsPerItem: 8,
+      maxItemBytes: 4 * 1024 * 1024,
       recentCompletedCapacity: 10_000,
     });
-    aggregator.close();
+    for (const name of Object.keys(DEFAULTS)) {
+      expect(ROWS.map((row) => row.name)).toContain(name);
+    }
   });
 
-  it('accepts explicit undefined as the default', () => {
-    const options: ResultAggregatorOptions<Finding> = {
-      timeoutMs: undefined,
-      clock: new FakeClock(),
-    };
-    expect(() => new ResultAggregator<Finding>(options)).not.toThrow();
+  it('NaN, Infinity and fractions are out of range, not a type error', () => {
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY, 2.5]) {
+      expect(() => make({ timeoutMs: value })).toThrow(RangeError);
+    }
   });
 
-  it.each([
-    ['timeoutMs', 0, '[1, 2147483647]'],
-    ['timeoutMs', 2_147_483_648, '[1, 2147483647]'],
-    ['timeoutMs', 1.5, '[1, 2147483647]'],
-    ['timeoutMs', Number.NaN, '[1, 2147483647]'],
-    ['maxPendingSets', 0, '[1, 1000000]'],
-    ['maxPendingSets', 1_000_001, '[1, 1000000]'],
-    ['maxResultsPerSet', 0, '[1, 1000000]'],
-    ['maxResultsPerSet', Number.POSITIVE_INFINITY, '[1, 1000000]'],
-    ['recentCompletedCapacity', -1, '[0, 1000000]'],
-    ['recentCompletedCapacity', 2.5, '[0, 1000000]'],
-  ])('rejects %s = %s with a RangeError naming the range', (name, value, range) => {
-    expect(() => make({ [name]: value })).toThrow(RangeError);
-    expect(() => make({ [name]: value })).toThrow(
-      `option "${name}" must be an integer in ${range}`,
+  it('refuses an unknown key naming the nearest known option', () => {
+    expect(() => make({ timeout: 100 })).toThrow(
+      new TypeError('options.timeout is not a known option (did you mean timeoutMs?)'),
+    );
+    expect(() => make({ maxPendingByte: 1 })).toThrow('(did you mean maxPendingBytes?)');
+    expect(() => make({ merge: fn })).toThrow('options.merge is not a known option');
+    expect(() => make({ zzzzzzzzzzzzzzzzzz: 1 })).toThrow(
+      /^options\.zzzzzzzzzzzzzzzzzz is not a known option$/,
     );
   });
 
-  it.each(['timeoutMs', 'maxPendingSets', 'maxResultsPerSet', 'recentCompletedCapacity'])(
-    'rejects a non-number %s with a TypeError',
-    (name) => {
-      expect(() => make({ [name]: '10' })).toThrow(TypeError);
-      expect(() => make({ [name]: '10' })).toThrow(`option "${name}" must be a number`);
-    },
-  );
-
-  it.each(['dedupKey', 'merge', 'onComplete', 'onCallbackError'])(
-    'rejects a non-function %s with a TypeError',
-    (name) => {
-      expect(() => make({ [name]: 42 })).toThrow(TypeError);
-      expect(() => make({ [name]: 42 })).toThrow(`option "${name}" must be a function`);
-    },
-  );
-
-  it('rejects a clock without the three methods', () => {
-    expect(() => make({ clock: { now: () => 0 } })).toThrow(TypeError);
-    expect(() => make({ clock: { now: () => 0 } })).toThrow('option "clock"');
+  it('refuses options that are not an object', () => {
+    expect(() => make(null)).toThrow(new TypeError('options must be an object, got null'));
+    expect(() => make(7)).toThrow(new TypeError('options must be an object, got 7'));
   });
 
-  it('rejects unknown options (typos) and non-object options', () => {
-    expect(() => make({ timeout: 100 })).toThrow('unknown option "timeout"');
-    expect(() => make(null)).toThrow(TypeError);
-    expect(() => make(7)).toThrow('options must be an object');
-  });
-
-  it('accepts the bounds of every range', () => {
-    expect(() =>
-      make({
-        timeoutMs: 2_147_483_647,
-        maxPendingSets: 1,
-        maxResultsPerSet: 1_000_000,
-        recentCompletedCapacity: 0,
-      }),
-    ).not.toThrow();
+  it('accepts explicit undefined as the default (typed)', () => {
+    const options: ResultAggregatorOptions<Finding> = {
+      timeoutMs: undefined,
+      maxBytesPerSet: undefined,
+      clock: new FakeClock(),
+    };
+    expect(() => new ResultAggregator<Finding>(options).close()).not.toThrow();
   });
 
   it('requires dedupKey at compile time when R has no string fingerprint', () => {
@@ -103,3 +197,7 @@ describe('option validation', () => {
     for (const aggregator of [missing, none, ok]) aggregator.close();
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

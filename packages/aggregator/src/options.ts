@@ -9,18 +9,41 @@ export interface BaseAggregatorOptions<R> {
   timeoutMs?: number | undefined;
   /** Maximum concurrently pending sets; integer 1..1_000_000. Default 10_000. */
   maxPendingSets?: number | undefined;
-  /** Maximum distinct results per set; integer 1..1_000_000. Default 10_000. */
+  /** Results (new keys and conflict variants) one set holds; shared out per collector; 1..1_000_000. Default 10_000. */
   maxResultsPerSet?: number | undefined;
+  /** Charged bytes one set holds; shared out per collector; 1024..2^40. Default 8 MiB. */
+  maxBytesPerSet?: number | undefined;
+  /** Charged bytes all pending sets hold together; 1024..2^40. Default 32 MiB. */
+  maxPendingBytes?: number | undefined;
+  /** Charged bytes one collector's slots hold across all pending sets; 1024..2^40. Default 8 MiB. */
+  maxPendingBytesPerCollector?: number | undefined;
+  /** Bytes charged per held result on top of `weigh(result)`; integer 0..65_536. Default 256. */
+  resultOverheadBytes?: number | undefined;
+  /** Distinct variants (the first included) one conflicting item keeps; integer 2..64. Default 8. */
+  maxVariantsPerItem?: number | undefined;
+  /** Charged bytes of all variants of one item; 1024..2^40. Default 4 MiB. */
+  maxItemBytes?: number | undefined;
   /** How many completed ids are remembered to classify `late` results; 0..1_000_000. Default 10_000. */
   recentCompletedCapacity?: number | undefined;
-  /** Combines a duplicate with the kept result. Default: keep the first. */
-  merge?: ((kept: R, incoming: R, collectorId: string) => R) | undefined;
+  /**
+   * Bytes of one result (for DetectionResults: their encoded size). Called once per result the
+   * set would hold. Default: a numeric `byteLength` property of the result, else 0.
+   */
+  weigh?: ((result: R) => number) | undefined;
+  /**
+   * What two copies of one key must share to agree (not the collection time). Called only when a
+   * copy of a held key arrives from another collector, and then for the held copy too (once).
+   * Default: {@link defaultContentKey}.
+   */
+  contentKey?: ((result: R) => string) | undefined;
   /** Time source. Default {@link systemClock}. */
   clock?: Clock | undefined;
   /** Called once per completed set, before the `complete` event. */
   onComplete?: ((result: AggregatedResult<R>) => void) | undefined;
-  /** Receives errors thrown by user callbacks. Default: rethrow asynchronously (uncaught). */
-  onCallbackError?: ((error: AggregatorError) => void) | undefined;
+  /** Receives `ERR_AGGREGATOR_CALLBACK_FAILED` errors. Default: rethrown on a microtask. */
+  onCallbackError?:
+    | ((error: AggregatorError<'ERR_AGGREGATOR_CALLBACK_FAILED'>) => void)
+    | undefined;
 }
 
 /** A result type the default `dedupKey` can read. */
@@ -42,62 +65,119 @@ export type DedupKeyOption<R> = [R] extends [Fingerprinted]
 /** The one options object of `ResultAggregator`. */
 export type ResultAggregatorOptions<R> = BaseAggregatorOptions<R> & DedupKeyOption<R>;
 
-/** Default values of every option, in one place. */
+const MiB = 1024 * 1024;
+
+/** Default values of every numeric option, in one place. */
 export const DEFAULTS = {
   timeoutMs: 5000,
   maxPendingSets: 10_000,
   maxResultsPerSet: 10_000,
+  maxBytesPerSet: 8 * MiB,
+  maxPendingBytes: 32 * MiB,
+  maxPendingBytesPerCollector: 8 * MiB,
+  resultOverheadBytes: 256,
+  maxVariantsPerItem: 8,
+  maxItemBytes: 4 * MiB,
   recentCompletedCapacity: 10_000,
 } as const;
 
 /** Largest delay Node timers accept (about 24.8 days). */
 export const MAX_TIMEOUT_MS = 2_147_483_647;
 const MAX_COUNT = 1_000_000;
-
-const KNOWN_OPTIONS = new Set([
-  'timeoutMs',
-  'maxPendingSets',
-  'maxResultsPerSet',
-  'recentCompletedCapacity',
-  'dedupKey',
-  'merge',
-  'clock',
-  'onComplete',
-  'onCallbackError',
-]);
+const MIN_BYTES = 1024;
+const MAX_BYTES = 2 ** 40;
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions<R> {
   readonly timeoutMs: number;
   readonly maxPendingSets: number;
   readonly maxResultsPerSet: number;
+  readonly maxBytesPerSet: number;
+  readonly maxPendingBytes: number;
+  readonly maxPendingBytesPerCollector: number;
+  readonly resultOverheadBytes: number;
+  readonly maxVariantsPerItem: number;
+  readonly maxItemBytes: number;
   readonly recentCompletedCapacity: number;
   readonly dedupKey: ((result: R) => unknown) | undefined;
-  readonly merge: ((kept: R, incoming: R, collectorId: string) => R) | undefined;
+  readonly weigh: ((result: R) => unknown) | undefined;
+  readonly contentKey: ((result: R) => unknown) | undefined;
   readonly clock: Clock;
   readonly onComplete: ((result: AggregatedResult<R>) => void) | undefined;
-  readonly onCallbackError: ((error: AggregatorError) => void) | undefined;
+  readonly onCallbackError:
+    | ((error: AggregatorError<'ERR_AGGREGATOR_CALLBACK_FAILED'>) => void)
+    | undefined;
 }
+
+/** The options as `resolveOptions` reads them, whatever R is. */
+export type AnyAggregatorOptions<R> = BaseAggregatorOptions<R> & {
+  dedupKey?: ((result: R) => string) | undefined;
+};
+
+/** Integer options: [floor, ceiling], in one table so messages, docs and tests agree. */
+const INTEGER_RANGES = {
+  timeoutMs: [1, MAX_TIMEOUT_MS],
+  maxPendingSets: [1, MAX_COUNT],
+  maxResultsPerSet: [1, MAX_COUNT],
+  maxBytesPerSet: [MIN_BYTES, MAX_BYTES],
+  maxPendingBytes: [MIN_BYTES, MAX_BYTES],
+  maxPendingBytesPerCollector: [MIN_BYTES, MAX_BYTES],
+  resultOverheadBytes: [0, 65_536],
+  maxVariantsPerItem: [2, 64],
+  maxItemBytes: [MIN_BYTES, MAX_BYTES],
+  recentCompletedCapacity: [0, MAX_COUNT],
+} as const satisfies Record<keyof typeof DEFAULTS, readonly [number, number]>;
+
+const FUNCTION_OPTIONS = [
+  'dedupKey',
+  'weigh',
+  'contentKey',
+  'onComplete',
+  'onCallbackError',
+] as const;
+
+const KNOWN_OPTIONS: readonly string[] = [
+  ...Object.keys(INTEGER_RANGES),
+  ...FUNCTION_OPTIONS,
+  'clock',
+];
 
 /** Returns whether `value` is an integer in `[min, max]`. */
 export function isIntegerInRange(value: unknown, min: number, max: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
-function integerOption(name: string, value: unknown, fallback: number, min: number, max: number) {
-  if (value === undefined) return fallback;
+/** How a value is shown in an option message: short, and never throwing. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return typeof value === 'bigint' ? `${value}n` : String(value);
+  }
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function integerOption(name: keyof typeof INTEGER_RANGES, value: unknown): number {
+  if (value === undefined) return DEFAULTS[name];
+  const [min, max] = INTEGER_RANGES[name];
   if (typeof value !== 'number') {
-    throw new TypeError(`option "${name}" must be a number, got ${typeof value}`);
+    throw new TypeError(
+      `options.${name} must be an integer in ${min}..${max}, got ${describeValue(value)}`,
+    );
   }
   if (!isIntegerInRange(value, min, max)) {
-    throw new RangeError(`option "${name}" must be an integer in [${min}, ${max}], got ${value}`);
+    throw new RangeError(
+      `options.${name} must be an integer in ${min}..${max}, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
 
 function functionOption<F>(name: string, value: F | undefined): F | undefined {
   if (value !== undefined && typeof value !== 'function') {
-    throw new TypeError(`option "${name}" must be a function, got ${typeof value}`);
+    throw new TypeError(`options.${name} must be a function, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -115,51 +195,72 @@ function isClock(value: unknown): value is Clock {
   );
 }
 
-/** The options as `resolveOptions` reads them, whatever R is. */
-export type AnyAggregatorOptions<R> = BaseAggregatorOptions<R> & {
-  dedupKey?: ((result: R) => string) | undefined;
-};
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
 
-/** Validates the options once; throws TypeError/RangeError naming the option and its range. */
+/** The known option nearest to `key` (case-insensitive edit distance), if any is close. */
+export function nearestOption(key: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const known of KNOWN_OPTIONS) {
+    const distance = editDistance(key.toLowerCase(), known.toLowerCase());
+    if (distance < bestDistance) {
+      best = known;
+      bestDistance = distance;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** Validates the options once; throws TypeError/RangeError worded `options.<name> must be ...`. */
 export function resolveOptions<R>(input: AnyAggregatorOptions<R> | undefined): ResolvedOptions<R> {
   const options = input === undefined ? {} : input;
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      `options must be an object, got ${options === null ? 'null' : typeof options}`,
-    );
+    throw new TypeError(`options must be an object, got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`unknown option "${key}"`);
+    if (KNOWN_OPTIONS.includes(key)) continue;
+    const near = nearestOption(key);
+    throw new TypeError(
+      `options.${key} is not a known option${near === undefined ? '' : ` (did you mean ${near}?)`}`,
+    );
   }
   const clock = options.clock ?? systemClock;
   if (!isClock(clock)) {
-    throw new TypeError('option "clock" must have now(), setTimeout() and clearTimeout() methods');
+    throw new TypeError(
+      `options.clock must be an object with now(), setTimeout() and clearTimeout(), got ${describeValue(clock)}`,
+    );
   }
   return {
-    timeoutMs: integerOption('timeoutMs', options.timeoutMs, DEFAULTS.timeoutMs, 1, MAX_TIMEOUT_MS),
-    maxPendingSets: integerOption(
-      'maxPendingSets',
-      options.maxPendingSets,
-      DEFAULTS.maxPendingSets,
-      1,
-      MAX_COUNT,
+    timeoutMs: integerOption('timeoutMs', options.timeoutMs),
+    maxPendingSets: integerOption('maxPendingSets', options.maxPendingSets),
+    maxResultsPerSet: integerOption('maxResultsPerSet', options.maxResultsPerSet),
+    maxBytesPerSet: integerOption('maxBytesPerSet', options.maxBytesPerSet),
+    maxPendingBytes: integerOption('maxPendingBytes', options.maxPendingBytes),
+    maxPendingBytesPerCollector: integerOption(
+      'maxPendingBytesPerCollector',
+      options.maxPendingBytesPerCollector,
     ),
-    maxResultsPerSet: integerOption(
-      'maxResultsPerSet',
-      options.maxResultsPerSet,
-      DEFAULTS.maxResultsPerSet,
-      1,
-      MAX_COUNT,
-    ),
+    resultOverheadBytes: integerOption('resultOverheadBytes', options.resultOverheadBytes),
+    maxVariantsPerItem: integerOption('maxVariantsPerItem', options.maxVariantsPerItem),
+    maxItemBytes: integerOption('maxItemBytes', options.maxItemBytes),
     recentCompletedCapacity: integerOption(
       'recentCompletedCapacity',
       options.recentCompletedCapacity,
-      DEFAULTS.recentCompletedCapacity,
-      0,
-      MAX_COUNT,
     ),
     dedupKey: functionOption('dedupKey', options.dedupKey),
-    merge: functionOption('merge', options.merge),
+    weigh: functionOption('weigh', options.weigh),
+    contentKey: functionOption('contentKey', options.contentKey),
     clock,
     onComplete: functionOption('onComplete', options.onComplete),
     onCallbackError: functionOption('onCallbackError', options.onCallbackError),

@@ -1,6 +1,6 @@
+import { FakeClock } from '@daemoneye/test-utils';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../test/fake-clock.js';
 import {
   ADD_RESULT_OUTCOMES,
   type AddResultOutcome,
@@ -8,23 +8,43 @@ import {
   AggregatorError,
   COMPLETION_REASONS,
   ResultAggregator,
+  SHARE_FULL_REASONS,
+  type ShareFullEvent,
+  type ShareFullReason,
 } from './index.js';
 
 interface Finding {
   readonly fingerprint: string;
-  /** Which collector sent this copy, to check that the first copy is kept. */
+  /** Which collector sent this copy, to check that the first copy of each content is kept. */
   readonly origin: string;
+  /** What collectors may disagree about. */
+  readonly content: string;
+  /** Bytes it stands for (`weigh`). */
+  readonly size: number;
 }
 
 const COLLECTORS = ['c1', 'c2', 'c3', 'c4'] as const;
 const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'] as const;
+const CONTENTS = ['A', 'B', 'C'] as const;
+const SIZES = [0, 100, 300] as const;
 const IDS = 6;
 const MAX_PENDING = 4;
-const MAX_RESULTS = 3;
+const MAX_RESULTS = 6;
+const MAX_SET_BYTES = 2048;
+const MAX_PENDING_BYTES = 1500;
+const MAX_PER_COLLECTOR = 1024;
+const OVERHEAD = 50;
+const MAX_VARIANTS = 2;
 
 type Op =
   | { kind: 'begin'; id: number; collectors: string[]; timeoutMs: number }
-  | { kind: 'result'; id: number; collector: string; keys: string[]; final: boolean }
+  | {
+      kind: 'result';
+      id: number;
+      collector: string;
+      items: { key: string; content: string; size: number }[];
+      final: boolean;
+    }
   | { kind: 'fail'; collector: string }
   | { kind: 'advance'; ms: number }
   | { kind: 'cancel'; id: number }
@@ -34,6 +54,11 @@ type Op =
 
 const collector = fc.constantFrom(...COLLECTORS);
 const id = fc.integer({ min: 0, max: IDS - 1 });
+/** Content is mostly 'A' so that most copies agree and some conflict. */
+const content = fc.oneof(
+  { weight: 6, arbitrary: fc.constant('A') },
+  { weight: 1, arbitrary: fc.constantFrom(...CONTENTS) },
+);
 /** Operations where one `result` batch in `finalOneIn` carries the final flag. */
 const opArb = (finalOneIn: number): fc.Arbitrary<Op> =>
   fc.oneof(
@@ -52,7 +77,14 @@ const opArb = (finalOneIn: number): fc.Arbitrary<Op> =>
         kind: fc.constant('result' as const),
         id,
         collector,
-        keys: fc.array(fc.constantFrom(...KEYS), { maxLength: 4 }),
+        items: fc.array(
+          fc.record({
+            key: fc.constantFrom(...KEYS),
+            content,
+            size: fc.constantFrom(...SIZES),
+          }),
+          { maxLength: 4 },
+        ),
         final: fc.integer({ min: 1, max: finalOneIn }).map((n) => n === 1),
       }),
     },
@@ -77,43 +109,75 @@ const opArb = (finalOneIn: number): fc.Arbitrary<Op> =>
     },
   );
 
-type State = 'waiting' | 'final' | 'failed';
+type State = 'waiting' | 'final' | 'failed' | 'overflowed';
 
-/** What the test knows about one begun set: its expectations and every accepted batch. */
+interface ModelSlot {
+  name: string;
+  state: State;
+  used: number;
+  usedBytes: number;
+}
+
+interface ModelVariant {
+  readonly first: Finding;
+  readonly sources: string[];
+}
+
+interface ModelItem {
+  readonly key: string;
+  readonly variants: ModelVariant[];
+  readonly refused: string[];
+  conflict: boolean;
+  bytes: number;
+}
+
+/** The reference model of one begun set. */
 interface Tracked {
   readonly correlationId: string;
   readonly deadline: number;
-  /** Current expected collectors in order, with their state. */
-  expected: [string, State][];
-  readonly accepted: { collector: string; keys: string[] }[];
+  readonly countShare: number;
+  readonly byteShare: number;
+  slots: ModelSlot[];
+  readonly items: ModelItem[];
+  bytes: number;
   completions: AggregatedResult<Finding>[];
 }
 
-const stateOf = (set: Tracked, who: string): State | undefined =>
-  set.expected.find(([name]) => name === who)?.[1];
+const weightOf = (finding: Finding): number => finding.size + OVERHEAD;
 
-/** Reasons and outcomes seen over all runs, to prove the generator reaches every one. */
+/** Reasons, outcomes and share reasons seen over all runs, to prove the generator reaches each. */
 const seen = new Set<string>();
 
 function run(ops: readonly Op[]): void {
   const clock = new FakeClock();
+  let failure: unknown;
   const aggregator = new ResultAggregator<Finding>({
     clock,
     timeoutMs: 30,
     maxPendingSets: MAX_PENDING,
     maxResultsPerSet: MAX_RESULTS,
+    maxBytesPerSet: MAX_SET_BYTES,
+    maxPendingBytes: MAX_PENDING_BYTES,
+    maxPendingBytesPerCollector: MAX_PER_COLLECTOR,
+    resultOverheadBytes: OVERHEAD,
+    maxVariantsPerItem: MAX_VARIANTS,
     recentCompletedCapacity: 1000,
-    // A failed expectation inside the listener lands here; it is rethrown after the operation
-    // so that fast-check sees it (and shrinks).
+    weigh: (finding) => finding.size,
+    contentKey: (finding) => finding.content,
+    // A failed expectation inside a listener lands here; it is rethrown after the operation so
+    // that fast-check sees it (and shrinks).
     onCallbackError: (error) => {
       failure ??= error.cause;
     },
   });
-  let failure: unknown;
   const tracked = new Map<string, Tracked>();
+  /** Charged bytes of every pending set in the model. */
+  let pendingBytes = 0;
   // Which operation is allowed to cause a given completion reason right now.
   let cause: { reason: string; id?: string } | undefined;
   let addCalls = 0;
+  const shareEvents: ShareFullEvent[] = [];
+  aggregator.on('share-full', (event) => shareEvents.push(event));
 
   aggregator.on('complete', (result) => {
     const set = tracked.get(result.correlationId);
@@ -122,50 +186,60 @@ function run(ops: readonly Op[]): void {
     set.completions.push(result);
     seen.add(result.reason);
     expect(set.completions, 'every begun set completes exactly once').toHaveLength(1);
+    pendingBytes -= set.bytes;
 
-    // responded and missing partition expected; failed is part of missing.
-    expect(result.expected).toEqual(set.expected.map(([name]) => name));
+    // responded and missing partition expected; failed and overflowed are parts of missing.
+    const names = (state: State) => set.slots.filter((s) => s.state === state).map((s) => s.name);
+    expect(result.expected).toEqual(set.slots.map((s) => s.name));
     expect([...result.responded, ...result.missing].sort()).toEqual([...result.expected].sort());
-    expect(result.responded.filter((name) => result.missing.includes(name))).toEqual([]);
-    expect(result.responded).toEqual(
-      set.expected.filter(([, state]) => state === 'final').map(([name]) => name),
-    );
-    expect(result.failed).toEqual(
-      set.expected.filter(([, state]) => state === 'failed').map(([name]) => name),
-    );
+    expect(result.responded).toEqual(names('final'));
+    expect(result.failed).toEqual(names('failed'));
+    expect(result.overflowed).toEqual(names('overflowed'));
     expect(result.complete).toBe(result.reason === 'all-received');
+    expect(result.bytes).toBe(set.bytes);
 
-    // Results equal the deduplicated union of accepted inputs (first MAX_RESULTS keys).
-    const order: string[] = [];
-    const sources = new Map<string, string[]>();
-    for (const batch of set.accepted) {
-      for (const key of batch.keys) {
-        let from = sources.get(key);
-        if (from === undefined) {
-          if (order.length >= MAX_RESULTS) continue;
-          order.push(key);
-          from = [];
-          sources.set(key, from);
-        }
-        if (!from.includes(batch.collector)) from.push(batch.collector);
+    // Items equal the model: keys in first-arrival order, each content with exactly its senders.
+    expect(result.results.map((item) => item.key)).toEqual(set.items.map((item) => item.key));
+    result.results.forEach((item, i) => {
+      const model = set.items[i];
+      if (model === undefined) return;
+      const [first] = model.variants;
+      expect(item.result).toBe(first?.first);
+      expect(item.sources, 'sources are exactly who sent the kept content').toEqual(first?.sources);
+      expect(item.conflict).toBe(model.conflict);
+      if (item.conflict) {
+        seen.add('conflict');
+        expect(item.variants.map((v) => v.sources)).toEqual(model.variants.map((v) => v.sources));
+        expect(item.variants.map((v) => v.result)).toEqual(model.variants.map((v) => v.first));
+        expect(item.variantsDropped).toBe(model.refused.length);
+        if (model.refused.length > 0) seen.add('variant-refused');
       }
-    }
-    expect(result.results.map((item) => item.key)).toEqual(order);
-    for (const item of result.results) {
-      expect(item.sources).toEqual(sources.get(item.key));
-      expect(item.result.fingerprint).toBe(item.key);
-      expect(item.result.origin, 'default merge keeps the first copy').toBe(item.sources[0]);
-    }
+      for (const variant of item.conflict ? item.variants : [item]) {
+        expect(new Set(variant.sources).size).toBe(variant.sources.length);
+        for (const source of variant.sources) {
+          expect(variant.result.content, `${source} never listed for content it did not send`).toBe(
+            variant.result.content,
+          );
+        }
+        expect(variant.result.origin).toBe(variant.sources[0]);
+      }
+    });
+    expect(result.conflicts).toBe(set.items.filter((item) => item.conflict).length);
 
     // The reason is justified by the state or by the operation that ran.
-    const waiting = set.expected.filter(([, state]) => state === 'waiting').length;
+    const waiting = names('waiting').length;
     switch (result.reason) {
       case 'all-received':
-        expect(set.expected.every(([, state]) => state === 'final')).toBe(true);
+        expect(waiting).toBe(0);
+        expect(names('failed')).toEqual([]);
+        expect(names('final').length).toBeGreaterThan(0);
         break;
       case 'collector-failed':
         expect(waiting).toBe(0);
         expect(result.failed.length).toBeGreaterThan(0);
+        break;
+      case 'overflow':
+        expect(set.slots.every((s) => s.state === 'overflowed')).toBe(true);
         break;
       case 'timeout':
         expect(result.completedAt).toBe(set.deadline);
@@ -177,6 +251,67 @@ function run(ops: readonly Op[]): void {
   });
 
   const pending = () => [...tracked.values()].filter((set) => set.completions.length === 0);
+
+  /** Bytes held by the slots a collector holds now, across pending sets. */
+  const accountOf = (name: string): number => {
+    let bytes = 0;
+    for (const set of pending()) {
+      for (const slot of set.slots) if (slot.name === name) bytes += slot.usedBytes;
+    }
+    return bytes;
+  };
+
+  /** Charges the model slot, or says which budget refused. */
+  const charge = (set: Tracked, slot: ModelSlot, weight: number): ShareFullReason | undefined => {
+    if (slot.used >= set.countShare) return 'count';
+    if (slot.usedBytes + weight > set.byteShare) return 'bytes';
+    if (accountOf(slot.name) + weight > MAX_PER_COLLECTOR) return 'collector-bytes';
+    if (pendingBytes + weight > MAX_PENDING_BYTES) return 'pending-bytes';
+    slot.used++;
+    slot.usedBytes += weight;
+    set.bytes += weight;
+    pendingBytes += weight;
+    return undefined;
+  };
+
+  /** Applies a batch to the model; returns the refusal that ended the slot's part, if any. */
+  const apply = (set: Tracked, slot: ModelSlot, batch: Finding[]): ShareFullReason | undefined => {
+    for (const finding of batch) {
+      const item = set.items.find((candidate) => candidate.key === finding.fingerprint);
+      const weight = weightOf(finding);
+      if (item === undefined) {
+        const refusal = charge(set, slot, weight);
+        if (refusal !== undefined) return refusal;
+        set.items.push({
+          key: finding.fingerprint,
+          variants: [{ first: finding, sources: [slot.name] }],
+          refused: [],
+          conflict: false,
+          bytes: weight,
+        });
+        continue;
+      }
+      const sent =
+        item.refused.includes(slot.name) ||
+        item.variants.some((variant) => variant.sources.includes(slot.name));
+      if (sent) continue;
+      const agreeing = item.variants.find((variant) => variant.first.content === finding.content);
+      if (agreeing !== undefined) {
+        agreeing.sources.push(slot.name);
+        continue;
+      }
+      item.conflict = true;
+      const refusal = item.variants.length >= MAX_VARIANTS ? 'bounds' : charge(set, slot, weight);
+      if (refusal === undefined) {
+        item.variants.push({ first: finding, sources: [slot.name] });
+        item.bytes += weight;
+        continue;
+      }
+      item.refused.push(slot.name);
+      if (refusal !== 'bounds') return refusal;
+    }
+    return undefined;
+  };
 
   let previous: Op | undefined;
   for (const next of ops) {
@@ -196,61 +331,82 @@ function run(ops: readonly Op[]): void {
           expect(known).toBe(false);
           expect(open).toBeLessThan(MAX_PENDING);
           expect(deadline).toBe(clock.now() + step.timeoutMs);
+          const n = step.collectors.length;
           tracked.set(correlationId, {
             correlationId,
             deadline,
-            expected: step.collectors.map((name): [string, State] => [name, 'waiting']),
-            accepted: [],
+            countShare: Math.max(1, Math.floor(MAX_RESULTS / n)),
+            byteShare: Math.floor(MAX_SET_BYTES / n),
+            slots: step.collectors.map((name) => ({
+              name,
+              state: 'waiting',
+              used: 0,
+              usedBytes: 0,
+            })),
+            items: [],
+            bytes: 0,
             completions: [],
           });
         } catch (error) {
           expect(error).toBeInstanceOf(AggregatorError);
           const code = error instanceof AggregatorError ? error.code : undefined;
-          expect(code).toBe(known ? 'ERR_DUPLICATE_CORRELATION' : 'ERR_TOO_MANY_PENDING');
+          expect(code).toBe(known ? 'ERR_DUPLICATE_CORRELATION' : 'ERR_TOO_MANY_PENDING_SETS');
         }
         break;
       }
       case 'result': {
         const correlationId = `id${step.id}`;
         const set = tracked.get(correlationId);
-        const state = set === undefined ? undefined : stateOf(set, step.collector);
+        const slot = set?.slots.find((s) => s.name === step.collector);
         const done = set !== undefined && set.completions.length > 0;
-        const batch = step.keys.map((key) => ({ fingerprint: key, origin: step.collector }));
-        // Update the expectations first: completion is delivered from inside addResult.
-        if (set !== undefined && state === 'waiting' && !done) {
-          set.accepted.push({ collector: step.collector, keys: step.keys });
-          if (step.final) {
-            set.expected = set.expected.map(([name, s]) => [
-              name,
-              name === step.collector ? 'final' : s,
-            ]);
-          }
+        const batch = step.items.map((item) => ({
+          fingerprint: item.key,
+          origin: step.collector,
+          content: item.content,
+          size: item.size,
+        }));
+        const eventsBefore = shareEvents.length;
+        // Update the model first: completion is delivered from inside addResult.
+        let refusal: ShareFullReason | undefined;
+        const wasWaiting = slot?.state === 'waiting' && !done;
+        if (set !== undefined && slot !== undefined && wasWaiting) {
+          refusal = apply(set, slot, batch);
+          if (refusal !== undefined) slot.state = 'overflowed';
+          else if (step.final) slot.state = 'final';
         }
-        cause = { reason: 'overflow', id: correlationId };
         const outcome = aggregator.addResult(step.collector, correlationId, batch, {
           final: step.final,
         });
         addCalls++;
         seen.add(outcome);
+        if (refusal !== undefined) {
+          seen.add(refusal);
+          expect(outcome).toBe(
+            refusal === 'count' || refusal === 'bytes' ? 'over-limit' : 'over-budget',
+          );
+          expect(shareEvents.slice(eventsBefore)).toEqual([
+            { correlationId, collectorId: step.collector, reason: refusal },
+          ]);
+          break;
+        }
+        expect(shareEvents).toHaveLength(eventsBefore);
         let allowed: AddResultOutcome[];
         if (set === undefined) allowed = ['unknown-correlation'];
         else if (done) allowed = ['late'];
-        else if (state === undefined || state === 'failed') allowed = ['unexpected-collector'];
-        else if (state === 'final') allowed = ['late', 'duplicate'];
-        else allowed = ['accepted', 'duplicate', 'over-limit'];
+        else if (slot === undefined || slot.state === 'failed') allowed = ['unexpected-collector'];
+        else if (slot.state === 'overflowed') allowed = ['over-limit'];
+        else if (slot.state === 'final' && !wasWaiting) allowed = ['late', 'duplicate'];
+        else allowed = ['accepted', 'duplicate'];
         expect(allowed).toContain(outcome);
-        if (outcome === 'over-limit') expect(set?.completions[0]?.reason).toBe('overflow');
         break;
       }
       case 'fail': {
         let waitingOn = 0;
         for (const set of pending()) {
-          if (stateOf(set, step.collector) !== 'waiting') continue;
+          const slot = set.slots.find((s) => s.name === step.collector);
+          if (slot?.state !== 'waiting') continue;
           waitingOn++;
-          set.expected = set.expected.map(([name, s]) => [
-            name,
-            name === step.collector ? 'failed' : s,
-          ]);
+          slot.state = 'failed';
         }
         expect(aggregator.collectorFailed(step.collector)).toBe(waitingOn);
         break;
@@ -273,17 +429,20 @@ function run(ops: readonly Op[]): void {
           expect(outcome).toBe('not-pending');
           break;
         }
-        const from = stateOf(set, step.from);
-        const to = stateOf(set, step.to);
+        const from = set.slots.find((s) => s.name === step.from);
+        const to = set.slots.find((s) => s.name === step.to);
         if (from === undefined) expect(outcome).toBe('unexpected-collector');
-        else if (from === 'final') expect(outcome).toBe('already-final');
-        else if (to !== undefined && to !== 'failed') {
+        else if (from.state === 'final') expect(outcome).toBe('already-final');
+        else if (from.state === 'overflowed') expect(outcome).toBe('already-overflowed');
+        else if (to !== undefined && to.state !== 'failed') {
           expect(outcome).toBe('already-expected');
         } else {
           expect(outcome).toBe('reassigned');
-          set.expected = set.expected
-            .filter(([name]) => name !== step.to || name === step.from)
-            .map(([name, s]) => (name === step.from ? [step.to, 'waiting'] : [name, s]));
+          seen.add('reassigned');
+          // The slot keeps its usage; a failed slot of `to` goes.
+          set.slots = set.slots.filter((s) => s.name !== step.to || s === from);
+          from.name = step.to;
+          from.state = 'waiting';
         }
         break;
       }
@@ -294,29 +453,42 @@ function run(ops: readonly Op[]): void {
     if (failure !== undefined) throw failure;
     // No set stays pending once nothing is outstanding, or after its deadline.
     for (const set of pending()) {
-      expect(set.expected.some(([, state]) => state === 'waiting')).toBe(true);
+      expect(set.slots.some((s) => s.state === 'waiting')).toBe(true);
       expect(set.deadline).toBeGreaterThan(clock.now());
     }
     const stats = aggregator.stats();
     expect(stats.pendingSets).toBe(pending().length);
+    expect(stats.pendingBytes).toBe(pendingBytes);
+    expect(stats.pendingBytes).toBeLessThanOrEqual(MAX_PENDING_BYTES);
     const completed = Object.values(stats.completed).reduce((a, b) => a + b, 0);
     expect(stats.begun).toBe(stats.pendingSets + completed);
     expect(Object.values(stats.outcomes).reduce((a, b) => a + b, 0)).toBe(addCalls);
+    for (const name of COLLECTORS) {
+      const open = pending().filter((set) =>
+        set.slots.some((s) => s.name === name && s.state === 'waiting'),
+      ).length;
+      const full = pending().filter((set) =>
+        set.slots.some((s) => s.name === name && s.state === 'overflowed'),
+      ).length;
+      expect([aggregator.openShares(name), aggregator.fullShares(name)]).toEqual([open, full]);
+    }
   }
 
   cause = { reason: 'shutdown' };
   aggregator.close();
   if (failure !== undefined) throw failure;
   for (const set of tracked.values()) expect(set.completions).toHaveLength(1);
-  expect(aggregator.stats().pendingSets).toBe(0);
-  expect(aggregator.stats().pendingResults).toBe(0);
+  const stats = aggregator.stats();
+  expect(stats.pendingSets).toBe(0);
+  expect(stats.pendingResults).toBe(0);
+  expect(stats.pendingBytes).toBe(0);
   expect(clock.timerCount).toBe(0);
 }
 
 describe('ResultAggregator properties (fixed seed)', () => {
-  it('random interleavings of begin / results / final / failures / timeouts / cancel / reassign', () => {
+  it('random interleavings of begin / results / final / failures / timeouts / cancel / reassign, with shares, bytes and conflicts', () => {
     fc.assert(
-      // Frequent finals reach all-received; rare ones let sets live long enough to overflow.
+      // Frequent finals reach all-received; rare ones let sets live long enough to fill shares.
       fc.property(
         fc
           .constantFrom(2, 4)
@@ -327,7 +499,14 @@ describe('ResultAggregator properties (fixed seed)', () => {
       ),
       { seed: 20_240_603, numRuns: 500 },
     );
-    for (const name of [...COMPLETION_REASONS, ...ADD_RESULT_OUTCOMES]) {
+    for (const name of [
+      ...COMPLETION_REASONS,
+      ...ADD_RESULT_OUTCOMES,
+      ...SHARE_FULL_REASONS,
+      'conflict',
+      'variant-refused',
+      'reassigned',
+    ]) {
       expect(seen, `never reached ${name}`).toContain(name);
     }
   });

@@ -1,5 +1,5 @@
+import { FakeClock } from '@daemoneye/test-utils';
 import { describe, expect, it, vi } from 'vitest';
-import { FakeClock } from '../test/fake-clock.js';
 import {
   type AggregatedResult,
   AggregatorError,
@@ -63,18 +63,22 @@ describe('completion reasons', () => {
     expect(only()).toEqual({
       correlationId: 'c1',
       results: [
-        { key: 'a', result: f('a'), sources: ['p1'] },
-        { key: 'b', result: f('b'), sources: ['p2'] },
+        { key: 'a', result: f('a'), sources: ['p1'], conflict: false },
+        { key: 'b', result: f('b'), sources: ['p2'], conflict: false },
       ],
       expected: ['p1', 'p2'],
       responded: ['p1', 'p2'],
       missing: [],
       failed: [],
+      overflowed: [],
       complete: true,
       reason: 'all-received',
       duplicatesDropped: 0,
       overflowDropped: 0,
       invalidDropped: 0,
+      conflicts: 0,
+      variantsDropped: 0,
+      bytes: 2 * 256,
       startedAt: 1000,
       completedAt: 1007,
     });
@@ -197,43 +201,41 @@ describe('completion reasons', () => {
       ['c1', 'shutdown'],
       ['c2', 'shutdown'],
     ]);
-    expect(codeOf(() => aggregator.begin('c3', ['p1']))).toBe('ERR_CLOSED');
+    expect(codeOf(() => aggregator.begin('c3', ['p1']))).toBe('ERR_AGGREGATOR_CLOSED');
     expect(aggregator.addResult('p1', 'c1', [f('a')])).toBe('late');
     expect(aggregator.addResult('p1', 'zz', [f('a')])).toBe('unknown-correlation');
     aggregator.close();
     clock.advance(10_000);
     expect(completed).toHaveLength(2);
-    expect(aggregator.stats().beginRejected.ERR_CLOSED).toBe(1);
+    expect(aggregator.stats().beginRejected.ERR_AGGREGATOR_CLOSED).toBe(1);
   });
 
-  it('overflow: a new key beyond maxResultsPerSet completes the set and returns over-limit', () => {
+  it('overflow: a set where every collector filled its share completes at once', () => {
     const { aggregator, only } = setup({ maxResultsPerSet: 2 });
-    aggregator.begin('c1', ['p1', 'p2']);
+    aggregator.begin('c1', ['p1']);
     expect(aggregator.addResult('p1', 'c1', [f('a'), f('b')])).toBe('accepted');
-    // Exactly at the limit the set stays open; duplicates still merge.
-    expect(aggregator.addResult('p2', 'c1', [f('a')])).toBe('accepted');
-    expect(aggregator.addResult('p2', 'c1', [f('c'), f('b'), f('d')])).toBe('over-limit');
+    expect(aggregator.addResult('p1', 'c1', [f('c'), f('b'), f('d')], { final: true })).toBe(
+      'over-limit',
+    );
     const result = only();
     expect(result.reason).toBe('overflow');
     expect(result.complete).toBe(false);
-    expect(result.results).toEqual([
-      { key: 'a', result: f('a'), sources: ['p1', 'p2'] },
-      { key: 'b', result: f('b'), sources: ['p1', 'p2'] },
-    ]);
-    expect(result.overflowDropped).toBe(2);
+    expect(result.overflowed).toEqual(['p1']);
+    expect(result.missing).toEqual(['p1']);
+    expect(result.responded).toEqual([]);
+    expect(keys(result)).toEqual(['a', 'b']);
+    expect(result.overflowDropped).toBe(3);
     expect(aggregator.addResult('p1', 'c1', [f('e')])).toBe('late');
     const stats = aggregator.stats();
     expect(stats.completed.overflow).toBe(1);
     expect(stats.outcomes['over-limit']).toBe(1);
-    expect(stats.overflowDropped).toBe(2);
-  });
-
-  it('overflow wins over all-received when the overflowing batch was the last final', () => {
-    const { aggregator, only } = setup({ maxResultsPerSet: 1 });
-    aggregator.begin('c1', ['p1']);
-    expect(aggregator.addResult('p1', 'c1', [f('a'), f('b')], { final: true })).toBe('over-limit');
-    expect(only().reason).toBe('overflow');
-    expect(only().responded).toEqual(['p1']);
+    expect(stats.overflowDropped).toBe(3);
+    expect(stats.shareFull).toEqual({
+      count: 1,
+      bytes: 0,
+      'collector-bytes': 0,
+      'pending-bytes': 0,
+    });
   });
 });
 
@@ -247,13 +249,14 @@ describe('addResult outcomes', () => {
   });
 
   it('duplicate: the same result re-delivered by the same collector is idempotent', () => {
-    const merge = vi.fn((kept: Finding) => kept);
-    const { aggregator, only } = setup({ merge });
+    const contentKey = vi.fn((r: Finding) => String(r.value));
+    const { aggregator, only } = setup({ contentKey });
     aggregator.begin('c1', ['p1', 'p2']);
     expect(aggregator.addResult('p1', 'c1', [f('a', 1), f('b')])).toBe('accepted');
     expect(aggregator.addResult('p1', 'c1', [f('a', 1), f('b')])).toBe('duplicate');
     expect(aggregator.addResult('p1', 'c1', [f('a', 2)])).toBe('duplicate');
-    expect(merge).not.toHaveBeenCalled();
+    // A re-delivery by the same collector is never compared (nor a conflict).
+    expect(contentKey).not.toHaveBeenCalled();
     // A re-delivered batch that carries the final flag still changes state.
     expect(aggregator.addResult('p1', 'c1', [f('b')], { final: true })).toBe('accepted');
     // After final, an exact re-delivery is still a duplicate ...
@@ -264,8 +267,8 @@ describe('addResult outcomes', () => {
     aggregator.addResult('p2', 'c1', [], { final: true });
     const result = only();
     expect(result.results).toEqual([
-      { key: 'a', result: f('a', 1), sources: ['p1'] },
-      { key: 'b', result: f('b'), sources: ['p1'] },
+      { key: 'a', result: f('a', 1), sources: ['p1'], conflict: false },
+      { key: 'b', result: f('b'), sources: ['p1'], conflict: false },
     ]);
     expect(result.duplicatesDropped).toBe(5);
     expect(aggregator.stats().outcomes).toEqual({
@@ -275,6 +278,7 @@ describe('addResult outcomes', () => {
       'unknown-correlation': 0,
       'unexpected-collector': 0,
       'over-limit': 0,
+      'over-budget': 0,
     });
   });
 
@@ -336,7 +340,7 @@ describe('addResult outcomes', () => {
     expect(aggregator.addResult('p1', 'c1', [f('a'), f('boom')], { final: true })).toBe('accepted');
     expect(keys(only())).toEqual(['a']);
     expect(only().invalidDropped).toBe(1);
-    expect(callbackErrors.map((e) => e.code)).toEqual(['ERR_CALLBACK_FAILED']);
+    expect(callbackErrors.map((e) => e.code)).toEqual(['ERR_AGGREGATOR_CALLBACK_FAILED']);
     expect(callbackErrors[0]?.cause).toEqual(new Error('bad result'));
     expect(aggregator.stats().invalidResults).toBe(1);
   });
@@ -356,7 +360,7 @@ describe('addResult outcomes', () => {
   });
 });
 
-describe('dedup and merge', () => {
+describe('dedup', () => {
   it('records every source in arrival order and compares keys exactly', () => {
     const { aggregator, only } = setup();
     aggregator.begin('c1', ['p1', 'p2', 'p3']);
@@ -381,35 +385,6 @@ describe('dedup and merge', () => {
     aggregator.addResult('p1', 'c1', batch, { final: true });
     expect(new Set(keys(only())).size).toBe(20_000);
   });
-
-  it('calls merge once per new source with (kept, incoming, collectorId)', () => {
-    const merge = vi.fn(
-      (kept: Finding, incoming: Finding): Finding =>
-        f(kept.fingerprint, (kept.value ?? 0) + (incoming.value ?? 0)),
-    );
-    const { aggregator, only } = setup({ merge });
-    aggregator.begin('c1', ['p1', 'p2']);
-    aggregator.addResult('p1', 'c1', [f('a', 1)]);
-    aggregator.addResult('p2', 'c1', [f('a', 2)]);
-    aggregator.addResult('p2', 'c1', [f('a', 2)], { final: true });
-    aggregator.addResult('p1', 'c1', [], { final: true });
-    expect(merge).toHaveBeenCalledTimes(1);
-    expect(merge).toHaveBeenCalledWith(f('a', 1), f('a', 2), 'p2');
-    expect(only().results).toEqual([{ key: 'a', result: f('a', 3), sources: ['p1', 'p2'] }]);
-  });
-
-  it('a throwing merge keeps the first result, records the source and reports the error', () => {
-    const { aggregator, callbackErrors, only } = setup({
-      merge: () => {
-        throw new Error('merge bug');
-      },
-    });
-    aggregator.begin('c1', ['p1', 'p2']);
-    aggregator.addResult('p1', 'c1', [f('a', 1)], { final: true });
-    expect(aggregator.addResult('p2', 'c1', [f('a', 2)], { final: true })).toBe('accepted');
-    expect(only().results).toEqual([{ key: 'a', result: f('a', 1), sources: ['p1', 'p2'] }]);
-    expect(callbackErrors[0]?.message).toContain('merge threw');
-  });
 });
 
 describe('begin errors and limits', () => {
@@ -423,7 +398,7 @@ describe('begin errors and limits', () => {
     expect(aggregator.stats().begun).toBe(1);
   });
 
-  it('ERR_TOO_MANY_PENDING at maxPendingSets, and room again after a completion', () => {
+  it('ERR_TOO_MANY_PENDING_SETS at maxPendingSets, and room again after a completion', () => {
     const { aggregator } = setup({ maxPendingSets: 2 });
     aggregator.begin('c1', ['p1']);
     aggregator.begin('c2', ['p1']);
@@ -435,15 +410,15 @@ describe('begin errors and limits', () => {
     }
     expect(thrown).toBeInstanceOf(AggregatorError);
     expect(thrown).toBeInstanceOf(Error);
-    expect(thrown).toMatchObject({ name: 'AggregatorError', code: 'ERR_TOO_MANY_PENDING' });
+    expect(thrown).toMatchObject({ name: 'AggregatorError', code: 'ERR_TOO_MANY_PENDING_SETS' });
     expect(String(thrown)).toContain('maxPendingSets 2');
-    expect(aggregator.stats().beginRejected.ERR_TOO_MANY_PENDING).toBe(1);
+    expect(aggregator.stats().beginRejected.ERR_TOO_MANY_PENDING_SETS).toBe(1);
     aggregator.addResult('p1', 'c1', [], { final: true });
     expect(() => aggregator.begin('c3', ['p1'])).not.toThrow();
     expect(aggregator.stats().pendingSets).toBe(2);
   });
 
-  it('ERR_INVALID_ARGUMENT for bad ids, collectors and per-set times', () => {
+  it('ERR_AGGREGATOR_INVALID_ARGUMENT for bad ids, collectors and per-set times', () => {
     const { aggregator } = setup();
     const cases: (() => unknown)[] = [
       () => aggregator.begin('', ['p1']),
@@ -460,8 +435,8 @@ describe('begin errors and limits', () => {
       () => aggregator.begin('c', ['p1'], { deadlineAt: Number.NaN }),
       () => aggregator.begin('c', ['p1'], { deadlineAt: Number.POSITIVE_INFINITY }),
     ];
-    for (const run of cases) expect(codeOf(run)).toBe('ERR_INVALID_ARGUMENT');
-    expect(aggregator.stats().beginRejected.ERR_INVALID_ARGUMENT).toBe(cases.length);
+    for (const run of cases) expect(codeOf(run)).toBe('ERR_AGGREGATOR_INVALID_ARGUMENT');
+    expect(aggregator.stats().beginRejected.ERR_AGGREGATOR_INVALID_ARGUMENT).toBe(cases.length);
     expect(aggregator.stats().begun).toBe(0);
     expect(() => aggregator.begin('c', ['p1'])).not.toThrow();
   });
@@ -539,7 +514,9 @@ describe('reassign', () => {
     expect(aggregator.reassign('c1', 'p1', 'p3')).toBe('already-final');
     expect(aggregator.reassign('c1', 'p2', 'p1')).toBe('already-expected');
     expect(aggregator.reassign('c1', 'p2', 'p2')).toBe('already-expected');
-    expect(codeOf(() => aggregator.reassign('c1', 'p2', ''))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => aggregator.reassign('c1', 'p2', ''))).toBe(
+      'ERR_AGGREGATOR_INVALID_ARGUMENT',
+    );
     aggregator.cancel('c1');
     expect(aggregator.reassign('c1', 'p2', 'p3')).toBe('not-pending');
   });
@@ -647,10 +624,10 @@ describe('callbacks', () => {
     clock.advance(5);
     expect(received).toEqual(['c1', 'c2']);
     expect(errors.map((e) => [e.code, e.message])).toEqual([
-      ['ERR_CALLBACK_FAILED', 'onComplete threw for correlation id "c1"'],
-      ['ERR_CALLBACK_FAILED', `a 'complete' listener threw for correlation id "c1"`],
-      ['ERR_CALLBACK_FAILED', 'onComplete threw for correlation id "c2"'],
-      ['ERR_CALLBACK_FAILED', `a 'complete' listener threw for correlation id "c2"`],
+      ['ERR_AGGREGATOR_CALLBACK_FAILED', 'onComplete threw for correlation id "c1"'],
+      ['ERR_AGGREGATOR_CALLBACK_FAILED', `a 'complete' listener threw for correlation id "c1"`],
+      ['ERR_AGGREGATOR_CALLBACK_FAILED', 'onComplete threw for correlation id "c2"'],
+      ['ERR_AGGREGATOR_CALLBACK_FAILED', `a 'complete' listener threw for correlation id "c2"`],
     ]);
     expect(errors[0]?.cause).toEqual(new Error('callback bug'));
     const stats = aggregator.stats();

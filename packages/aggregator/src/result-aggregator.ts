@@ -1,26 +1,45 @@
 import { EventEmitter } from 'node:events';
-import { Heap, LRUCache } from 'mnemonist';
+import { LRUCache } from 'mnemonist';
 import type { Clock } from './clock.js';
+
+export type { BeginOptions } from './begin.js';
+
+import {
+  type BeginOptions,
+  deadlineOf,
+  invalidArgument,
+  isBeginRejection,
+  validateCollectors,
+  zeroOutcomes,
+  zeroReasons,
+  zeroRejections,
+} from './begin.js';
+import { CallbackErrors } from './callbacks.js';
+import { Deadlines } from './deadlines.js';
 import { AggregatorError } from './errors.js';
+import { Intake } from './intake.js';
 import type { Fingerprinted, ResolvedOptions, ResultAggregatorOptions } from './options.js';
-import { isIntegerInRange, MAX_TIMEOUT_MS, resolveOptions } from './options.js';
+import { resolveOptions } from './options.js';
+import {
+  buildItems,
+  createSet,
+  FAILED,
+  FINAL,
+  OVERFLOWED,
+  type PendingSet,
+  type SlotState,
+  WAITING,
+} from './pending-set.js';
+import { ShareBook } from './shares.js';
 import type {
   AddResultOutcome,
-  AggregatedItem,
   AggregatedResult,
   AggregatorStats,
-  BeginRejectionCode,
   CompletionReason,
   ReassignOutcome,
+  ShareFullEvent,
+  ShareFullReason,
 } from './types.js';
-
-/** Per-set options of {@link ResultAggregator.begin}. */
-export interface BeginOptions {
-  /** Timeout of this set in ms (integer 1..2_147_483_647); default the aggregator's `timeoutMs`. */
-  timeoutMs?: number | undefined;
-  /** Absolute deadline in `clock.now()` units; when given with `timeoutMs` the earlier wins. */
-  deadlineAt?: number | undefined;
-}
 
 /** Per-batch options of {@link ResultAggregator.addResult}. */
 export interface AddResultOptions {
@@ -32,6 +51,8 @@ export interface AddResultOptions {
 export type AggregatorEvents<R> = {
   /** Emitted once per correlation set, after `onComplete`. */
   complete: [result: AggregatedResult<R>];
+  /** A collector's share of a set filled up; its part of that set ended (stop reading it). */
+  'share-full': [event: ShareFullEvent];
 };
 
 /** The constructor argument: optional when R has a string `fingerprint`, required otherwise. */
@@ -39,128 +60,55 @@ export type ResultAggregatorArgs<R> = [R] extends [Fingerprinted]
   ? [options?: ResultAggregatorOptions<R>]
   : [options: ResultAggregatorOptions<R>];
 
-const WAITING = 0;
-const FINAL = 1;
-const FAILED = 2;
-type CollectorState = typeof WAITING | typeof FINAL | typeof FAILED;
+const NONE: readonly string[] = Object.freeze([]);
 
-/** Keeps the heap from holding more than this many completed entries beyond twice the pending sets. */
-const HEAP_SLACK = 1024;
-
-/** The mutable form of {@link AggregatedItem} kept while the set is pending. */
-interface Item<R> extends AggregatedItem<R> {
-  result: R;
-  sources: readonly string[];
-}
-
-/** A heap entry; `set` becomes null when the set completes, so the heap never pins its results. */
-interface Deadline<R> {
-  readonly at: number;
-  set: PendingSet<R> | null;
-}
-
-interface PendingSet<R> {
-  readonly correlationId: string;
-  readonly startedAt: number;
-  readonly deadline: Deadline<R>;
-  /** Current expected collectors; `states[i]` belongs to `collectors[i]`. */
-  readonly collectors: string[];
-  readonly states: CollectorState[];
-  /** Collectors still WAITING. */
-  outstanding: number;
-  readonly byKey: Map<string, Item<R>>;
-  readonly items: Item<R>[];
-  duplicatesDropped: number;
-  overflowDropped: number;
-  invalidDropped: number;
-  done: boolean;
-}
-
-function compareDeadlines<R>(a: Deadline<R>, b: Deadline<R>): number {
-  return a.at - b.at;
-}
-
-function defaultDedupKey(result: unknown): unknown {
-  return typeof result === 'object' && result !== null && 'fingerprint' in result
-    ? result.fingerprint
-    : undefined;
-}
-
-function zeroReasons(): Record<CompletionReason, number> {
-  return {
-    'all-received': 0,
-    timeout: 0,
-    'collector-failed': 0,
-    cancelled: 0,
-    shutdown: 0,
-    overflow: 0,
-  };
-}
-
-function zeroOutcomes(): Record<AddResultOutcome, number> {
-  return {
-    accepted: 0,
-    duplicate: 0,
-    late: 0,
-    'unknown-correlation': 0,
-    'unexpected-collector': 0,
-    'over-limit': 0,
-  };
-}
-
-function zeroRejections(): Record<BeginRejectionCode, number> {
-  return {
-    ERR_DUPLICATE_CORRELATION: 0,
-    ERR_TOO_MANY_PENDING: 0,
-    ERR_CLOSED: 0,
-    ERR_INVALID_ARGUMENT: 0,
-  };
-}
-
-function invalidArgument(message: string): AggregatorError {
-  return new AggregatorError('ERR_INVALID_ARGUMENT', message);
+function append(list: string[] | undefined, id: string): string[] {
+  if (list === undefined) return [id];
+  list.push(id);
+  return list;
 }
 
 /**
  * Turns many collectors' answers into exactly one {@link AggregatedResult} per correlation id.
  *
- * Completion is delivered synchronously from the call that caused it (`addResult`,
- * `collectorFailed`, `cancel`, `close`) or from the timer, first to `onComplete`, then to
- * `complete` listeners. All bookkeeping is committed before delivery, so callbacks may call back
- * into the aggregator, and a throwing callback cannot corrupt state (see `onCallbackError`).
+ * Each expected collector owns a share of its set's count and byte budget; filling it ends only
+ * that collector's part (`share-full`). The same key with different content from two collectors is
+ * kept as a conflict with every variant. Completion is delivered synchronously from the call that
+ * caused it, or from the timer, first to `onComplete`, then to `complete` listeners; all
+ * bookkeeping is committed before, so callbacks may call back in.
  */
 export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
   readonly #options: ResolvedOptions<R>;
   readonly #clock: Clock;
   readonly #pending = new Map<string, PendingSet<R>>();
-  #deadlines = new Heap<Deadline<R>>(compareDeadlines);
+  readonly #deadlines: Deadlines<PendingSet<R>>;
   readonly #recent: LRUCache<string, CompletionReason> | undefined;
-  #timerHandle: unknown;
-  #timerArmed = false;
-  /**
-   * The earliest deadline the armed timer serves (or its fire time when the delay was clamped).
-   * Compared with deadlines rather than the rounded-up fire time, so that sets begun within the
-   * same millisecond on a fractional clock do not re-arm the timer each time.
-   */
-  #armedFor = Number.POSITIVE_INFINITY;
+  readonly #shares = new ShareBook();
+  readonly #callbacks: CallbackErrors;
+  readonly #intake: Intake<R>;
   #closed = false;
-  /** Callback errors held while an addResult batch is being applied (see #reportCallbackError). */
-  #deferred: AggregatorError[] | undefined;
 
   #begun = 0;
-  #pendingResults = 0;
   readonly #completed = zeroReasons();
   readonly #outcomes = zeroOutcomes();
   readonly #beginRejected = zeroRejections();
-  #duplicatesDropped = 0;
+  readonly #shareFull: Record<ShareFullReason, number> = {
+    count: 0,
+    bytes: 0,
+    'collector-bytes': 0,
+    'pending-bytes': 0,
+  };
   #overflowDropped = 0;
-  #invalidResults = 0;
-  #callbackErrors = 0;
 
   constructor(...[options]: ResultAggregatorArgs<R>) {
     super();
     this.#options = resolveOptions<R>(options);
+    this.#callbacks = new CallbackErrors(this.#options.onCallbackError);
+    this.#intake = new Intake(this.#options, (callback, id, cause) =>
+      this.#callbacks.report(callback, id, cause),
+    );
     this.#clock = this.#options.clock;
+    this.#deadlines = new Deadlines(this.#clock, (set) => this.#complete(set, 'timeout'));
     const capacity = this.#options.recentCompletedCapacity;
     this.#recent = capacity > 0 ? new LRUCache<string, CompletionReason>(capacity) : undefined;
   }
@@ -177,9 +125,9 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
 
   /**
    * Starts a correlation set waiting for `final` from each expected collector and returns its
-   * absolute deadline (clock time). Throws {@link AggregatorError}: `ERR_CLOSED` after `close()`,
-   * `ERR_INVALID_ARGUMENT` for bad arguments, `ERR_DUPLICATE_CORRELATION` when the id is pending
-   * or recently completed, `ERR_TOO_MANY_PENDING` at `maxPendingSets`.
+   * absolute deadline (clock time). Throws {@link AggregatorError}: `ERR_AGGREGATOR_CLOSED`,
+   * `ERR_AGGREGATOR_INVALID_ARGUMENT`, `ERR_DUPLICATE_CORRELATION` (pending or recently
+   * completed), `ERR_TOO_MANY_PENDING_SETS` (at `maxPendingSets`).
    */
   begin(
     correlationId: string,
@@ -189,7 +137,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     try {
       return this.#begin(correlationId, expectedCollectors, options);
     } catch (error) {
-      if (error instanceof AggregatorError && error.code !== 'ERR_CALLBACK_FAILED') {
+      if (error instanceof AggregatorError && isBeginRejection(error.code)) {
         this.#beginRejected[error.code]++;
       }
       throw error;
@@ -202,14 +150,17 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     options: BeginOptions | undefined,
   ): number {
     if (this.#closed) {
-      throw new AggregatorError('ERR_CLOSED', `cannot begin "${correlationId}": aggregator closed`);
+      throw new AggregatorError(
+        'ERR_AGGREGATOR_CLOSED',
+        `cannot begin "${correlationId}": aggregator closed`,
+      );
     }
     if (typeof correlationId !== 'string' || correlationId.length === 0) {
       throw invalidArgument('correlationId must be a non-empty string');
     }
-    const collectors = this.#validateCollectors(expectedCollectors);
+    const collectors = validateCollectors(expectedCollectors);
     const now = this.#clock.now();
-    const at = this.#deadlineOf(now, options);
+    const at = deadlineOf(now, options, this.#options.timeoutMs);
     if (this.#pending.has(correlationId)) {
       throw new AggregatorError(
         'ERR_DUPLICATE_CORRELATION',
@@ -224,75 +175,25 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     }
     if (this.#pending.size >= this.#options.maxPendingSets) {
       throw new AggregatorError(
-        'ERR_TOO_MANY_PENDING',
+        'ERR_TOO_MANY_PENDING_SETS',
         `cannot begin "${correlationId}": ${this.#pending.size} sets pending (maxPendingSets ${this.#options.maxPendingSets})`,
       );
     }
-    const states: CollectorState[] = new Array<CollectorState>(collectors.length).fill(WAITING);
-    const deadline: Deadline<R> = { at, set: null };
-    const set: PendingSet<R> = {
-      correlationId,
-      startedAt: now,
-      deadline,
-      collectors,
-      states,
-      outstanding: collectors.length,
-      byKey: new Map(),
-      items: [],
-      duplicatesDropped: 0,
-      overflowDropped: 0,
-      invalidDropped: 0,
-      done: false,
-    };
-    deadline.set = set;
+    const { maxResultsPerSet, maxBytesPerSet } = this.#options;
+    const set = createSet<R>(correlationId, now, collectors, maxResultsPerSet, maxBytesPerSet);
     this.#pending.set(correlationId, set);
     this.#begun++;
-    if (this.#deadlines.size >= 2 * this.#pending.size + HEAP_SLACK) this.#compactDeadlines();
-    this.#deadlines.push(deadline);
-    if (!this.#timerArmed || at < this.#armedFor) this.#armTimer();
+    for (const id of collectors) this.#shares.open(id, 1);
+    set.deadline = this.#deadlines.add(set, at, this.#pending.size);
     return at;
-  }
-
-  #validateCollectors(expected: readonly string[]): string[] {
-    if (!Array.isArray(expected) || expected.length === 0) {
-      throw invalidArgument('expectedCollectors must be a non-empty array of collector ids');
-    }
-    const collectors: string[] = [];
-    const seen = expected.length > 16 ? new Set<string>() : undefined;
-    for (const id of expected) {
-      if (typeof id !== 'string' || id.length === 0) {
-        throw invalidArgument('expectedCollectors must contain only non-empty strings');
-      }
-      const duplicate = seen === undefined ? collectors.includes(id) : seen.has(id);
-      if (duplicate) throw invalidArgument(`expectedCollectors lists "${id}" twice`);
-      seen?.add(id);
-      collectors.push(id);
-    }
-    return collectors;
-  }
-
-  #deadlineOf(now: number, options: BeginOptions | undefined): number {
-    const timeoutMs = options?.timeoutMs;
-    const deadlineAt = options?.deadlineAt;
-    if (timeoutMs !== undefined && !isIntegerInRange(timeoutMs, 1, MAX_TIMEOUT_MS)) {
-      throw invalidArgument(`timeoutMs must be an integer in [1, ${MAX_TIMEOUT_MS}]`);
-    }
-    if (
-      deadlineAt !== undefined &&
-      (typeof deadlineAt !== 'number' || !Number.isFinite(deadlineAt))
-    ) {
-      throw invalidArgument('deadlineAt must be a finite number (clock time)');
-    }
-    if (deadlineAt === undefined) return now + (timeoutMs ?? this.#options.timeoutMs);
-    return timeoutMs === undefined ? deadlineAt : Math.min(deadlineAt, now + timeoutMs);
   }
 
   /**
    * Adds one batch of results from a collector. Never throws; returns (and counts) an outcome:
-   * `accepted` (something new, or `final`), `duplicate` (an exact re-delivery),
-   * `late` (set already completed, or new results after this collector's `final`),
-   * `unknown-correlation`, `unexpected-collector` (not, or no longer, expected) or
-   * `over-limit` (a new key beyond `maxResultsPerSet`: the set completes with `overflow`).
+   * `accepted`, `duplicate` (an exact re-delivery), `late`, `unknown-correlation`,
+   * `unexpected-collector`, `over-limit` (the collector's share of this set is full: its part
+   * ended, `share-full` emitted) or `over-budget` (the same, because of
+   * `maxPendingBytesPerCollector` or `maxPendingBytes`).
    */
   addResult(
     collectorId: string,
@@ -302,22 +203,12 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
   ): AddResultOutcome {
     // Data-plane input never throws: a non-array batch is refused and counted.
     if (!Array.isArray(results)) return this.#count('unexpected-collector');
-    const outer = this.#deferred;
-    this.#deferred = [];
-    let outcome: AddResultOutcome;
+    const outer = this.#callbacks.hold();
     try {
-      outcome = this.#addResult(collectorId, correlationId, results, options);
+      return this.#addResult(collectorId, correlationId, results, options);
     } finally {
-      const errors = this.#deferred;
-      this.#deferred = outer;
-      for (const error of errors) this.#reportOrDefer(error);
+      this.#callbacks.release(outer);
     }
-    return outcome;
-  }
-
-  #reportOrDefer(error: AggregatorError): void {
-    if (this.#deferred !== undefined) this.#deferred.push(error);
-    else this.#deliverCallbackError(error);
   }
 
   #addResult(
@@ -332,102 +223,84 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
         this.#recent?.has(correlationId) === true ? 'late' : 'unknown-correlation',
       );
     }
-    const index = set.collectors.indexOf(collectorId);
-    const state = set.states[index];
+    const slot = set.collectors.indexOf(collectorId);
+    const state = set.states[slot];
     if (state === undefined || state === FAILED) return this.#count('unexpected-collector');
-    if (state === FINAL) return this.#count(this.#afterFinal(set, collectorId, results));
+    if (state === FINAL) return this.#count(this.#intake.afterFinal(set, collectorId, results));
+    if (state === OVERFLOWED) {
+      set.overflowDropped += results.length;
+      this.#overflowDropped += results.length;
+      return this.#count('over-limit');
+    }
 
-    const limit = this.#options.maxResultsPerSet;
-    const merge = this.#options.merge;
     let changed = results.length === 0;
-    let overflowed = false;
+    let full: ShareFullReason | undefined;
+    let seen = 0;
+    const account = this.#shares.account(collectorId);
     for (const result of results) {
-      const key = this.#keyOf(result, set);
-      if (key === undefined) {
+      seen++;
+      const step = this.#intake.add(set, slot, collectorId, result, account);
+      if (step === 'unchanged') continue;
+      changed = true;
+      if (step === 'changed') continue;
+      if (step === 'invalid') {
         set.invalidDropped++;
-        this.#invalidResults++;
-        changed = true;
+        this.#intake.invalidResults++;
         continue;
       }
-      const item = set.byKey.get(key);
-      if (item !== undefined) {
-        set.duplicatesDropped++;
-        this.#duplicatesDropped++;
-        if (!item.sources.includes(collectorId)) {
-          // Exact-size copy: `push` would grow a 1-element array to ~17 slots (~140 bytes).
-          item.sources = item.sources.concat(collectorId);
-          if (merge !== undefined) this.#merge(merge, item, result, collectorId, set);
-          changed = true;
-        }
-        continue;
-      }
-      if (set.items.length >= limit) {
-        set.overflowDropped++;
-        this.#overflowDropped++;
-        overflowed = true;
-        continue;
-      }
-      const created: Item<R> = { key, result, sources: [collectorId] };
-      set.byKey.set(key, created);
-      set.items.push(created);
-      this.#pendingResults++;
+      // This one and the rest of the batch are refused: the sender's part of the set ends here.
+      full = step;
+      const refused = results.length - seen + 1;
+      set.overflowDropped += refused;
+      this.#overflowDropped += refused;
+      break;
+    }
+    if (full !== undefined) this.#endShare(set, slot, collectorId, OVERFLOWED);
+    else if (options?.final === true) {
+      this.#endShare(set, slot, collectorId, FINAL);
       changed = true;
     }
-    if (options?.final === true) {
-      set.states[index] = FINAL;
-      set.outstanding--;
-      changed = true;
-    }
-    // Count before completing so that callbacks observe consistent stats.
-    if (overflowed) {
-      this.#count('over-limit');
-      this.#complete(set, 'overflow');
-      return 'over-limit';
-    }
-    const outcome = this.#count(changed ? 'accepted' : 'duplicate');
-    if (set.outstanding === 0) this.#complete(set, this.#settledReason(set));
+    // Count before emitting or completing so that callbacks observe consistent stats.
+    let outcome: AddResultOutcome = changed ? 'accepted' : 'duplicate';
+    if (full === 'count' || full === 'bytes') outcome = 'over-limit';
+    else if (full !== undefined) outcome = 'over-budget';
+    this.#count(outcome);
+    if (full !== undefined) this.#shareFullEvent(set.correlationId, collectorId, full);
+    if (!set.done && set.outstanding === 0) this.#complete(set, this.#settledReason(set));
     return outcome;
   }
 
-  /** After `final`: an exact re-delivery is `duplicate`, anything new is `late`. */
-  #afterFinal(set: PendingSet<R>, collectorId: string, results: readonly R[]): AddResultOutcome {
-    for (const result of results) {
-      const key = this.#keyOf(result, set);
-      const item = key === undefined ? undefined : set.byKey.get(key);
-      if (item === undefined || !item.sources.includes(collectorId)) return 'late';
-    }
-    set.duplicatesDropped += results.length;
-    this.#duplicatesDropped += results.length;
-    return 'duplicate';
+  /** Ends a WAITING slot's part: final, failed or overflowed. */
+  #endShare(set: PendingSet<R>, slot: number, collectorId: string, to: SlotState): void {
+    set.states[slot] = to;
+    set.outstanding--;
+    this.#shares.open(collectorId, -1);
+    if (to === OVERFLOWED) this.#shares.full(collectorId, 1);
   }
 
-  #keyOf(result: R, set: PendingSet<R>): string | undefined {
-    const dedupKey = this.#options.dedupKey;
-    if (dedupKey === undefined) {
-      const key = defaultDedupKey(result);
-      return typeof key === 'string' ? key : undefined;
-    }
+  #shareFullEvent(correlationId: string, collectorId: string, reason: ShareFullReason): void {
+    this.#shareFull[reason]++;
     try {
-      const key = dedupKey(result);
-      return typeof key === 'string' ? key : undefined;
+      this.emit('share-full', { correlationId, collectorId, reason });
     } catch (error) {
-      this.#reportCallbackError('dedupKey', set.correlationId, error);
-      return undefined;
+      this.#callbacks.report("a 'share-full' listener", correlationId, error);
     }
   }
 
-  #merge(
-    merge: (kept: R, incoming: R, collectorId: string) => R,
-    item: Item<R>,
-    incoming: R,
-    collectorId: string,
-    set: PendingSet<R>,
-  ): void {
-    try {
-      item.result = merge(item.result, incoming, collectorId);
-    } catch (error) {
-      this.#reportCallbackError('merge', set.correlationId, error);
-    }
+  /**
+   * How many pending sets still take results from `collectorId` (it is expected there, has not
+   * sent `final`, failed or filled its share). 0 means nothing it sends is needed now.
+   */
+  openShares(collectorId: string): number {
+    return this.#shares.openOf(collectorId);
+  }
+
+  /**
+   * How many pending sets hold a full share of `collectorId` (see `share-full`). Each such set
+   * lists it in `overflowed` when it completes; at 0 the agent may read its socket again.
+   */
+  fullShares(collectorId: string): number {
+    return this.#shares.fullOf(collectorId);
   }
 
   /**
@@ -444,10 +317,9 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     for (const set of affected) {
       // A callback run by an earlier completion may have changed this set.
       if (set.done) continue;
-      const index = set.collectors.indexOf(collectorId);
-      if (set.states[index] !== WAITING) continue;
-      set.states[index] = FAILED;
-      set.outstanding--;
+      const slot = set.collectors.indexOf(collectorId);
+      if (set.states[slot] !== WAITING) continue;
+      this.#endShare(set, slot, collectorId, FAILED);
       count++;
       if (set.outstanding === 0) this.#complete(set, 'collector-failed');
     }
@@ -456,9 +328,10 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
 
   /**
    * Moves the expectation of a pending set from one collector to another (failover re-routed
-   * the task). `from` must be expected and not final (waiting or failed); `to` must not already
-   * be expected, unless it failed in this set (so `reassign(id, x, x)` re-expects a failed `x`,
-   * e.g. after a restart). Results already received from `from` are kept.
+   * the task). `from` must be expected and waiting or failed; `to` must not already be expected,
+   * unless it failed in this set (so `reassign(id, x, x)` re-expects a failed `x`). The slot keeps
+   * its share and what it already used: results received from `from` stay, and the new
+   * collector's copies of them are duplicates, not new charges.
    * Call it before `collectorFailed(from)`, which may otherwise complete the set first.
    */
   reassign(correlationId: string, from: string, to: string): ReassignOutcome {
@@ -471,15 +344,25 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     const fromState = set.states[fromIndex];
     if (fromState === undefined) return 'unexpected-collector';
     if (fromState === FINAL) return 'already-final';
+    if (fromState === OVERFLOWED) return 'already-overflowed';
     const toIndex = set.collectors.indexOf(to);
     if (toIndex >= 0 && set.states[toIndex] !== FAILED) return 'already-expected';
     set.collectors[fromIndex] = to;
     set.states[fromIndex] = WAITING;
     if (fromState === FAILED) set.outstanding++;
-    // `to` failed here before: its old slot goes, unless it is the very slot just re-armed.
+    else this.#shares.open(from, -1);
+    this.#shares.open(to, 1);
+    // What the slot holds is now the new collector's to answer for.
+    const held = set.usage?.[2 * fromIndex + 1] ?? 0;
+    this.#shares.bytes(from, -held);
+    this.#shares.bytes(to, held);
+    // `to` failed here before: its old slot goes (its usage stays held by the set), unless it is
+    // the very slot just re-armed.
     if (toIndex >= 0 && toIndex !== fromIndex) {
       set.collectors.splice(toIndex, 1);
       set.states.splice(toIndex, 1);
+      this.#shares.bytes(to, -(set.usage?.[2 * toIndex + 1] ?? 0));
+      set.usage?.splice(2 * toIndex, 2);
     }
     return 'reassigned';
   }
@@ -494,13 +377,13 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
 
   /**
    * Completes every pending set with reason `shutdown`, stops the timer, and makes later `begin`
-   * calls throw `ERR_CLOSED`. Idempotent. Late results are still classified afterwards.
+   * calls throw `ERR_AGGREGATOR_CLOSED`. Synchronous and idempotent. Late results are still
+   * classified afterwards.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#disarmTimer();
-    this.#deadlines.clear();
+    this.#deadlines.stop();
     for (const set of Array.from(this.#pending.values())) {
       if (!set.done) this.#complete(set, 'shutdown');
     }
@@ -510,15 +393,19 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
   stats(): AggregatorStats {
     return {
       pendingSets: this.#pending.size,
-      pendingResults: this.#pendingResults,
+      pendingResults: this.#intake.pendingResults,
+      pendingBytes: this.#intake.pendingBytes,
       begun: this.#begun,
       completed: { ...this.#completed },
       outcomes: { ...this.#outcomes },
       beginRejected: { ...this.#beginRejected },
-      duplicatesDropped: this.#duplicatesDropped,
+      duplicatesDropped: this.#intake.duplicatesDropped,
       overflowDropped: this.#overflowDropped,
-      invalidResults: this.#invalidResults,
-      callbackErrors: this.#callbackErrors,
+      shareFull: { ...this.#shareFull },
+      conflicts: this.#intake.conflicts,
+      variantsDropped: this.#intake.variantsDropped,
+      invalidResults: this.#intake.invalidResults,
+      callbackErrors: this.#callbacks.count,
       recentCompleted: this.#recent?.size ?? 0,
     };
   }
@@ -528,45 +415,57 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     return outcome;
   }
 
+  /** Nothing outstanding: failed beats everything; a set where nobody sent final overflowed. */
   #settledReason(set: PendingSet<R>): CompletionReason {
-    return set.states.includes(FAILED) ? 'collector-failed' : 'all-received';
+    if (set.states.includes(FAILED)) return 'collector-failed';
+    return set.states.includes(FINAL) ? 'all-received' : 'overflow';
   }
 
   #complete(set: PendingSet<R>, reason: CompletionReason): void {
     if (set.done) return; // a set completes exactly once, whatever re-entered
     set.done = true;
-    set.deadline.set = null;
+    if (set.deadline !== undefined) set.deadline.target = null;
     this.#pending.delete(set.correlationId);
-    this.#pendingResults -= set.items.length;
+    this.#intake.release(set);
     this.#recent?.set(set.correlationId, reason);
     this.#completed[reason]++;
 
+    // Most sets have nobody failed or overflowed: those lists share one frozen empty array.
     const responded: string[] = [];
-    const missing: string[] = [];
-    const failed: string[] = [];
+    let missing: string[] | undefined;
+    let failed: string[] | undefined;
+    let overflowed: string[] | undefined;
     for (let i = 0; i < set.collectors.length; i++) {
-      const id = set.collectors[i];
-      if (id === undefined) continue;
+      const id = set.collectors[i] ?? '';
       const state = set.states[i];
+      this.#shares.bytes(id, -(set.usage?.[2 * i + 1] ?? 0));
       if (state === FINAL) {
         responded.push(id);
-      } else {
-        missing.push(id);
-        if (state === FAILED) failed.push(id);
+        continue;
       }
+      missing = append(missing, id);
+      if (state === FAILED) failed = append(failed, id);
+      else if (state === OVERFLOWED) {
+        overflowed = append(overflowed, id);
+        this.#shares.full(id, -1);
+      } else this.#shares.open(id, -1);
     }
     const result: AggregatedResult<R> = {
       correlationId: set.correlationId,
-      results: set.items,
+      results: buildItems(set),
       expected: set.collectors,
       responded,
-      missing,
-      failed,
+      missing: missing ?? NONE,
+      failed: failed ?? NONE,
+      overflowed: overflowed ?? NONE,
       complete: reason === 'all-received',
       reason,
       duplicatesDropped: set.duplicatesDropped,
       overflowDropped: set.overflowDropped,
       invalidDropped: set.invalidDropped,
+      conflicts: set.conflicts,
+      variantsDropped: set.variantsDropped,
+      bytes: set.bytes,
       startedAt: set.startedAt,
       completedAt: this.#clock.now(),
     };
@@ -579,100 +478,13 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
       try {
         onComplete(result);
       } catch (error) {
-        this.#reportCallbackError('onComplete', result.correlationId, error);
+        this.#callbacks.report('onComplete', result.correlationId, error);
       }
     }
     try {
       this.emit('complete', result);
     } catch (error) {
-      this.#reportCallbackError("a 'complete' listener", result.correlationId, error);
+      this.#callbacks.report("a 'complete' listener", result.correlationId, error);
     }
-  }
-
-  #reportCallbackError(callback: string, correlationId: string, cause: unknown): void {
-    this.#callbackErrors++;
-    const error = new AggregatorError(
-      'ERR_CALLBACK_FAILED',
-      `${callback} threw for correlation id "${correlationId}"`,
-      { cause },
-    );
-    // Inside an addResult batch, `onCallbackError` could re-enter (cancel the very set being
-    // filled): hold the report until the batch is committed.
-    if (this.#deferred !== undefined) {
-      this.#deferred.push(error);
-      return;
-    }
-    this.#deliverCallbackError(error);
-  }
-
-  #deliverCallbackError(error: AggregatorError): void {
-    const handler = this.#options.onCallbackError;
-    if (handler !== undefined) {
-      try {
-        handler(error);
-        return;
-      } catch (handlerError) {
-        queueMicrotask(() => {
-          throw handlerError;
-        });
-        return;
-      }
-    }
-    // Like an error thrown by any event listener: loud (uncaught), but after our state is consistent.
-    queueMicrotask(() => {
-      throw error;
-    });
-  }
-
-  #armTimer(): void {
-    let top = this.#deadlines.peek();
-    while (top !== undefined && top.set === null) {
-      this.#deadlines.pop();
-      top = this.#deadlines.peek();
-    }
-    if (top === undefined || this.#closed) {
-      this.#disarmTimer();
-      return;
-    }
-    if (this.#timerArmed && this.#armedFor <= top.at) return;
-    this.#disarmTimer();
-    const now = this.#clock.now();
-    const wanted = Math.max(0, Math.ceil(top.at - now));
-    const delay = Math.min(wanted, MAX_TIMEOUT_MS);
-    this.#armedFor = delay === wanted ? top.at : now + delay;
-    this.#timerArmed = true;
-    this.#timerHandle = this.#clock.setTimeout(this.#onTimer, delay);
-  }
-
-  #disarmTimer(): void {
-    if (this.#timerArmed) {
-      this.#clock.clearTimeout(this.#timerHandle);
-      this.#timerArmed = false;
-      this.#timerHandle = undefined;
-      this.#armedFor = Number.POSITIVE_INFINITY;
-    }
-  }
-
-  readonly #onTimer = (): void => {
-    this.#timerArmed = false;
-    this.#timerHandle = undefined;
-    this.#armedFor = Number.POSITIVE_INFINITY;
-    const now = this.#clock.now();
-    for (;;) {
-      const top = this.#deadlines.peek();
-      if (top === undefined) break;
-      const set = top.set;
-      if (set !== null && top.at > now) break;
-      this.#deadlines.pop();
-      if (set !== null) this.#complete(set, 'timeout');
-    }
-    this.#armTimer();
-  };
-
-  /** Drops completed entries so the heap stays within twice the pending sets. */
-  #compactDeadlines(): void {
-    const live: Deadline<R>[] = [];
-    for (const entry of this.#deadlines.consume()) if (entry.set !== null) live.push(entry);
-    this.#deadlines = Heap.from(live, compareDeadlines);
   }
 }
