@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir, until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Broker, CollectorClient } from '../src/index.js';
-import { tempDir } from './helpers.js';
+import { Broker, CollectorClient, type TransportError } from '../src/index.js';
 
 const posix = process.platform !== 'win32';
 let dir = '';
@@ -10,7 +10,7 @@ let cleanup: () => Promise<void> = async () => undefined;
 const closers: (() => Promise<void>)[] = [];
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+  ({ dir, cleanup } = await tempDir('de-ipc-'));
 });
 
 afterEach(async () => {
@@ -23,7 +23,7 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
     const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
     const listening = broker.listen();
     const closing = broker.close();
-    await expect(listening).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    await expect(listening).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
     await closing;
     await expect(stat(join(dir, 'agent.sock'))).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(stat(join(dir, 'agent.token'))).rejects.toMatchObject({ code: 'ENOENT' });
@@ -33,7 +33,7 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
     const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
     closers.push(() => broker.close());
     const first = broker.listen();
-    await expect(broker.listen()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    await expect(broker.listen()).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
     await first;
     expect(broker.state).toBe('listening');
   });
@@ -43,7 +43,9 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
     closers.push(() => broker.close());
     await broker.listen();
     let calls = 0;
+    const errors: TransportError[] = [];
     const client = new CollectorClient({
+      onCallbackError: (error) => errors.push(error),
       endpoint: join(dir, 'agent.sock'),
       collectorId: 'c-1',
       kind: 'test',
@@ -59,14 +61,16 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
       },
     });
     closers.push(() => client.close());
-    const errors: unknown[] = [];
-    client.on('handler-error', (error) => errors.push(error));
     const beats: { activeTasks: number; queueDepth: number; cpu: number; memoryBytes: bigint }[] =
       [];
     broker.on('heartbeat', (_id, beat) => beats.push(beat));
     await client.connect();
-    while (beats.length < 4) await new Promise((r) => setTimeout(r, 50));
+    await until(() => beats.length >= 4, { what: '4 heartbeats' });
     expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors[0]).toMatchObject({
+      code: 'ERR_TRANSPORT_CALLBACK_FAILED',
+      message: /metrics threw/,
+    });
     for (const beat of beats) {
       expect(beat).toMatchObject({ activeTasks: 0, queueDepth: 0, memoryBytes: 0n });
       expect(beat.cpu).toBeGreaterThanOrEqual(0);
@@ -90,7 +94,7 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
     await client.close();
     await expect(connecting).rejects.toBeDefined();
     expect(client.state).toBe('closed');
-    await expect(client.subscribe('a.b')).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    await expect(client.subscribe('a.b')).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
   });
 
   it('refuses tasks past maxBufferedTasks out loud (a final error result) and counts them', async () => {
@@ -117,7 +121,7 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
         deadlineUnixMs: 0n,
       });
     }
-    while (refusals.length < 3) await new Promise((r) => setTimeout(r, 10));
+    await until(() => refusals.length >= 3, { what: '3 refusals' });
     expect(refusals).toEqual([
       't3:ERR_BACKPRESSURE: collector task buffer is full',
       't4:ERR_BACKPRESSURE: collector task buffer is full',
