@@ -1,90 +1,30 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type {
   Envelope,
   EnvelopeBody,
   Heartbeat,
-  Hello,
   TaskAssignment,
   TaskResult,
 } from '@daemoneye/proto';
-import { PROTOCOL_VERSION } from '@daemoneye/proto';
+import { AdmissionGate, type CollectorInfo, type Conn, type Session } from './admission.js';
 import {
   type BrokerOptions,
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
 } from './broker-options.js';
+import type { BrokerStats } from './broker-stats.js';
 import { FramedConnection } from './connection.js';
 import type { Endpoint } from './endpoint.js';
 import { reportCallbackError, TransportError } from './errors.js';
-import { admit, checkHello, helloInfo, type Refusal } from './handshake.js';
+import { callListeners } from './events.js';
 import type { StateChange } from './lifecycle.js';
 import { EndpointListener, type EndpointLoss } from './listener.js';
-import { type PublishReport, type RemoteSubscriber, Router, type TopicMessage } from './routing.js';
+import { type PublishReport, Router, type TopicMessage } from './routing.js';
 import { validateTopic } from './topics.js';
 
-/** What the broker knows of one connected collector. */
-export interface CollectorInfo {
-  readonly collectorId: string;
-  readonly kind: string;
-  readonly pid: number;
-  readonly sessionId: string;
-  readonly taskKinds: readonly string[];
-  readonly capabilities: readonly string[];
-  /** `clock.now()` at the Welcome. */
-  readonly connectedAt: number;
-}
-
-/** Counters (they only grow) and gauges of a broker. */
-export interface BrokerStats {
-  connectionsAccepted: number;
-  connectionsRefused: number;
-  handshakes: number;
-  handshakeTimeouts: number;
-  /** Pending handshakes closed to make room under `maxPendingHandshakes` / `maxConnections`. */
-  handshakesEvicted: number;
-  authFailures: number;
-  versionMismatches: number;
-  invalidHellos: number;
-  /** Hellos an `authorize` hook refused (or failed on). */
-  admissionsRefused: number;
-  duplicateCollectors: number;
-  protocolErrors: number;
-  nacksSent: number;
-  framesIn: number;
-  framesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  backpressure: number;
-  subscribes: number;
-  unsubscribes: number;
-  publishesRouted: number;
-  deliveries: number;
-  topicCacheHits: number;
-  topicCacheMisses: number;
-  /** Cached topic matches dropped because a matching subscription changed (precise, never wholesale). */
-  topicCacheInvalidations: number;
-  topicCacheEvictions: number;
-  handlerErrors: number;
-  callbackErrors: number;
-  serverErrors: number;
-  /** Socket or token file found deleted or replaced while listening. */
-  endpointLost: number;
-  /** Of those, put back by the broker. */
-  endpointRecreated: number;
-  inboundPauses: number;
-  /** Every refusal at or before the handshake, by the code sent in the Reject. */
-  refusedByCode: Record<string, number>;
-  /** Every protocol error (bad frame, undecodable envelope), by code. */
-  protocolErrorsByCode: Record<string, number>;
-  /** Gauges. */
-  openConnections: number;
-  pendingHandshakes: number;
-  collectors: number;
-  subscriptions: number;
-  inboundPaused: number;
-}
+export type { CollectorInfo } from './admission.js';
+export type { BrokerStats } from './broker-stats.js';
 
 /** Typed events of a {@link Broker}. */
 export interface BrokerEvents {
@@ -108,31 +48,6 @@ export interface BrokerEvents {
 /** Lifecycle of a broker. */
 export type BrokerState = 'idle' | 'starting' | 'listening' | 'closing' | 'closed';
 
-interface Session extends RemoteSubscriber {
-  readonly info: CollectorInfo;
-}
-
-interface Conn {
-  readonly connection: FramedConnection;
-  timer: unknown;
-  session: Session | undefined;
-}
-
-/** Calls each listener of `event` in order (what `emit` does), typed per event. */
-function emitTo<K extends keyof BrokerEvents>(
-  emitter: EventEmitter<BrokerEvents>,
-  event: K,
-  args: BrokerEvents[K],
-): void {
-  for (const listener of emitter.rawListeners(event)) {
-    if (typeof listener === 'function') Reflect.apply(listener, emitter, args);
-  }
-}
-
-function bump(counts: Record<string, number>, code: string): void {
-  counts[code] = (counts[code] ?? 0) + 1;
-}
-
 /**
  * The agent side of the transport: listens on a local endpoint (one broker per endpoint),
  * authenticates and admits collectors, routes topic messages and carries tasks and results.
@@ -142,28 +57,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly options: ResolvedBrokerOptions;
   #state: BrokerState = 'idle';
   readonly #listener: EndpointListener;
-  readonly #conns = new Set<Conn>();
-  /** Connections still open (pending or in session); the ones saying Goodbye are not counted. */
-  #live = 0;
-  /** Connections still in their handshake, oldest first. */
-  readonly #pending = new Set<Conn>();
-  readonly #sessions = new Map<string, Session>();
+  readonly #gate: AdmissionGate;
   readonly #router: Router;
+  readonly #conns = new Set<Conn>();
+  readonly #sessions = new Map<string, Session>();
   #nextMessageId = 1n;
   #closing: Promise<void> | undefined;
   #started: Promise<void> | undefined;
   #checkTimer: unknown;
   readonly #counters = {
-    connectionsAccepted: 0,
-    connectionsRefused: 0,
-    handshakes: 0,
-    handshakeTimeouts: 0,
-    handshakesEvicted: 0,
-    authFailures: 0,
-    versionMismatches: 0,
-    invalidHellos: 0,
-    admissionsRefused: 0,
-    duplicateCollectors: 0,
     protocolErrors: 0,
     nacksSent: 0,
     backpressure: 0,
@@ -173,7 +75,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
     endpointRecreated: 0,
     inboundPauses: 0,
   };
-  readonly #refusedByCode: Record<string, number> = {};
   readonly #protocolErrorsByCode: Record<string, number> = {};
   readonly #closed = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
 
@@ -194,6 +95,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
       maxTopicCacheEntries: this.options.maxTopicCacheEntries,
       send: (connection, message) => this.#sendOn(connection, message),
       onHandlerError: (error, topic) => this.#callbackFailed(`subscriber of ${topic}`, error),
+    });
+    this.#gate = new AdmissionGate(this.options, {
+      token: () => this.#listener.token,
+      session: (id) => this.#sessions.get(id),
+      replace: (existing) => {
+        this.#router.removeAll(existing);
+        this.#sessions.delete(existing.info.collectorId);
+        this.#fire('collector-disconnected', existing.info, 'replaced by a new connection');
+      },
+      admitted: (session) => {
+        this.#sessions.set(session.info.collectorId, session);
+        this.#fire('collector-connected', session.info);
+      },
+      refused: (error, code) => this.#fire('connection-refused', error, code),
+      callbackFailed: (what, cause) => this.#callbackFailed(what, cause),
     });
   }
 
@@ -220,9 +136,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
         `broker cannot listen in state ${this.#state}`,
       );
     }
+    const aborted = (): TransportError =>
+      new TransportError('ERR_TRANSPORT_ABORTED', 'listen aborted', { cause: signal?.reason });
     if (signal?.aborted) {
       void this.close();
-      throw new TransportError('ERR_TRANSPORT_ABORTED', 'listen aborted', { cause: signal.reason });
+      throw aborted();
     }
     this.#setState('starting', 'listen()');
     signal?.addEventListener('abort', () => void this.close(), { once: true });
@@ -236,7 +154,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (!this.#is('starting')) {
       // close() (or the signal) ran while we were starting: its teardown undoes what was set up.
       throw signal?.aborted
-        ? new TransportError('ERR_TRANSPORT_ABORTED', 'listen aborted', { cause: signal.reason })
+        ? aborted()
         : new TransportError('ERR_TRANSPORT_CLOSED', 'broker was closed while starting');
     }
     this.#setState('listening', 'listening');
@@ -267,6 +185,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     const r = this.#router.stats();
     return {
+      ...this.#gate.counters,
       ...this.#counters,
       ...totals,
       subscribes: r.subscribes,
@@ -278,10 +197,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
       topicCacheInvalidations: r.cacheInvalidations,
       topicCacheEvictions: r.cacheEvictions,
       handlerErrors: r.handlerErrors,
-      refusedByCode: { ...this.#refusedByCode },
+      refusedByCode: { ...this.#gate.refusedByCode },
       protocolErrorsByCode: { ...this.#protocolErrorsByCode },
       openConnections: this.#conns.size,
-      pendingHandshakes: this.#pending.size,
+      pendingHandshakes: this.#gate.pending.size,
       collectors: this.#sessions.size,
       subscriptions: this.#router.size,
       inboundPaused: paused,
@@ -304,10 +223,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * `ERR_BACKPRESSURE` (counted; the message is not queued) or `ERR_FRAME_TOO_LARGE`.
    */
   sendTo(collectorId: string, body: EnvelopeBody): void {
-    this.#sendOn(this.#session(collectorId).connection, {
-      messageId: this.#nextMessageId++,
-      body,
-    });
+    const { connection } = this.#session(collectorId);
+    this.#sendOn(connection, { messageId: this.#nextMessageId++, body });
   }
 
   /** Sends a TaskAssignment to one collector (see {@link sendTo} for errors). */
@@ -406,7 +323,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Emits to user listeners; a throw goes to the callback policy after our own work is done. */
   #fire<K extends keyof BrokerEvents>(event: K, ...args: BrokerEvents[K]): void {
     try {
-      emitTo(this, event, args);
+      callListeners(this.rawListeners(event), this, args);
     } catch (error) {
       this.#callbackFailed(`a '${event}' listener`, error);
     }
@@ -440,72 +357,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
       connection.destroy('broker closing');
       return;
     }
-    if (
-      this.#live >= options.maxConnections ||
-      this.#pending.size >= options.maxPendingHandshakes
-    ) {
-      // Room is made by evicting the oldest pending handshake (sshd's MaxStartups idea), so
-      // silent connections never lock out a real one; only established sessions fill the cap.
-      const oldest = this.#pending.values().next();
-      if (!oldest.done) {
-        this.#counters.handshakesEvicted++;
-        this.#refuse(oldest.value, {
-          error: new TransportError(
-            'ERR_HANDSHAKE_EVICTED',
-            'evicted: too many pending handshakes',
-          ),
-          rejectCode: 'ERR_HANDSHAKE_EVICTED',
-          rejectMessage: 'evicted: too many pending handshakes',
-        });
-      } else {
-        this.#counters.connectionsRefused++;
-        const error = new TransportError(
-          'ERR_MAX_CONNECTIONS',
-          `connection limit of ${options.maxConnections} reached`,
-        );
-        bump(this.#refusedByCode, error.code);
-        connection.trySend({
-          $case: 'reject',
-          value: { code: error.code, message: error.message },
-        });
-        connection.close(error.code);
-        this.#fire('connection-refused', error, error.code);
-        return;
-      }
-    }
-    this.#counters.connectionsAccepted++;
-    connection.setInboundLimit(Math.min(options.maxHandshakeBytes, options.maxFrameBytes));
-    const conn: Conn = { connection, timer: undefined, session: undefined };
+    const conn = this.#gate.accept(connection);
+    if (conn === undefined) return;
     this.#conns.add(conn);
-    this.#pending.add(conn);
-    this.#live++;
-    // Refused, evicted, disconnected or closing: it no longer counts against maxConnections.
-    connection.on('state-change', ({ from }) => {
-      if (from === 'open') this.#live--;
-    });
-    // Each connection has its own timer: a silent client never delays anyone else's accept.
-    conn.timer = options.clock.setTimeout(() => {
-      if (conn.session || connection.state !== 'open') return;
-      this.#counters.handshakeTimeouts++;
-      const error = new TransportError(
-        'ERR_HANDSHAKE_TIMEOUT',
-        `no Hello within ${options.handshakeTimeoutMs} ms`,
-      );
-      this.#refuse(conn, { error, rejectCode: error.code, rejectMessage: error.message });
-    }, options.handshakeTimeoutMs);
     connection.on('envelope', (message) => this.#onEnvelope(conn, message));
     connection.on('protocol-error', (error) => {
       this.#counters.protocolErrors++;
-      bump(this.#protocolErrorsByCode, error.code);
+      this.#protocolErrorsByCode[error.code] = (this.#protocolErrorsByCode[error.code] ?? 0) + 1;
       this.#fire('protocol-error', error, conn.session?.info.collectorId);
     });
     connection.on('close', (reason) => this.#onClose(conn, reason));
   }
 
   #onClose(conn: Conn, reason: string): void {
-    this.options.clock.clearTimeout(conn.timer);
+    this.#gate.closed(conn);
     this.#conns.delete(conn);
-    this.#pending.delete(conn);
     const { connection, session } = conn;
     this.#closed.framesIn += connection.framesIn;
     this.#closed.framesOut += connection.framesOut;
@@ -519,25 +385,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
   }
 
-  /** Answers a handshake with Reject and closes; counted by the code sent. */
-  #refuse(conn: Conn, refusal: Refusal): void {
-    this.#pending.delete(conn);
-    this.options.clock.clearTimeout(conn.timer);
-    bump(this.#refusedByCode, refusal.rejectCode);
-    conn.connection.trySend({
-      $case: 'reject',
-      value: { code: refusal.rejectCode, message: refusal.rejectMessage },
-    });
-    conn.connection.close(refusal.rejectCode);
-    this.#fire('connection-refused', refusal.error, refusal.rejectCode);
-  }
-
   #onEnvelope(conn: Conn, message: Envelope): void {
     const session = conn.session;
     if (!session) {
-      if (this.#pending.has(conn)) this.#onHandshake(conn, message);
+      if (this.#gate.pending.has(conn)) this.#gate.handshake(conn, message);
       return;
     }
+    const { connection } = session;
+    const id = message.messageId;
     const body = message.body;
     switch (body?.$case) {
       case 'taskResult':
@@ -547,32 +402,24 @@ export class Broker extends EventEmitter<BrokerEvents> {
         this.#fire('heartbeat', session.info.collectorId, body.value);
         return;
       case 'publish':
-        this.#onPublish(session, message.messageId, body.value.topic, body.value.payload);
+        this.#onPublish(session, id, body.value.topic, body.value.payload);
         return;
       case 'subscribe':
-        this.#reply(
-          session,
-          message.messageId,
-          this.#router.subscribe(session, body.value.pattern),
-        );
+        this.#reply(connection, id, this.#router.subscribe(session, body.value.pattern));
         return;
       case 'unsubscribe':
-        this.#reply(
-          session,
-          message.messageId,
-          this.#router.unsubscribe(session, body.value.pattern),
-        );
+        this.#reply(connection, id, this.#router.unsubscribe(session, body.value.pattern));
         return;
       case 'goodbye':
-        session.connection.close(`collector said goodbye: ${body.value.reason}`);
+        connection.close(`collector said goodbye: ${body.value.reason}`);
         return;
       case 'ack':
       case 'nack':
         return;
       default:
         this.#nack(
-          session.connection,
-          message.messageId,
+          connection,
+          id,
           'ERR_TRANSPORT_PROTOCOL',
           body === undefined
             ? 'unknown or empty envelope body'
@@ -581,101 +428,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
   }
 
-  #onHandshake(conn: Conn, message: Envelope): void {
-    const body = message.body;
-    if (body?.$case !== 'hello') {
-      this.#counters.invalidHellos++;
-      const error = new TransportError('ERR_TRANSPORT_PROTOCOL', 'the first frame must be Hello');
-      this.#refuse(conn, { error, rejectCode: error.code, rejectMessage: error.message });
-      return;
-    }
-    const hello = body.value;
-    const refusal = this.#admission(hello);
-    if (refusal) {
-      this.#refuse(conn, refusal);
-      return;
-    }
-    const existing = this.#sessions.get(hello.collectorId);
-    if (existing) {
-      if (existing.connection.state === 'open') {
-        this.#counters.duplicateCollectors++;
-        const error = new TransportError(
-          'ERR_DUPLICATE_COLLECTOR',
-          `collector id ${hello.collectorId} is already connected`,
-        );
-        this.#refuse(conn, { error, rejectCode: error.code, rejectMessage: error.message });
-        return;
-      }
-      // The old connection is going away: the new one takes over the id.
-      this.#router.removeAll(existing);
-      this.#sessions.delete(hello.collectorId);
-      this.#fire('collector-disconnected', existing.info, 'replaced by a new connection');
-    }
-    this.#welcome(conn, hello);
-  }
-
-  #admission(hello: Hello): Refusal | undefined {
-    const { options } = this;
-    const builtIn = checkHello(hello, {
-      token: options.auth ? (this.#listener.token ?? new Uint8Array()) : undefined,
-      maxCollectorIdLength: options.maxCollectorIdLength,
-    });
-    if (builtIn) {
-      const code = builtIn.error.code;
-      if (code === 'ERR_AUTH_FAILED') this.#counters.authFailures++;
-      else if (code === 'ERR_PROTOCOL_VERSION') this.#counters.versionMismatches++;
-      else this.#counters.invalidHellos++;
-      return builtIn;
-    }
-    const refused = admit(options.authorize, helloInfo(hello, undefined), (cause) =>
-      this.#callbackFailed('authorize', cause),
-    );
-    if (refused) this.#counters.admissionsRefused++;
-    return refused;
-  }
-
-  #welcome(conn: Conn, hello: Hello): void {
-    const { options } = this;
-    this.#pending.delete(conn);
-    options.clock.clearTimeout(conn.timer);
-    const info: CollectorInfo = Object.freeze({
-      collectorId: hello.collectorId,
-      kind: hello.kind,
-      pid: hello.pid,
-      sessionId: randomUUID(),
-      taskKinds: Object.freeze([...hello.taskKinds]),
-      capabilities: Object.freeze([...hello.capabilities]),
-      connectedAt: options.clock.now(),
-    });
-    const session: Session = {
-      type: 'session',
-      collectorId: info.collectorId,
-      info,
-      connection: conn.connection,
-    };
-    conn.connection.setInboundLimit(options.maxFrameBytes);
-    conn.session = session;
-    this.#sessions.set(info.collectorId, session);
-    this.#counters.handshakes++;
-    conn.connection.trySend({
-      $case: 'welcome',
-      value: {
-        sessionId: info.sessionId,
-        heartbeatIntervalMs: options.heartbeatIntervalMs,
-        maxFrameBytes: options.maxFrameBytes,
-        protocolVersion: PROTOCOL_VERSION,
-      },
-    });
-    this.#fire('collector-connected', info);
-  }
-
   #reply(
-    session: Session,
+    connection: FramedConnection,
     messageId: bigint,
     nack: { code: string; message: string } | undefined,
   ): void {
-    if (nack) this.#nack(session.connection, messageId, nack.code, nack.message);
-    else session.connection.trySend({ $case: 'ack', value: { messageId } });
+    if (nack) this.#nack(connection, messageId, nack.code, nack.message);
+    else connection.trySend({ $case: 'ack', value: { messageId } });
   }
 
   #onPublish(session: Session, messageId: bigint, topic: string, payload: Uint8Array): void {

@@ -8,7 +8,14 @@ import {
   type TaskAssignment,
   type Welcome,
 } from '@daemoneye/proto';
+import { AckTracker } from './acks.js';
 import { backoffDelay } from './backoff.js';
+import type {
+  ClientState,
+  ClientStats,
+  CollectorClientEvents,
+  ReceivedMessage,
+} from './client-events.js';
 import { startHandshake } from './client-handshake.js';
 import {
   type CollectorClientOptions,
@@ -16,6 +23,7 @@ import {
   type ResolvedClientOptions,
   resolveClientOptions,
 } from './client-options.js';
+import { SubscriptionSet } from './client-subscriptions.js';
 import { keepAlive } from './clock.js';
 import type { FramedConnection } from './connection.js';
 import type { Endpoint } from './endpoint.js';
@@ -25,10 +33,11 @@ import {
   TransportError,
   type TransportErrorCode,
 } from './errors.js';
-import type { StateChange } from './lifecycle.js';
+import { callListeners } from './events.js';
+import { heartbeatOf } from './heartbeat.js';
 import { TaskQueue } from './task-queue.js';
 import { readTokenFile } from './token-file.js';
-import { normalizePattern, TopicTrie, validateTopic } from './topics.js';
+import { normalizePattern, validateTopic } from './topics.js';
 
 /** Shortest heartbeat interval the client accepts from a Welcome. */
 const MIN_HEARTBEAT_INTERVAL_MS = 100;
@@ -42,78 +51,21 @@ function isRefusal(error: unknown): boolean {
   );
 }
 
-/** A finite, non-negative integer, or 0. */
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0
-    ? Math.min(Math.trunc(value), 0xffff_ffff)
-    : 0;
-}
-
 function nackCode(code: string): TransportErrorCode {
   return isTransportErrorCode(code) ? code : 'ERR_TRANSPORT_PROTOCOL';
-}
-
-/** A topic message received by a collector. */
-export interface ReceivedMessage {
-  readonly topic: string;
-  readonly payload: Uint8Array;
-  /** Collector id of the publisher as stamped by the broker; `''` for the agent. */
-  readonly sender: string;
-}
-
-/** Lifecycle of a collector client. */
-export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
-
-/** Counters of a collector client. */
-export interface ClientStats {
-  connects: number;
-  reconnects: number;
-  heartbeatsSent: number;
-  tasksReceived: number;
-  tasksRefused: number;
-  resultsSent: number;
-  messagesReceived: number;
-  nacksReceived: number;
-  backpressure: number;
-  handlerErrors: number;
-}
-
-/** Typed events of a {@link CollectorClient}. */
-export interface CollectorClientEvents {
-  'state-change': [change: StateChange<ClientState>];
-  welcome: [welcome: Welcome];
-  task: [task: TaskAssignment];
-  message: [message: ReceivedMessage];
-  nack: [nack: Nack];
-  disconnected: [reason: string];
-  'reconnect-scheduled': [attempt: number, delayMs: number];
-  'reconnect-failed': [error: unknown];
-  /** Re-sending a subscription after a reconnect failed. */
-  'resubscribe-failed': [pattern: string, error: unknown];
-  'gave-up': [error: unknown];
-  closed: [];
-}
-
-interface PendingAck {
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
-/** Calls each listener of `event` in order (what `emit` does), typed per event. */
-function emitTo<K extends keyof CollectorClientEvents>(
-  emitter: EventEmitter<CollectorClientEvents>,
-  event: K,
-  args: CollectorClientEvents[K],
-): void {
-  for (const listener of emitter.rawListeners(event)) {
-    if (typeof listener === 'function') Reflect.apply(listener, emitter, args);
-  }
 }
 
 /**
  * The collector side: handshake, heartbeats, subscriptions, publishes, tasks in and results out,
  * reconnect with exponential backoff and jitter, and automatic re-subscription.
  */
+export type {
+  ClientState,
+  ClientStats,
+  CollectorClientEvents,
+  ReceivedMessage,
+} from './client-events.js';
+
 export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   readonly options: ResolvedClientOptions;
   #state: ClientState = 'idle';
@@ -126,9 +78,8 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   #attempt = 0;
   #nextMessageId = 1n;
   #closing: Promise<void> | undefined;
-  readonly #patterns = new Map<string, number>();
-  readonly #handlers = new TopicTrie<(message: ReceivedMessage) => void>();
-  readonly #pendingAcks = new Map<bigint, PendingAck>();
+  readonly #subscriptions = new SubscriptionSet();
+  readonly #acks = new AckTracker();
   readonly #tasks: TaskQueue;
   readonly #counters: ClientStats = {
     connects: 0,
@@ -204,19 +155,13 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     if (this.#state === 'closing' || this.#state === 'closed') {
       throw new TransportError('ERR_TRANSPORT_CLOSED', 'cannot subscribe: client closed');
     }
-    if (handler) this.#handlers.add(canonical, handler);
-    this.#patterns.set(canonical, (this.#patterns.get(canonical) ?? 0) + 1);
+    this.#subscriptions.add(canonical, handler);
     if (this.#state !== 'open') return;
     try {
       await this.#request({ $case: 'subscribe', value: { pattern: canonical } });
     } catch (error) {
       // Refused by the broker (not merely disconnected): forget it, or every reconnect re-sends it.
-      if (isRefusal(error)) {
-        if (handler) this.#handlers.remove(canonical, handler);
-        const left = (this.#patterns.get(canonical) ?? 1) - 1;
-        if (left > 0) this.#patterns.set(canonical, left);
-        else this.#patterns.delete(canonical);
-      }
+      if (isRefusal(error)) this.#subscriptions.release(canonical, handler);
       throw error;
     }
   }
@@ -224,14 +169,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   /** Removes a pattern (and its handler); resolves when the broker acknowledges. */
   async unsubscribe(pattern: string, handler?: (message: ReceivedMessage) => void): Promise<void> {
     const canonical = normalizePattern(pattern);
-    if (handler) this.#handlers.remove(canonical, handler);
-    const left = (this.#patterns.get(canonical) ?? 0) - 1;
-    if (left > 0) {
-      this.#patterns.set(canonical, left);
-      return;
-    }
-    this.#patterns.delete(canonical);
-    if (this.#state === 'open') {
+    if (this.#subscriptions.release(canonical, handler) && this.#state === 'open') {
       await this.#request({ $case: 'unsubscribe', value: { pattern: canonical } });
     }
   }
@@ -304,10 +242,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     this.#closing ??= Promise.resolve();
     this.#setState('closed', reason);
     this.#welcome = undefined;
-    for (const pending of this.#pendingAcks.values()) {
-      pending.reject(new TransportError('ERR_TRANSPORT_CLOSED', 'client closed'));
-    }
-    this.#pendingAcks.clear();
+    this.#acks.rejectAll('ERR_TRANSPORT_CLOSED', 'client closed');
     this.#tasks.end();
     this.#fire('closed');
   }
@@ -326,7 +261,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
 
   /** Emits to user listeners; a throw goes to the callback policy after our own work is done. */
   #fire<K extends keyof CollectorClientEvents>(event: K, ...args: CollectorClientEvents[K]): void {
-    this.#guard(`a '${event}' listener`, () => emitTo(this, event, args));
+    this.#guard(`a '${event}' listener`, () => callListeners(this.rawListeners(event), this, args));
   }
 
   /** Runs user code; a throw is counted and handed to the callback policy, never breaks the session. */
@@ -391,10 +326,10 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   }
 
   #resubscribe(): void {
-    for (const pattern of this.#patterns.keys()) {
+    for (const pattern of this.#subscriptions.patterns()) {
       this.#request({ $case: 'subscribe', value: { pattern } }).catch((error: unknown) => {
         // Refused by the broker (not a lost link): forget it so the next reconnect does not retry it.
-        if (isRefusal(error)) this.#patterns.delete(pattern);
+        if (isRefusal(error)) this.#subscriptions.drop(pattern);
         this.#fire('resubscribe-failed', pattern, error);
       });
     }
@@ -414,29 +349,21 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
           sender: body.value.sender,
         };
         this.#fire('message', received);
-        for (const handler of this.#handlers.match(received.topic)) {
+        for (const handler of this.#subscriptions.handlersFor(received.topic)) {
           this.#guard(`the handler of ${received.topic}`, () => handler(received));
         }
         return;
       }
-      case 'ack': {
-        const pending = this.#pendingAcks.get(body.value.messageId);
-        this.#pendingAcks.delete(body.value.messageId);
-        pending?.resolve();
+      case 'ack':
+        this.#acks.ack(body.value.messageId);
         return;
-      }
       case 'nack': {
         this.#counters.nacksReceived++;
-        const pending = this.#pendingAcks.get(body.value.messageId);
-        if (pending) {
-          this.#pendingAcks.delete(body.value.messageId);
-          pending.reject(
-            new TransportError(
-              nackCode(body.value.code),
-              `broker refused: ${body.value.code}: ${body.value.message}`,
-            ),
-          );
-        }
+        const { code, message: text } = body.value;
+        this.#acks.nack(
+          body.value.messageId,
+          new TransportError(nackCode(code), `broker refused: ${code}: ${text}`),
+        );
         this.#fire('nack', body.value);
         return;
       }
@@ -483,15 +410,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
 
   #request(body: EnvelopeBody): Promise<void> {
     const messageId = this.#nextMessageId++;
-    return new Promise<void>((resolve, reject) => {
-      this.#pendingAcks.set(messageId, { resolve, reject });
-      try {
-        this.#send(body, messageId);
-      } catch (error) {
-        this.#pendingAcks.delete(messageId);
-        reject(error);
-      }
-    });
+    return this.#acks.request(messageId, () => this.#send(body, messageId));
   }
 
   #startHeartbeats(intervalMs: number): void {
@@ -506,24 +425,8 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
           metrics = callback();
         });
       }
-      const cpu = Number.isFinite(metrics.cpu) ? Math.min(1, Math.max(0, metrics.cpu)) : 0;
-      const memory =
-        typeof metrics.memoryBytes === 'number' &&
-        Number.isFinite(metrics.memoryBytes) &&
-        metrics.memoryBytes > 0
-          ? Math.trunc(metrics.memoryBytes)
-          : 0;
       try {
-        this.#send({
-          $case: 'heartbeat',
-          value: {
-            activeTasks: count(metrics.activeTasks),
-            queueDepth: count(metrics.queueDepth),
-            cpu,
-            memoryBytes: BigInt(memory),
-            monotonicNs: process.hrtime.bigint(),
-          },
-        });
+        this.#send({ $case: 'heartbeat', value: heartbeatOf(metrics, process.hrtime.bigint()) });
         this.#counters.heartbeatsSent++;
       } catch {
         // A full queue skips one heartbeat; staleness detection on the agent covers a stuck link.
@@ -542,12 +445,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     this.#stopHeartbeats();
     this.#connection = undefined;
     this.#welcome = undefined;
-    for (const pending of this.#pendingAcks.values()) {
-      pending.reject(
-        new TransportError('ERR_TRANSPORT_NOT_CONNECTED', `connection lost: ${reason}`),
-      );
-    }
-    this.#pendingAcks.clear();
+    this.#acks.rejectAll('ERR_TRANSPORT_NOT_CONNECTED', `connection lost: ${reason}`);
     this.#fire('disconnected', reason);
     if (this.#state === 'closing' || this.#state === 'closed') return;
     if (!this.options.reconnect) {
