@@ -3,7 +3,6 @@ import {
   type DetectionResult,
   type Envelope,
   type EnvelopeBody,
-  type Nack,
   PROTOCOL_VERSION,
   type TaskAssignment,
   type Welcome,

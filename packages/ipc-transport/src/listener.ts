@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, rename, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { type Endpoint, isEndpointLive, prepareEndpointDir } from './endpoint.js';
+import { join } from 'node:path';
+import {
+  type Endpoint,
+  isEndpointLive,
+  maxSocketPathBytes,
+  prepareEndpointDir,
+} from './endpoint.js';
 import { TransportError } from './errors.js';
 import {
   EndpointLock,
@@ -9,6 +15,7 @@ import {
   identityOf,
   removeIfOwn,
   sameFile,
+  stillOwn,
   TOKEN_BYTES,
   writeTokenFile,
 } from './token-file.js';
@@ -125,21 +132,35 @@ export class EndpointListener {
     if (existing) await unlink(path).catch(() => undefined);
   }
 
+  /**
+   * Unix: binds a private name in the endpoint directory, restricts it to 0600, then renames it
+   * into place. Node (libuv) unlinks the path a server was bound to when it closes; bound to the
+   * private name, closing can never delete a socket file that another broker owns by then.
+   */
   async #bind(): Promise<void> {
     const { path, platform } = this.endpoint;
-    const server = await listenOn(path, this.onConnection);
+    const bound = platform === 'win32' ? path : this.#privateName();
+    const server = await listenOn(bound, this.onConnection);
     server.on('error', (error) => this.onServerError(error));
     if (this.#server) this.#retired.push(this.#server);
     this.#server = server;
     if (platform === 'win32') return;
     try {
-      await chmod(path, 0o600);
+      await chmod(bound, 0o600);
+      if (bound !== path) await rename(bound, path);
     } catch (error) {
       throw new TransportError('ERR_TOKEN_FILE', `cannot secure ${path}: ${message(error)}`, {
         cause: error,
       });
     }
     this.#socketId = await identityOf(path);
+  }
+
+  /** A fresh name beside the socket, no longer than the platform allows (else the path itself). */
+  #privateName(): string {
+    const { path, dir, platform } = this.endpoint;
+    const name = join(dir, `.${randomBytes(4).toString('hex')}.sock`);
+    return Buffer.byteLength(name) <= maxSocketPathBytes(platform) ? name : path;
   }
 
   /**
@@ -158,7 +179,7 @@ export class EndpointListener {
     if (this.token && !this.#lost.token) {
       const token = this.token;
       const now = await identityOf(tokenPath);
-      if (!sameFile(now, this.#tokenId)) {
+      if (!(await stillOwn(tokenPath, this.#tokenId))) {
         losses.push(
           await this.#repair('token', now, async () => {
             this.#tokenId = await writeTokenFile(tokenPath, token);

@@ -8,24 +8,48 @@ export const TOKEN_BYTES = 32;
 /** A lock whose holder is alive but whose socket answers nobody is taken over after this long (pid reuse). */
 export const STALE_LOCK_MS = 30_000;
 
-/** Which file a path names right now (device and inode), to remove only what is still ours. */
+/**
+ * Which file a path names right now: device, inode and change time (an inode number is reused at
+ * once after an unlink; the new file's change time differs, at the file system's granularity),
+ * plus the content we wrote where we know it, so we remove only what is still ours.
+ */
 export interface FileIdentity {
-  readonly dev: number;
-  readonly ino: number;
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly ctimeNs: bigint;
+  readonly content?: Uint8Array | undefined;
 }
 
 /** The identity of what sits at `path` (not following symlinks), or undefined when nothing does. */
-export async function identityOf(path: string): Promise<FileIdentity | undefined> {
+export async function identityOf(
+  path: string,
+  content?: Uint8Array,
+): Promise<FileIdentity | undefined> {
   try {
-    const info = await lstat(path);
-    return { dev: info.dev, ino: info.ino };
+    const info = await lstat(path, { bigint: true });
+    return { dev: info.dev, ino: info.ino, ctimeNs: info.ctimeNs, content };
   } catch {
     return undefined;
   }
 }
 
+/** Same device, inode and change time. */
 export function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
-  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
+  return (
+    a !== undefined &&
+    b !== undefined &&
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.ctimeNs === b.ctimeNs
+  );
+}
+
+/** Whether `path` is still the file `identity` names (and holds its content, when known). */
+export async function stillOwn(path: string, identity: FileIdentity | undefined): Promise<boolean> {
+  if (identity === undefined || !sameFile(await identityOf(path), identity)) return false;
+  if (identity.content === undefined) return true;
+  const now = await readFile(path).catch(() => undefined);
+  return now !== undefined && Buffer.from(identity.content).equals(now);
 }
 
 /** Unlinks `path` only when it is still the file `identity` names. Returns whether it did. */
@@ -33,8 +57,7 @@ export async function removeIfOwn(
   path: string,
   identity: FileIdentity | undefined,
 ): Promise<boolean> {
-  if (identity === undefined) return false;
-  if (!sameFile(await identityOf(path), identity)) return false;
+  if (!(await stillOwn(path, identity))) return false;
   try {
     await unlink(path);
     return true;
@@ -46,7 +69,7 @@ export async function removeIfOwn(
 /** Writes a fresh 0600 token file (exclusive create) and returns the identity of what was written. */
 export async function writeTokenFile(path: string, token: Uint8Array): Promise<FileIdentity> {
   await writeFile(path, token, { mode: 0o600, flag: 'wx' });
-  const identity = await identityOf(path);
+  const identity = await identityOf(path, token);
   if (identity === undefined) throw new Error(`${path} vanished right after it was written`);
   return identity;
 }
@@ -81,19 +104,23 @@ const heldHere = new Set<string>();
 interface Holder {
   readonly pid: number;
   readonly nonce: string;
+  /** The whole lock file as read. */
+  readonly text: string;
   readonly identity: FileIdentity;
   readonly mtimeMs: number;
 }
 
 async function readHolder(path: string): Promise<Holder | undefined> {
   try {
-    const info = await lstat(path);
-    const [pidText = '', nonce = ''] = (await readFile(path, 'utf8')).split('\n');
+    const info = await lstat(path, { bigint: true });
+    const text = await readFile(path, 'utf8');
+    const [pidText = '', nonce = ''] = text.split('\n');
     return {
       pid: Number.parseInt(pidText, 10),
       nonce,
-      identity: { dev: info.dev, ino: info.ino },
-      mtimeMs: info.mtimeMs,
+      text,
+      identity: { dev: info.dev, ino: info.ino, ctimeNs: info.ctimeNs },
+      mtimeMs: Number(info.mtimeMs),
     };
   } catch {
     return undefined;
@@ -133,8 +160,9 @@ export class EndpointLock {
     const path = lockPathOf(endpoint);
     const nonce = randomBytes(12).toString('hex');
     const aside = `${path}.${nonce}.tmp`;
+    const content = Buffer.from(`${process.pid}\n${nonce}\n`);
     for (let attempt = 0; attempt < 8; attempt++) {
-      await writeFile(aside, `${process.pid}\n${nonce}\n`, { mode: 0o600, flag: 'w' });
+      await writeFile(aside, content, { mode: 0o600, flag: 'w' });
       let linked = false;
       try {
         await link(aside, path);
@@ -149,7 +177,7 @@ export class EndpointLock {
       }
       await unlink(aside).catch(() => undefined);
       if (linked) {
-        const identity = await identityOf(path);
+        const identity = await identityOf(path, content);
         if (identity !== undefined) {
           heldHere.add(nonce);
           return new EndpointLock(path, identity, nonce);
@@ -187,7 +215,15 @@ export class EndpointLock {
     } catch {
       return; // someone else moved it first
     }
-    if (!sameFile(await identityOf(moved), holder.identity)) {
+    // rename() updates the change time: compare the inode and the content instead.
+    const now = await identityOf(moved);
+    const text = await readFile(moved, 'utf8').catch(() => '');
+    const same =
+      now !== undefined &&
+      now.dev === holder.identity.dev &&
+      now.ino === holder.identity.ino &&
+      text === holder.text;
+    if (!same) {
       // We moved a lock a competitor took a moment ago: put it back where it was still free.
       await link(moved, path).catch(() => undefined);
     }
@@ -196,7 +232,7 @@ export class EndpointLock {
 
   /** Whether the lock file is still this lock (nobody broke it). */
   async verify(): Promise<boolean> {
-    return !this.released && sameFile(await identityOf(this.path), this.identity);
+    return !this.released && (await stillOwn(this.path, this.identity));
   }
 
   /** Removes the lock file if it is still ours. Idempotent. */
