@@ -132,3 +132,196 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
     expect((await tasks.next()).value?.taskId).toBe('t2');
   });
 });
+
+describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal', () => {
+  it('Broker: read-only state, state-change {from,to,reason}, close() returns the same promise and waits', async () => {
+    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const changes: string[] = [];
+    broker.on('state-change', ({ from, to, reason }) => changes.push(`${from}>${to}:${reason}`));
+    expect(Object.getOwnPropertyDescriptor(Broker.prototype, 'state')?.set).toBeUndefined();
+    await broker.listen();
+    const client = new CollectorClient({
+      endpoint: join(dir, 'agent.sock'),
+      collectorId: 'c-1',
+      kind: 'test',
+      reconnect: false,
+    });
+    await client.connect();
+    const first = broker.close();
+    const second = broker.close();
+    expect(second).toBe(first);
+    expect(broker.state).toBe('closing');
+    let closedEvent = false;
+    broker.once('closed', () => {
+      closedEvent = true;
+    });
+    await second;
+    // The second call did not return early: everything is torn down when it resolves.
+    expect(closedEvent).toBe(true);
+    expect(broker.state).toBe('closed');
+    await expect(stat(join(dir, 'agent.sock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(changes).toEqual([
+      'idle>starting:listen()',
+      'starting>listening:listening',
+      'listening>closing:close()',
+      'closing>closed:close()',
+    ]);
+    expect(broker.close()).toBe(first);
+    await until(() => client.state === 'closed', { what: 'the client to close' });
+  });
+
+  it('CollectorClient: state-change, the same close promise, no reconnect after close', async () => {
+    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    closers.push(() => broker.close());
+    await broker.listen();
+    const client = new CollectorClient({
+      endpoint: join(dir, 'agent.sock'),
+      collectorId: 'c-1',
+      kind: 'test',
+    });
+    const changes: string[] = [];
+    client.on('state-change', ({ from, to }) => changes.push(`${from}>${to}`));
+    await client.connect();
+    const closing = client.close();
+    expect(client.close()).toBe(closing);
+    await closing;
+    expect(changes).toEqual([
+      'idle>connecting',
+      'connecting>open',
+      'open>closing',
+      'closing>closed',
+    ]);
+    await expect(client.connect()).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
+  });
+
+  it('listen({ signal }) and connect({ signal }): aborting stops the attempt and closes', async () => {
+    const aborted = new AbortController();
+    aborted.abort();
+    const early = new Broker({ endpoint: join(dir, 'agent.sock') });
+    await expect(early.listen({ signal: aborted.signal })).rejects.toMatchObject({
+      code: 'ERR_TRANSPORT_ABORTED',
+    });
+    await early.close();
+    expect(early.state).toBe('closed');
+
+    const controller = new AbortController();
+    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const listening = broker.listen({ signal: controller.signal });
+    controller.abort();
+    await expect(listening).rejects.toMatchObject({ code: 'ERR_TRANSPORT_ABORTED' });
+    await broker.close();
+    await expect(stat(join(dir, 'agent.sock'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+    // Aborting later closes a listening broker, as net.Server's signal does.
+    const later = new AbortController();
+    const live = new Broker({ endpoint: join(dir, 'agent.sock') });
+    await live.listen({ signal: later.signal });
+    later.abort();
+    await live.close();
+    expect(live.state).toBe('closed');
+
+    const server = new Broker({ endpoint: join(dir, 'agent.sock'), handshakeTimeoutMs: 60_000 });
+    closers.push(() => server.close());
+    await server.listen();
+    const connectAbort = new AbortController();
+    const client = new CollectorClient({
+      endpoint: join(dir, 'agent.sock'),
+      collectorId: 'c-1',
+      kind: 'test',
+      token: new Uint8Array(32),
+    });
+    const connecting = client.connect({ signal: connectAbort.signal });
+    connectAbort.abort();
+    await expect(connecting).rejects.toMatchObject({ code: 'ERR_TRANSPORT_ABORTED' });
+    await client.close();
+    expect(client.state).toBe('closed');
+  });
+
+  it('a listener that throws does not break the broker; the throw goes to onCallbackError', async () => {
+    const errors: TransportError[] = [];
+    const broker = new Broker({
+      endpoint: join(dir, 'agent.sock'),
+      onCallbackError: (e) => errors.push(e),
+    });
+    closers.push(() => broker.close());
+    await broker.listen();
+    broker.on('collector-connected', () => {
+      throw new Error('listener bug');
+    });
+    broker.subscribe('a.b', () => {
+      throw new Error('subscriber bug');
+    });
+    const client = new CollectorClient({
+      endpoint: join(dir, 'agent.sock'),
+      collectorId: 'c-1',
+      kind: 'test',
+      reconnect: false,
+    });
+    closers.push(() => client.close());
+    await client.connect();
+    expect(broker.collector('c-1')).toBeDefined();
+    expect(broker.publish('a.b', new Uint8Array([1])).delivered).toBe(0);
+    expect(errors.map((e) => e.message)).toEqual([
+      "a 'collector-connected' listener threw: listener bug",
+      'subscriber of a.b threw: subscriber bug',
+    ]);
+    expect(broker.stats()).toMatchObject({ callbackErrors: 2, handlerErrors: 1 });
+  });
+});
+
+describe.skipIf(!posix)('client reconnect on the fake clock', () => {
+  it('backs off with the shared backoff, reconnects, re-subscribes, and gives up after maxReconnectAttempts', async () => {
+    const { FakeClock } = await import('@daemoneye/test-utils');
+    const clock = new FakeClock();
+    const path = join(dir, 'agent.sock');
+    let broker = new Broker({ endpoint: path });
+    await broker.listen();
+    const client = new CollectorClient({
+      endpoint: path,
+      collectorId: 'c-1',
+      kind: 'test',
+      clock,
+      random: () => 0.5,
+      initialReconnectDelayMs: 100,
+      maxReconnectDelayMs: 400,
+      maxReconnectAttempts: 4,
+    });
+    closers.push(() => client.close());
+    const scheduled: number[] = [];
+    client.on('reconnect-scheduled', (_attempt, delay) => scheduled.push(delay));
+    await client.connect();
+    await client.subscribe('a.+');
+    await broker.close();
+    await until(() => client.state === 'reconnecting', { what: 'reconnecting' });
+    expect(scheduled).toEqual([100]);
+    // Nobody listens: each attempt fails at once and the next one waits twice as long.
+    for (const delay of [100, 200, 400]) {
+      const n = scheduled.length;
+      clock.advance(delay);
+      await until(() => scheduled.length === n + 1, { what: `the attempt after ${delay} ms` });
+    }
+    expect(scheduled).toEqual([100, 200, 400, 400]);
+    broker = new Broker({ endpoint: path });
+    closers.push(() => broker.close());
+    await broker.listen();
+    clock.advance(400);
+    await until(() => client.state === 'open', { what: 'the reconnect' });
+    await until(() => broker.subscriptionsOf('c-1').length === 1, { what: 'the re-subscription' });
+    expect(client.stats()).toMatchObject({ connects: 2, reconnects: 4 });
+
+    const gaveUp = new Promise<unknown>((resolve) => client.once('gave-up', resolve));
+    await broker.close();
+    // Four failed attempts (each scheduled after the previous one failed), then it gives up.
+    await until(() => client.state === 'reconnecting', { what: 'reconnecting again' });
+    for (let i = 0; i < 4; i++) {
+      const n = scheduled.length;
+      clock.advance(400);
+      await until(() => scheduled.length > n || client.state === 'closed', {
+        what: `attempt ${i}`,
+      });
+    }
+    // The closed broker removed its token file: the last attempt could not even read it.
+    expect(await gaveUp).toMatchObject({ code: 'ERR_TOKEN_FILE' });
+    expect(client.state).toBe('closed');
+  });
+});
