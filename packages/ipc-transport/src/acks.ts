@@ -1,4 +1,18 @@
-import { TransportError } from './errors.js';
+import { isTransportErrorCode, TransportError, type TransportErrorCode } from './errors.js';
+
+/** A broker's refusal (a Nack or Reject), as opposed to a lost or closed connection. */
+export function isRefusal(error: unknown): boolean {
+  return (
+    error instanceof TransportError &&
+    error.code !== 'ERR_TRANSPORT_NOT_CONNECTED' &&
+    error.code !== 'ERR_TRANSPORT_CLOSED'
+  );
+}
+
+/** The typed code of a Nack's code (unknown codes become `ERR_TRANSPORT_PROTOCOL`). */
+export function nackCode(code: string): TransportErrorCode {
+  return isTransportErrorCode(code) ? code : 'ERR_TRANSPORT_PROTOCOL';
+}
 
 interface PendingAck {
   resolve: () => void;

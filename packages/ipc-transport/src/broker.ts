@@ -13,8 +13,9 @@ import {
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
 } from './broker-options.js';
-import type { BrokerStats } from './broker-stats.js';
+import { assembleStats, type BrokerStats } from './broker-stats.js';
 import { FramedConnection } from './connection.js';
+import { type DispatchContext, dispatch } from './dispatch.js';
 import type { Endpoint } from './endpoint.js';
 import { reportCallbackError, TransportError } from './errors.js';
 import { callListeners } from './events.js';
@@ -76,6 +77,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     inboundPauses: 0,
   };
   readonly #protocolErrorsByCode: Record<string, number> = {};
+  readonly #dispatchContext: DispatchContext;
   readonly #closed = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
 
   constructor(options?: BrokerOptions) {
@@ -84,6 +86,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#listener = new EndpointListener(
       this.options.endpoint,
       this.options.auth,
+      this.options.clock,
       (socket) => this.#onConnection(socket),
       (error) => {
         this.#counters.serverErrors++;
@@ -96,6 +99,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
       send: (connection, message) => this.#sendOn(connection, message),
       onHandlerError: (error, topic) => this.#callbackFailed(`subscriber of ${topic}`, error),
     });
+    this.#dispatchContext = {
+      router: this.#router,
+      taskResult: (id, result) => this.#fire('task-result', id, result),
+      heartbeat: (id, beat) => this.#fire('heartbeat', id, beat),
+      nacked: () => {
+        this.#counters.nacksSent++;
+      },
+    };
     this.#gate = new AdmissionGate(this.options, {
       token: () => this.#listener.token,
       session: (id) => this.#sessions.get(id),
@@ -174,37 +185,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Counters and gauges. */
   stats(): BrokerStats {
-    const totals = { ...this.#closed };
-    let paused = 0;
-    for (const { connection } of this.#conns) {
-      totals.framesIn += connection.framesIn;
-      totals.framesOut += connection.framesOut;
-      totals.bytesIn += connection.bytesIn;
-      totals.bytesOut += connection.bytesOut;
-      if (connection.inboundPaused) paused++;
-    }
-    const r = this.#router.stats();
-    return {
-      ...this.#gate.counters,
-      ...this.#counters,
-      ...totals,
-      subscribes: r.subscribes,
-      unsubscribes: r.unsubscribes,
-      publishesRouted: r.publishesRouted,
-      deliveries: r.deliveries,
-      topicCacheHits: r.cacheHits,
-      topicCacheMisses: r.cacheMisses,
-      topicCacheInvalidations: r.cacheInvalidations,
-      topicCacheEvictions: r.cacheEvictions,
-      handlerErrors: r.handlerErrors,
-      refusedByCode: { ...this.#gate.refusedByCode },
-      protocolErrorsByCode: { ...this.#protocolErrorsByCode },
-      openConnections: this.#conns.size,
-      pendingHandshakes: this.#gate.pending.size,
+    return assembleStats({
+      gate: this.#gate,
+      router: this.#router,
+      counters: this.#counters,
+      closed: this.#closed,
+      connections: [...this.#conns].map((conn) => conn.connection),
+      protocolErrorsByCode: this.#protocolErrorsByCode,
       collectors: this.#sessions.size,
-      subscriptions: this.#router.size,
-      inboundPaused: paused,
-    };
+    });
   }
 
   #session(collectorId: string): Session {
@@ -387,72 +376,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   #onEnvelope(conn: Conn, message: Envelope): void {
     const session = conn.session;
-    if (!session) {
-      if (this.#gate.pending.has(conn)) this.#gate.handshake(conn, message);
-      return;
-    }
-    const { connection } = session;
-    const id = message.messageId;
-    const body = message.body;
-    switch (body?.$case) {
-      case 'taskResult':
-        this.#fire('task-result', session.info.collectorId, body.value);
-        return;
-      case 'heartbeat':
-        this.#fire('heartbeat', session.info.collectorId, body.value);
-        return;
-      case 'publish':
-        this.#onPublish(session, id, body.value.topic, body.value.payload);
-        return;
-      case 'subscribe':
-        this.#reply(connection, id, this.#router.subscribe(session, body.value.pattern));
-        return;
-      case 'unsubscribe':
-        this.#reply(connection, id, this.#router.unsubscribe(session, body.value.pattern));
-        return;
-      case 'goodbye':
-        connection.close(`collector said goodbye: ${body.value.reason}`);
-        return;
-      case 'ack':
-      case 'nack':
-        return;
-      default:
-        this.#nack(
-          connection,
-          id,
-          'ERR_TRANSPORT_PROTOCOL',
-          body === undefined
-            ? 'unknown or empty envelope body'
-            : `unexpected ${body.$case} from a collector`,
-        );
-    }
-  }
-
-  #reply(
-    connection: FramedConnection,
-    messageId: bigint,
-    nack: { code: string; message: string } | undefined,
-  ): void {
-    if (nack) this.#nack(connection, messageId, nack.code, nack.message);
-    else connection.trySend({ $case: 'ack', value: { messageId } });
-  }
-
-  #onPublish(session: Session, messageId: bigint, topic: string, payload: Uint8Array): void {
-    try {
-      validateTopic(topic);
-    } catch (error) {
-      if (!(error instanceof TransportError)) throw error;
-      this.#nack(session.connection, messageId, error.code, error.message);
-      return;
-    }
-    const report = this.#router.route(topic, payload, session.info.collectorId, session, messageId);
-    for (const failure of report.failed) {
-      this.#nack(
-        session.connection,
-        messageId,
-        failure.error.code,
-        `delivery to ${failure.collectorId} failed: ${failure.error.message}`,
-      );
+    if (session) {
+      dispatch(session, message, this.#dispatchContext);
+    } else if (this.#gate.pending.has(conn)) {
+      this.#gate.handshake(conn, message);
     }
   }
 
@@ -465,11 +392,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
       throw error;
     }
-  }
-
-  #nack(connection: FramedConnection, messageId: bigint, code: string, text: string): void {
-    this.#counters.nacksSent++;
-    connection.trySend({ $case: 'nack', value: { messageId, code, message: text } });
   }
 }
 

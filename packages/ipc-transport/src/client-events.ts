@@ -41,3 +41,19 @@ export interface CollectorClientEvents {
   'gave-up': [error: unknown];
   closed: [];
 }
+
+/** Fresh (zero) client counters. */
+export function emptyClientStats(): ClientStats {
+  return {
+    connects: 0,
+    reconnects: 0,
+    heartbeatsSent: 0,
+    tasksReceived: 0,
+    tasksRefused: 0,
+    resultsSent: 0,
+    messagesReceived: 0,
+    nacksReceived: 0,
+    backpressure: 0,
+    handlerErrors: 0,
+  };
+}

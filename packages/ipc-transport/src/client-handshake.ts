@@ -1,8 +1,7 @@
 import { connect } from 'node:net';
-import type { Envelope, Hello, Welcome } from '@daemoneye/proto';
-import type { Clock } from './clock.js';
-import { type ConnectionLimits, FramedConnection } from './connection.js';
-import type { Endpoint } from './endpoint.js';
+import { type Envelope, type Hello, PROTOCOL_VERSION, type Welcome } from '@daemoneye/proto';
+import type { ResolvedClientOptions } from './client-options.js';
+import { FramedConnection } from './connection.js';
 import { RejectedError, TransportError } from './errors.js';
 
 /** One connection attempt of the collector client, up to its Welcome. */
@@ -12,13 +11,7 @@ export interface HandshakeAttempt {
   readonly welcome: Promise<Welcome>;
 }
 
-export interface HandshakeParams {
-  readonly endpoint: Endpoint;
-  readonly limits: ConnectionLimits;
-  readonly clock: Clock;
-  readonly closeGraceMs: number;
-  readonly connectTimeoutMs: number;
-  readonly hello: Hello;
+export interface HandshakeHooks {
   /** True once the client is closing: a late Welcome must not bring it back to life. */
   readonly closing: () => boolean;
   /** Called synchronously at the Welcome, before any envelope that follows it is handled. */
@@ -30,10 +23,23 @@ export interface HandshakeParams {
 }
 
 /** Connects, sends Hello and waits for Welcome or Reject within `connectTimeoutMs`. */
-export function startHandshake(params: HandshakeParams): HandshakeAttempt {
-  const { endpoint, clock } = params;
+export function startHandshake(
+  options: ResolvedClientOptions,
+  token: Uint8Array,
+  params: HandshakeHooks,
+): HandshakeAttempt {
+  const { endpoint, clock } = options;
+  const hello: Hello = {
+    protocolVersion: PROTOCOL_VERSION,
+    collectorId: options.collectorId,
+    kind: options.kind,
+    pid: options.pid,
+    capabilities: [...options.capabilities],
+    taskKinds: [...options.taskKinds],
+    authToken: token,
+  };
   const socket = connect(endpoint.path);
-  const connection = new FramedConnection(socket, params.limits, clock, params.closeGraceMs);
+  const connection = new FramedConnection(socket, options, clock, options.closeGraceMs);
   const welcome = new Promise<Welcome>((resolve, reject) => {
     let settled = false;
     const fail = (error: Error): void => {
@@ -48,13 +54,13 @@ export function startHandshake(params: HandshakeParams): HandshakeAttempt {
         fail(
           new TransportError(
             'ERR_HANDSHAKE_TIMEOUT',
-            `no Welcome within ${params.connectTimeoutMs} ms`,
+            `no Welcome within ${options.connectTimeoutMs} ms`,
           ),
         ),
-      params.connectTimeoutMs,
+      options.connectTimeoutMs,
     );
     socket.once('connect', () => {
-      connection.trySend({ $case: 'hello', value: params.hello });
+      connection.trySend({ $case: 'hello', value: hello });
     });
     socket.once('error', (error) => {
       fail(

@@ -1,19 +1,19 @@
 import { EventEmitter } from 'node:events';
-import {
-  type DetectionResult,
-  type Envelope,
-  type EnvelopeBody,
-  PROTOCOL_VERSION,
-  type TaskAssignment,
-  type Welcome,
-} from '@daemoneye/proto';
-import { AckTracker } from './acks.js';
-import { backoffDelay } from './backoff.js';
 import type {
-  ClientState,
-  ClientStats,
-  CollectorClientEvents,
-  ReceivedMessage,
+  DetectionResult,
+  Envelope,
+  EnvelopeBody,
+  TaskAssignment,
+  Welcome,
+} from '@daemoneye/proto';
+import { AckTracker, isRefusal, nackCode } from './acks.js';
+import { backoffDelay } from './backoff.js';
+import {
+  type ClientState,
+  type ClientStats,
+  type CollectorClientEvents,
+  emptyClientStats,
+  type ReceivedMessage,
 } from './client-events.js';
 import { startHandshake } from './client-handshake.js';
 import {
@@ -26,14 +26,9 @@ import { SubscriptionSet } from './client-subscriptions.js';
 import { keepAlive } from './clock.js';
 import type { FramedConnection } from './connection.js';
 import type { Endpoint } from './endpoint.js';
-import {
-  isTransportErrorCode,
-  reportCallbackError,
-  TransportError,
-  type TransportErrorCode,
-} from './errors.js';
+import { reportCallbackError, TransportError } from './errors.js';
 import { callListeners } from './events.js';
-import { heartbeatOf } from './heartbeat.js';
+import { HeartbeatLoop, heartbeatOf } from './heartbeat.js';
 import { TaskQueue } from './task-queue.js';
 import { readTokenFile } from './token-file.js';
 import { normalizePattern, validateTopic } from './topics.js';
@@ -41,23 +36,6 @@ import { normalizePattern, validateTopic } from './topics.js';
 /** Shortest heartbeat interval the client accepts from a Welcome. */
 const MIN_HEARTBEAT_INTERVAL_MS = 100;
 
-/** A broker's refusal, as opposed to a lost or closed connection. */
-function isRefusal(error: unknown): boolean {
-  return (
-    error instanceof TransportError &&
-    error.code !== 'ERR_TRANSPORT_NOT_CONNECTED' &&
-    error.code !== 'ERR_TRANSPORT_CLOSED'
-  );
-}
-
-function nackCode(code: string): TransportErrorCode {
-  return isTransportErrorCode(code) ? code : 'ERR_TRANSPORT_PROTOCOL';
-}
-
-/**
- * The collector side: handshake, heartbeats, subscriptions, publishes, tasks in and results out,
- * reconnect with exponential backoff and jitter, and automatic re-subscription.
- */
 export type {
   ClientState,
   ClientStats,
@@ -65,6 +43,10 @@ export type {
   ReceivedMessage,
 } from './client-events.js';
 
+/**
+ * The collector side: handshake, heartbeats, subscriptions, publishes, tasks in and results out,
+ * reconnect with exponential backoff and jitter, and automatic re-subscription.
+ */
 export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   readonly options: ResolvedClientOptions;
   #state: ClientState = 'idle';
@@ -72,7 +54,6 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   #connection: FramedConnection | undefined;
   /** The connection of an attempt that has not had its Welcome yet. */
   #handshaking: FramedConnection | undefined;
-  #heartbeatTimer: unknown;
   #reconnectTimer: unknown;
   #attempt = 0;
   #nextMessageId = 1n;
@@ -80,23 +61,14 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   readonly #subscriptions = new SubscriptionSet();
   readonly #acks = new AckTracker();
   readonly #tasks: TaskQueue;
-  readonly #counters: ClientStats = {
-    connects: 0,
-    reconnects: 0,
-    heartbeatsSent: 0,
-    tasksReceived: 0,
-    tasksRefused: 0,
-    resultsSent: 0,
-    messagesReceived: 0,
-    nacksReceived: 0,
-    backpressure: 0,
-    handlerErrors: 0,
-  };
+  readonly #heartbeats: HeartbeatLoop;
+  readonly #counters: ClientStats = emptyClientStats();
 
   constructor(options: CollectorClientOptions) {
     super();
     this.options = resolveClientOptions(options);
     this.#tasks = new TaskQueue(this.options.maxBufferedTasks);
+    this.#heartbeats = new HeartbeatLoop(this.options.clock, () => this.#beat());
   }
 
   /** `idle`, `connecting`, `open`, `reconnecting`, `closing` or `closed`. */
@@ -220,7 +192,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   async #close(reason: string): Promise<void> {
     const { clock } = this.options;
     clock.clearTimeout(this.#reconnectTimer);
-    this.#stopHeartbeats();
+    this.#heartbeats.stop();
     // An attempt still in its handshake is dropped too, so nothing keeps the process alive.
     this.#handshaking?.destroy(reason);
     this.#handshaking = undefined;
@@ -237,7 +209,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
 
   #finishClose(reason: string): void {
     this.options.clock.clearTimeout(this.#reconnectTimer);
-    this.#stopHeartbeats();
+    this.#heartbeats.stop();
     this.#closing ??= Promise.resolve();
     this.#setState('closed', reason);
     this.#welcome = undefined;
@@ -281,21 +253,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     if (this.#state === 'closing' || this.#state === 'closed') {
       throw new TransportError('ERR_TRANSPORT_CLOSED', 'client closed');
     }
-    const attempt = startHandshake({
-      endpoint: options.endpoint,
-      limits: options,
-      clock: options.clock,
-      closeGraceMs: options.closeGraceMs,
-      connectTimeoutMs: options.connectTimeoutMs,
-      hello: {
-        protocolVersion: PROTOCOL_VERSION,
-        collectorId: options.collectorId,
-        kind: options.kind,
-        pid: options.pid,
-        capabilities: [...options.capabilities],
-        taskKinds: [...options.taskKinds],
-        authToken: token,
-      },
+    const attempt = startHandshake(options, token, {
       closing: () => this.#state === 'closing' || this.#state === 'closed',
       onWelcome: (welcome, connection) => this.#onWelcome(welcome, connection),
       onEnvelope: (message) => this.#onEnvelope(message),
@@ -319,7 +277,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     this.#counters.connects++;
     this.#setState('open', 'welcome');
     // A broken Welcome must not turn the heartbeat into a busy loop.
-    this.#startHeartbeats(Math.max(MIN_HEARTBEAT_INTERVAL_MS, welcome.heartbeatIntervalMs));
+    this.#heartbeats.start(Math.max(MIN_HEARTBEAT_INTERVAL_MS, welcome.heartbeatIntervalMs));
     this.#resubscribe();
     this.#fire('welcome', welcome);
   }
@@ -342,14 +300,11 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
         return;
       case 'publish': {
         this.#counters.messagesReceived++;
-        const received: ReceivedMessage = {
-          topic: body.value.topic,
-          payload: body.value.payload,
-          sender: body.value.sender,
-        };
+        const { topic, payload, sender } = body.value;
+        const received: ReceivedMessage = { topic, payload, sender };
         this.#fire('message', received);
-        for (const handler of this.#subscriptions.handlersFor(received.topic)) {
-          this.#guard(`the handler of ${received.topic}`, () => handler(received));
+        for (const handler of this.#subscriptions.handlersFor(topic)) {
+          this.#guard(`the handler of ${topic}`, () => handler(received));
         }
         return;
       }
@@ -412,36 +367,26 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     return this.#acks.request(messageId, () => this.#send(body, messageId));
   }
 
-  #startHeartbeats(intervalMs: number): void {
-    this.#stopHeartbeats();
-    const beat = (): void => {
-      if (this.#state !== 'open') return;
-      let metrics: HeartbeatMetrics = { activeTasks: 0, queueDepth: 0, cpu: 0, memoryBytes: 0 };
-      const callback = this.options.metrics;
-      if (callback) {
-        // A throwing metrics callback must not stop the heartbeat: report zeros this time.
-        this.#guard('metrics', () => {
-          metrics = callback();
-        });
-      }
-      try {
-        this.#send({ $case: 'heartbeat', value: heartbeatOf(metrics, process.hrtime.bigint()) });
-        this.#counters.heartbeatsSent++;
-      } catch {
-        // A full queue skips one heartbeat; staleness detection on the agent covers a stuck link.
-      }
-      this.#heartbeatTimer = this.options.clock.setTimeout(beat, intervalMs);
-    };
-    beat();
-  }
-
-  #stopHeartbeats(): void {
-    this.options.clock.clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatTimer = undefined;
+  /** One heartbeat; a throwing or junk `metrics` callback sends zeros this time. */
+  #beat(): void {
+    if (this.#state !== 'open') return;
+    let metrics: HeartbeatMetrics = { activeTasks: 0, queueDepth: 0, cpu: 0, memoryBytes: 0 };
+    const callback = this.options.metrics;
+    if (callback) {
+      this.#guard('metrics', () => {
+        metrics = callback();
+      });
+    }
+    try {
+      this.#send({ $case: 'heartbeat', value: heartbeatOf(metrics, process.hrtime.bigint()) });
+      this.#counters.heartbeatsSent++;
+    } catch {
+      // A full queue skips one heartbeat; staleness detection on the agent covers a stuck link.
+    }
   }
 
   #onLost(reason: string): void {
-    this.#stopHeartbeats();
+    this.#heartbeats.stop();
     this.#connection = undefined;
     this.#welcome = undefined;
     this.#acks.rejectAll('ERR_TRANSPORT_NOT_CONNECTED', `connection lost: ${reason}`);

@@ -1,5 +1,6 @@
 import type { Heartbeat } from '@daemoneye/proto';
 import type { HeartbeatMetrics } from './client-options.js';
+import type { Clock } from './clock.js';
 
 /** A finite, non-negative integer, or 0. */
 function count(value: unknown): number {
@@ -24,4 +25,28 @@ export function heartbeatOf(metrics: HeartbeatMetrics, monotonicNs: bigint): Hea
     memoryBytes: BigInt(memory),
     monotonicNs,
   };
+}
+
+/** Sends a heartbeat now and then every interval, on the clock, until stopped. */
+export class HeartbeatLoop {
+  #timer: unknown;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly beat: () => void,
+  ) {}
+
+  start(intervalMs: number): void {
+    this.stop();
+    const tick = (): void => {
+      this.beat();
+      this.#timer = this.clock.setTimeout(tick, intervalMs);
+    };
+    tick();
+  }
+
+  stop(): void {
+    this.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }

@@ -1,13 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, rename, unlink } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import {
-  type Endpoint,
-  isEndpointLive,
-  maxSocketPathBytes,
-  prepareEndpointDir,
-} from './endpoint.js';
+import type { Clock } from './clock.js';
+import { type Endpoint, maxSocketPathBytes, prepareEndpointDir } from './endpoint.js';
 import { TransportError } from './errors.js';
 import {
   EndpointLock,
@@ -53,6 +49,24 @@ function listenOn(path: string, onConnection: (socket: Socket) => void): Promise
   });
 }
 
+/**
+ * Whether something accepts connections at `path` within `timeoutMs` on `clock` (a timeout counts
+ * as live: refusing is the safe side).
+ */
+export function socketAnswers(path: string, clock: Clock, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    const done = (live: boolean): void => {
+      clock.clearTimeout(timer);
+      socket.destroy();
+      resolve(live);
+    };
+    const timer = clock.setTimeout(() => done(true), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
 function closeServer(server: Server): Promise<void> {
   return new Promise<void>((resolve) => server.close(() => resolve()));
 }
@@ -73,6 +87,7 @@ export class EndpointListener {
   constructor(
     readonly endpoint: Endpoint,
     private readonly auth: boolean,
+    private readonly clock: Clock,
     private readonly onConnection: (socket: Socket) => void,
     private readonly onServerError: (error: Error) => void,
   ) {}
@@ -83,7 +98,7 @@ export class EndpointListener {
     const unix = endpoint.platform !== 'win32';
     await prepareEndpointDir(endpoint);
     this.#lock = await EndpointLock.acquire(endpoint, () =>
-      unix ? isEndpointLive(endpoint.path) : Promise.resolve(false),
+      unix ? socketAnswers(endpoint.path, this.clock) : Promise.resolve(false),
     );
     try {
       if (unix) await this.#clearStaleSocket();
@@ -119,7 +134,7 @@ export class EndpointListener {
   async #clearStaleSocket(): Promise<void> {
     const { path } = this.endpoint;
     // A broker from before the lock, or one that lost its lock file, may still answer.
-    if (await isEndpointLive(path)) {
+    if (await socketAnswers(path, this.clock)) {
       throw new TransportError('ERR_ENDPOINT_IN_USE', `an agent is already listening on ${path}`);
     }
     const existing = await lstat(path).catch(() => undefined);
