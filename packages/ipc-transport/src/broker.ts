@@ -159,7 +159,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       await this.#started;
     } catch (error) {
-      if (this.#is('starting')) this.#setState('closed', 'listen failed');
+      if (this.#is('starting')) {
+        // A failed listen() leaves the broker closed (its setup already undone); close() resolves.
+        this.#closing ??= Promise.resolve();
+        this.#setState('closed', 'listen failed');
+        this.#fire('closed');
+      }
       throw error;
     }
     if (!this.#is('starting')) {

@@ -83,6 +83,8 @@ export class EndpointListener {
   #socketId: FileIdentity | undefined;
   #tokenId: FileIdentity | undefined;
   #lost = { socket: false, token: false };
+  #stopped = false;
+  #checking: Promise<EndpointLoss[]> | undefined;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -156,6 +158,11 @@ export class EndpointListener {
     const { path, platform } = this.endpoint;
     const bound = platform === 'win32' ? path : this.#privateName();
     const server = await listenOn(bound, this.onConnection);
+    if (this.#stopped) {
+      // stop() ran while a re-bind was in flight: this server must not outlive it.
+      await closeServer(server);
+      throw new TransportError('ERR_TRANSPORT_CLOSED', 'the broker stopped');
+    }
     server.on('error', (error) => this.onServerError(error));
     if (this.#server) this.#retired.push(this.#server);
     this.#server = server;
@@ -182,7 +189,13 @@ export class EndpointListener {
    * Checks that the socket and token files are still ours; puts back what was deleted. Each loss
    * is reported once (until it is repaired).
    */
-  async check(): Promise<EndpointLoss[]> {
+  check(): Promise<EndpointLoss[]> {
+    if (this.#stopped) return Promise.resolve([]);
+    this.#checking = this.#check().catch(() => []);
+    return this.#checking;
+  }
+
+  async #check(): Promise<EndpointLoss[]> {
     const losses: EndpointLoss[] = [];
     const { path, tokenPath, platform } = this.endpoint;
     if (platform !== 'win32' && this.#server && !this.#lost.socket) {
@@ -242,6 +255,8 @@ export class EndpointListener {
 
   /** Stops listening, removes the socket and token if still ours, releases the lock. Idempotent. */
   async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#checking;
     const servers = [...this.#retired.splice(0), ...(this.#server ? [this.#server] : [])];
     this.#server = undefined;
     await Promise.all(servers.map(closeServer));

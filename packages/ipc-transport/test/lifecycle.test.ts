@@ -170,6 +170,19 @@ describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal
     await until(() => client.state === 'closed', { what: 'the client to close' });
   });
 
+  it('a failed listen() leaves the broker closed once; close() then resolves without another change', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(dir, 'agent.sock'), 'not a socket');
+    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const changes: string[] = [];
+    broker.on('state-change', ({ from, to }) => changes.push(`${from}>${to}`));
+    await expect(broker.listen()).rejects.toMatchObject({ code: 'ERR_ENDPOINT_INSECURE' });
+    await broker.close();
+    expect(changes).toEqual(['idle>starting', 'starting>closed']);
+    await expect(broker.listen()).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
+    await expect(stat(join(dir, 'agent.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('CollectorClient: state-change, the same close promise, no reconnect after close', async () => {
     const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
     closers.push(() => broker.close());
