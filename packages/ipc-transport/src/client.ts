@@ -23,7 +23,6 @@ import {
   resolveClientOptions,
 } from './client-options.js';
 import { SubscriptionSet } from './client-subscriptions.js';
-import { keepAlive } from './clock.js';
 import type { FramedConnection } from './connection.js';
 import type { Endpoint } from './endpoint.js';
 import { reportCallbackError, TransportError } from './errors.js';
@@ -42,6 +41,18 @@ export type {
   CollectorClientEvents,
   ReceivedMessage,
 } from './client-events.js';
+
+/** Makes a real timer keep the process alive; other handles (fake clocks) are left alone. */
+function keepAlive(handle: unknown): void {
+  if (
+    typeof handle === 'object' &&
+    handle !== null &&
+    'ref' in handle &&
+    typeof handle.ref === 'function'
+  ) {
+    handle.ref();
+  }
+}
 
 /**
  * The collector side: handshake, heartbeats, subscriptions, publishes, tasks in and results out,

@@ -23,11 +23,3 @@ export const systemClock: Clock = {
     if (isTimeout(handle)) clearTimeout(handle);
   },
 };
-
-/**
- * Makes a timer handle keep the process alive when it can (a real `Timeout`); other handles
- * (fake clocks) are left alone. Used for the one timer that must: a scheduled reconnect.
- */
-export function keepAlive(handle: unknown): void {
-  if (isTimeout(handle)) handle.ref();
-}

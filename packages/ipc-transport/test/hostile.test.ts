@@ -413,6 +413,10 @@ describe.skipIf(!posix)('hostile clients against a real broker', () => {
     expect(broker.stats().bytesIn).toBe(12);
     expect(Math.max(0, ...allocations)).toBeLessThanOrEqual(broker.options.maxFrameBytes);
     expect(broker.stats().protocolErrors).toBe(3);
+    expect(broker.stats().protocolErrorsByCode).toEqual({
+      ERR_FRAME_TOO_LARGE: 2,
+      ERR_FRAME_EMPTY: 1,
+    });
     await expectLegitCollectorServed(broker);
   });
 
@@ -451,6 +455,7 @@ describe.skipIf(!posix)('hostile clients against a real broker', () => {
     expect(stats.handshakes).toBe(0);
     expect(stats.collectors).toBe(0);
     expect(events.refused).toEqual(hellos.map(() => 'ERR_INVALID_HELLO'));
+    expect(stats.refusedByCode).toEqual({ ERR_INVALID_HELLO: hellos.length });
     await expectLegitCollectorServed(broker);
   });
 
