@@ -94,7 +94,13 @@ describe('broker and collector processes', () => {
 
     a.send({ type: 'subscribe', pattern: 'events.process.*' });
     b.send({ type: 'subscribe', pattern: 'events.network.#' });
-    await Promise.all([a.waitType('subscribed'), b.waitType('subscribed')]);
+    // The publisher subscribes to its own topics too: it must still receive none of them.
+    c.send({ type: 'subscribe', pattern: 'events.#' });
+    await Promise.all([
+      a.waitType('subscribed'),
+      b.waitType('subscribed'),
+      c.waitType('subscribed'),
+    ]);
     for (const child of [a, b, c]) child.send({ type: 'subscribe', pattern: 'sentinel.all' });
     await Promise.all(
       [a, b, c].map((child) =>
