@@ -73,7 +73,13 @@ describe.skipIf(process.platform === 'win32')('token and endpoint files', () => 
     await writeFile(path, `${process.pid}\nnot-held-by-anyone-here\n`);
     const b = await EndpointLock.acquire(endpoint(), notLive);
     await b.release();
+    // Garbage (or a lock being written) is left alone for a few seconds, then taken over.
     await writeFile(path, 'garbage');
+    await expect(EndpointLock.acquire(endpoint(), notLive)).rejects.toMatchObject({
+      code: 'ERR_ENDPOINT_IN_USE',
+    });
+    const past = (Date.now() - 10_000) / 1000;
+    await utimes(path, past, past);
     const c = await EndpointLock.acquire(endpoint(), notLive);
     await c.release();
   });

@@ -98,6 +98,24 @@ export function lockPathOf(endpoint: Endpoint): string {
     : `${endpoint.tokenPath}.lock`;
 }
 
+/** A lock file without a readable pid younger than this may still be being written. */
+const PARTIAL_LOCK_MS = 5000;
+/** `link` failures that mean "this file system has no hard links". */
+const NO_LINKS: ReadonlySet<string> = new Set([
+  'EPERM',
+  'ENOTSUP',
+  'EOPNOTSUPP',
+  'EXDEV',
+  'ENOSYS',
+  'EINVAL',
+]);
+
+function errorCode(error: unknown): string | undefined {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}
+
 /** Nonces of the locks held by brokers of this process (a lock with our pid but not listed is stale). */
 const heldHere = new Set<string>();
 
@@ -165,17 +183,10 @@ export class EndpointLock {
       await writeFile(aside, content, { mode: 0o600, flag: 'w' });
       let linked = false;
       try {
-        await link(aside, path);
-        linked = true;
-      } catch (error) {
-        if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) {
-          await unlink(aside).catch(() => undefined);
-          throw new TransportError('ERR_TOKEN_FILE', `cannot create lock file ${path}`, {
-            cause: error,
-          });
-        }
+        linked = await EndpointLock.place(aside, path, content);
+      } finally {
+        await unlink(aside).catch(() => undefined);
       }
-      await unlink(aside).catch(() => undefined);
       if (linked) {
         const identity = await identityOf(path, content);
         if (identity !== undefined) {
@@ -189,7 +200,7 @@ export class EndpointLock {
       if (await EndpointLock.holderLive(holder, socketLive)) {
         throw new TransportError(
           'ERR_ENDPOINT_IN_USE',
-          `another broker (pid ${holder.pid}) holds ${path}`,
+          `another broker (pid ${Number.isInteger(holder.pid) ? holder.pid : 'unknown'}) holds ${path}`,
         );
       }
       await EndpointLock.breakStale(path, holder, nonce);
@@ -197,10 +208,43 @@ export class EndpointLock {
     throw new TransportError('ERR_ENDPOINT_IN_USE', `could not take ${path}: it keeps changing`);
   }
 
+  /**
+   * Puts the lock file in place atomically: `link` (never seen half-written); where the file
+   * system has no hard links, an exclusive create (a lock briefly empty is taken for one being
+   * written). Returns false when a lock already exists.
+   */
+  private static async place(aside: string, path: string, content: Uint8Array): Promise<boolean> {
+    try {
+      await link(aside, path);
+      return true;
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'EEXIST') return false;
+      if (code === undefined || !NO_LINKS.has(code)) {
+        throw new TransportError('ERR_TOKEN_FILE', `cannot create lock file ${path}`, {
+          cause: error,
+        });
+      }
+    }
+    try {
+      await writeFile(path, content, { mode: 0o600, flag: 'wx' });
+      return true;
+    } catch (error) {
+      if (errorCode(error) === 'EEXIST') return false;
+      throw new TransportError('ERR_TOKEN_FILE', `cannot create lock file ${path}`, {
+        cause: error,
+      });
+    }
+  }
+
   private static async holderLive(
     holder: Holder,
     socketLive: () => Promise<boolean>,
   ): Promise<boolean> {
+    // Unreadable content: garbage, or a lock being written by an exclusive create right now.
+    if (!Number.isInteger(holder.pid) || holder.pid <= 0) {
+      return Date.now() - holder.mtimeMs < PARTIAL_LOCK_MS;
+    }
     if (holder.pid === process.pid) return heldHere.has(holder.nonce);
     if (!processAlive(holder.pid)) return false;
     // The pid is alive. Unless its socket answers, an old lock may name a reused pid.
