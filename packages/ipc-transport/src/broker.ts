@@ -1,251 +1,132 @@
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmod, lstat, unlink, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
-import {
-  type Envelope,
-  type EnvelopeBody,
-  type Heartbeat,
-  type Hello,
-  PROTOCOL_VERSION,
-  type TaskAssignment,
-  type TaskResult,
+import type { Socket } from 'node:net';
+import type {
+  Envelope,
+  EnvelopeBody,
+  Heartbeat,
+  TaskAssignment,
+  TaskResult,
 } from '@daemoneye/proto';
-import { type Clock, systemClock } from './clock.js';
+import { AdmissionGate, type CollectorInfo, type Conn, type Session } from './admission.js';
+import {
+  type BrokerOptions,
+  type ResolvedBrokerOptions,
+  resolveBrokerOptions,
+} from './broker-options.js';
+import { assembleStats, type BrokerStats } from './broker-stats.js';
 import { FramedConnection } from './connection.js';
-import { type Endpoint, isEndpointLive, prepareEndpointDir, resolveEndpoint } from './endpoint.js';
-import { TransportError } from './errors.js';
-import { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
-import { normalizePattern, TopicTrie, validateTopic } from './topics.js';
+import { type DispatchContext, dispatch } from './dispatch.js';
+import type { Endpoint } from './endpoint.js';
+import { reportCallbackError, TransportError } from './errors.js';
+import { callListeners } from './events.js';
+import type { StateChange } from './lifecycle.js';
+import { EndpointListener, type EndpointLoss } from './listener.js';
+import { type PublishReport, Router, type TopicMessage } from './routing.js';
+import { validateTopic } from './topics.js';
 
-/** Length in bytes of the auth token. */
-export const TOKEN_BYTES = 32;
-const COLLECTOR_ID = /^[A-Za-z0-9_.:-]+$/;
-/** Most task kinds, and most capabilities, one Hello may declare. */
-const MAX_HELLO_LIST = 64;
-
-/** Options of {@link Broker}. Every field is optional; defaults are in the README. */
-export interface BrokerOptions {
-  /** Socket path / pipe name, or a resolved endpoint. Default: the platform default. */
-  endpoint?: Endpoint | string;
-  /** Require the token handshake. Default true. */
-  auth?: boolean;
-  /** Time a new connection has to send Hello. Default 2000. */
-  handshakeTimeoutMs?: number;
-  /** Interval collectors are told to heartbeat at (100..3 600 000). Default 10 000. */
-  heartbeatIntervalMs?: number;
-  /** Largest frame payload in either direction. Default 1 MiB. */
-  maxFrameBytes?: number;
-  /** Largest first frame (the Hello) before the handshake, so silent clients hold little memory. Default 128 KiB. */
-  maxHandshakeBytes?: number;
-  /** Open connections, handshaking or not; the excess is refused. Default 256. */
-  maxConnections?: number;
-  /** Outbound bytes queued per connection before `ERR_BACKPRESSURE`. Default 8 MiB. */
-  maxQueueBytes?: number;
-  /** Outbound frames queued per connection before `ERR_BACKPRESSURE`. Default 10 000. */
-  maxQueueFrames?: number;
-  /** Subscriptions one connection may hold. Default 1024. */
-  maxSubscriptionsPerConnection?: number;
-  /** Longest accepted collector id. Default 128. */
-  maxCollectorIdLength?: number;
-  /** Time source for handshake timers. Default: real time. */
-  clock?: Clock;
-}
-
-interface ResolvedBrokerOptions {
-  endpoint: Endpoint;
-  auth: boolean;
-  handshakeTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  maxFrameBytes: number;
-  maxHandshakeBytes: number;
-  maxConnections: number;
-  maxQueueBytes: number;
-  maxQueueFrames: number;
-  maxSubscriptionsPerConnection: number;
-  maxCollectorIdLength: number;
-  clock: Clock;
-}
-
-function intOption(
-  options: BrokerOptions,
-  name: keyof BrokerOptions,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const value = options[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
-  if (options.auth !== undefined && typeof options.auth !== 'boolean') {
-    throw new TypeError('auth must be a boolean');
-  }
-  const endpoint =
-    typeof options.endpoint === 'object' ? options.endpoint : resolveEndpoint(options.endpoint);
-  return {
-    endpoint,
-    auth: options.auth ?? true,
-    handshakeTimeoutMs: intOption(options, 'handshakeTimeoutMs', 2000, 1, 600_000),
-    heartbeatIntervalMs: intOption(options, 'heartbeatIntervalMs', 10_000, 100, 3_600_000),
-    maxFrameBytes: intOption(options, 'maxFrameBytes', DEFAULT_MAX_FRAME_BYTES, 64, 0xffff_ffff),
-    maxHandshakeBytes: intOption(options, 'maxHandshakeBytes', 128 * 1024, 64, 0xffff_ffff),
-    maxConnections: intOption(options, 'maxConnections', 256, 1, 1_000_000),
-    maxQueueBytes: intOption(options, 'maxQueueBytes', 8 * 1024 * 1024, 1024, 2 ** 40),
-    maxQueueFrames: intOption(options, 'maxQueueFrames', 10_000, 1, 100_000_000),
-    maxSubscriptionsPerConnection: intOption(
-      options,
-      'maxSubscriptionsPerConnection',
-      1024,
-      1,
-      1_000_000,
-    ),
-    maxCollectorIdLength: intOption(options, 'maxCollectorIdLength', 128, 1, 4096),
-    clock: options.clock ?? systemClock,
-  };
-}
-
-/** What the broker knows of one connected collector. */
-export interface CollectorInfo {
-  readonly collectorId: string;
-  readonly kind: string;
-  readonly pid: number;
-  readonly sessionId: string;
-  readonly taskKinds: readonly string[];
-  readonly capabilities: readonly string[];
-  /** `clock.now()` at the Welcome. */
-  readonly connectedAt: number;
-}
-
-/** A message on a topic, as delivered to an in-process subscriber. */
-export interface TopicMessage {
-  readonly topic: string;
-  readonly payload: Uint8Array;
-  /** Collector id stamped by the broker from the session; `''` for the agent itself. */
-  readonly sender: string;
-  readonly messageId: bigint;
-}
-
-/** Outcome of {@link Broker.publish}. */
-export interface PublishReport {
-  delivered: number;
-  failed: { collectorId: string; error: TransportError }[];
-}
-
-/** Counters of a broker; they only grow. */
-export interface BrokerStats {
-  connectionsAccepted: number;
-  connectionsRefused: number;
-  handshakes: number;
-  handshakeTimeouts: number;
-  authFailures: number;
-  versionMismatches: number;
-  invalidHellos: number;
-  duplicateCollectors: number;
-  protocolErrors: number;
-  nacksSent: number;
-  framesIn: number;
-  framesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  backpressure: number;
-  publishesRouted: number;
-  deliveries: number;
-  handlerErrors: number;
-  serverErrors: number;
-  /** Current gauges. */
-  openConnections: number;
-  collectors: number;
-  subscriptions: number;
-}
+export type { CollectorInfo } from './admission.js';
+export type { BrokerStats } from './broker-stats.js';
 
 /** Typed events of a {@link Broker}. */
 export interface BrokerEvents {
+  'state-change': [change: StateChange<BrokerState>];
   listening: [endpoint: Endpoint];
   'collector-connected': [info: CollectorInfo];
   'collector-disconnected': [info: CollectorInfo, reason: string];
   'task-result': [collectorId: string, result: TaskResult];
   heartbeat: [collectorId: string, heartbeat: Heartbeat];
-  /** A bad frame, undecodable envelope or failed handshake; only that connection is affected. */
+  /** A bad frame or undecodable envelope; only that connection is affected. */
   'protocol-error': [error: TransportError, collectorId: string | undefined];
-  /** A connection refused before or at the handshake (limit, auth, version, duplicate, timeout). */
-  'connection-refused': [error: TransportError];
-  /** An in-process subscriber threw; the broker goes on. */
-  'handler-error': [error: unknown, topic: string];
+  /** A connection refused at or before the handshake; `rejectCode` is what the Reject carried. */
+  'connection-refused': [error: TransportError, rejectCode: string];
+  /** The socket or token file was deleted or replaced while listening. */
+  'endpoint-lost': [loss: EndpointLoss];
   /** The listening server reported an error (e.g. EMFILE on accept); it keeps listening. */
   'server-error': [error: Error];
-  close: [];
+  closed: [];
 }
 
 /** Lifecycle of a broker. */
-export type BrokerState = 'idle' | 'listening' | 'closing' | 'closed';
-
-type Subscriber = Session | LocalSubscription;
-
-interface Session {
-  readonly type: 'session';
-  readonly info: CollectorInfo;
-  readonly connection: FramedConnection;
-}
-
-interface LocalSubscription {
-  readonly type: 'local';
-  readonly handler: (message: TopicMessage) => void;
-}
-
-interface PendingConnection {
-  readonly id: number;
-  readonly connection: FramedConnection;
-  timer: unknown;
-  session: Session | undefined;
-}
+export type BrokerState = 'idle' | 'starting' | 'listening' | 'closing' | 'closed';
 
 /**
- * The agent side of the transport: listens on a local endpoint, authenticates collectors, routes
- * topic messages and carries tasks and results. Never prints, exits or touches signals.
+ * The agent side of the transport: listens on a local endpoint (one broker per endpoint),
+ * authenticates and admits collectors, routes topic messages and carries tasks and results.
+ * Never prints, exits or touches signals.
  */
 export class Broker extends EventEmitter<BrokerEvents> {
-  readonly options: Readonly<ResolvedBrokerOptions>;
-  state: BrokerState = 'idle';
-  private server: Server | undefined;
-  private token: Buffer | undefined;
-  private readonly connections = new Set<PendingConnection>();
-  private readonly sessions = new Map<string, Session>();
-  private readonly trie = new TopicTrie<Subscriber>();
-  private nextConnectionId = 1;
-  private starting = false;
-  private nextMessageId = 1n;
-  private ownsFiles = false;
-  private readonly counters = {
-    connectionsAccepted: 0,
-    connectionsRefused: 0,
-    handshakes: 0,
-    handshakeTimeouts: 0,
-    authFailures: 0,
-    versionMismatches: 0,
-    invalidHellos: 0,
-    duplicateCollectors: 0,
+  readonly options: ResolvedBrokerOptions;
+  #state: BrokerState = 'idle';
+  readonly #listener: EndpointListener;
+  readonly #gate: AdmissionGate;
+  readonly #router: Router;
+  readonly #conns = new Set<Conn>();
+  readonly #sessions = new Map<string, Session>();
+  #nextMessageId = 1n;
+  #closing: Promise<void> | undefined;
+  #started: Promise<void> | undefined;
+  #checkTimer: unknown;
+  readonly #counters = {
     protocolErrors: 0,
     nacksSent: 0,
     backpressure: 0,
-    publishesRouted: 0,
-    deliveries: 0,
-    handlerErrors: 0,
+    callbackErrors: 0,
     serverErrors: 0,
-    closedFramesIn: 0,
-    closedFramesOut: 0,
-    closedBytesIn: 0,
-    closedBytesOut: 0,
+    endpointLost: 0,
+    endpointRecreated: 0,
+    inboundPauses: 0,
   };
+  readonly #protocolErrorsByCode: Record<string, number> = {};
+  readonly #dispatchContext: DispatchContext;
+  readonly #closed = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
 
-  constructor(options: BrokerOptions = {}) {
+  constructor(options?: BrokerOptions) {
     super();
-    this.options = resolveOptions(options);
+    this.options = resolveBrokerOptions(options);
+    this.#listener = new EndpointListener(
+      this.options.endpoint,
+      this.options.auth,
+      this.options.clock,
+      (socket) => this.#onConnection(socket),
+      (error) => {
+        this.#counters.serverErrors++;
+        this.#fire('server-error', error);
+      },
+    );
+    this.#router = new Router({
+      maxSubscriptionsPerConnection: this.options.maxSubscriptionsPerConnection,
+      maxTopicCacheEntries: this.options.maxTopicCacheEntries,
+      send: (connection, message) => this.#sendOn(connection, message),
+      onHandlerError: (error, topic) => this.#callbackFailed(`subscriber of ${topic}`, error),
+    });
+    this.#dispatchContext = {
+      router: this.#router,
+      taskResult: (id, result) => this.#fire('task-result', id, result),
+      heartbeat: (id, beat) => this.#fire('heartbeat', id, beat),
+      nacked: () => {
+        this.#counters.nacksSent++;
+      },
+    };
+    this.#gate = new AdmissionGate(this.options, {
+      token: () => this.#listener.token,
+      session: (id) => this.#sessions.get(id),
+      replace: (existing) => {
+        this.#router.removeAll(existing);
+        this.#sessions.delete(existing.info.collectorId);
+        this.#fire('collector-disconnected', existing.info, 'replaced by a new connection');
+      },
+      admitted: (session) => {
+        this.#sessions.set(session.info.collectorId, session);
+        this.#fire('collector-connected', session.info);
+      },
+      refused: (error, code) => this.#fire('connection-refused', error, code),
+      callbackFailed: (what, cause) => this.#callbackFailed(what, cause),
+    });
+  }
+
+  /** `idle`, `starting`, `listening`, `closing` or `closed`. */
+  get state(): BrokerState {
+    return this.#state;
   }
 
   /** The endpoint this broker listens on. */
@@ -254,142 +135,90 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
-   * Prepares the endpoint directory, replaces a stale socket, listens, restricts the socket to
-   * 0600 and writes the token file. Rejects with `ERR_ENDPOINT_IN_USE` when another agent is live.
+   * Takes the endpoint's lock, replaces a stale socket, listens (0600) and writes the token file.
+   * Rejects with `ERR_ENDPOINT_IN_USE` when another broker holds the endpoint (nothing of its is
+   * touched). Aborting `signal`, now or later, closes the broker.
    */
-  async listen(): Promise<void> {
-    if (this.state !== 'idle' || this.starting) {
-      throw new TransportError('ERR_CLOSED', `broker cannot listen in state ${this.state}`);
-    }
-    this.starting = true;
-    try {
-      await this.startListening();
-    } finally {
-      this.starting = false;
-    }
-    if (this.state !== 'idle') {
-      // close() ran while we were starting: undo what was set up.
-      await this.teardown();
-      throw new TransportError('ERR_CLOSED', 'broker was closed while starting');
-    }
-    this.state = 'listening';
-    this.emit('listening', this.options.endpoint);
-  }
-
-  private async startListening(): Promise<void> {
-    const { endpoint } = this.options;
-    await prepareEndpointDir(endpoint);
-    if (endpoint.platform !== 'win32') {
-      if (await isEndpointLive(endpoint.path)) {
-        throw new TransportError(
-          'ERR_ENDPOINT_IN_USE',
-          `an agent is already listening on ${endpoint.path}`,
-        );
-      }
-      // A socket file nobody answers on was left by a crashed agent: replace it. Anything else at
-      // that path (a regular file, a symlink) is not ours to delete.
-      const existing = await lstat(endpoint.path).catch(() => undefined);
-      if (existing && !existing.isSocket()) {
-        throw new TransportError(
-          'ERR_ENDPOINT_INSECURE',
-          `${endpoint.path} exists and is not a socket; refusing to replace it`,
-        );
-      }
-      if (existing) await unlink(endpoint.path).catch(() => undefined);
-    }
-    const server = createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket));
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void => {
-        reject(
-          error.code === 'EADDRINUSE'
-            ? new TransportError('ERR_ENDPOINT_IN_USE', `endpoint ${endpoint.path} is in use`, {
-                cause: error,
-              })
-            : error,
-        );
-      };
-      server.once('error', onError);
-      server.listen(endpoint.path, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    this.server = server;
-    this.ownsFiles = true;
-    server.on('error', (error) => {
-      this.counters.serverErrors++;
-      this.emit('server-error', error);
-    });
-    try {
-      if (endpoint.platform !== 'win32') await chmod(endpoint.path, 0o600);
-      if (this.options.auth) {
-        this.token = randomBytes(TOKEN_BYTES);
-        await unlink(endpoint.tokenPath).catch(() => undefined);
-        await writeFile(endpoint.tokenPath, this.token, { mode: 0o600, flag: 'wx' });
-      }
-    } catch (error) {
-      // Never leave a half-set-up listener behind.
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (endpoint.platform !== 'win32') await unlink(endpoint.path).catch(() => undefined);
-      this.server = undefined;
-      this.ownsFiles = false;
+  async listen(options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    const { signal } = options;
+    if (this.#state !== 'idle') {
       throw new TransportError(
-        'ERR_TOKEN_FILE',
-        `cannot secure the endpoint: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
+        'ERR_TRANSPORT_CLOSED',
+        `broker cannot listen in state ${this.#state}`,
       );
     }
+    const aborted = (): TransportError =>
+      new TransportError('ERR_TRANSPORT_ABORTED', 'listen aborted', { cause: signal?.reason });
+    if (signal?.aborted) {
+      void this.close();
+      throw aborted();
+    }
+    this.#setState('starting', 'listen()');
+    signal?.addEventListener('abort', () => void this.close(), { once: true });
+    this.#started = this.#listener.start();
+    try {
+      await this.#started;
+    } catch (error) {
+      if (this.#is('starting')) {
+        // A failed listen() leaves the broker closed (its setup already undone); close() resolves.
+        this.#closing ??= Promise.resolve();
+        this.#setState('closed', 'listen failed');
+        this.#fire('closed');
+      }
+      throw error;
+    }
+    if (!this.#is('starting')) {
+      // close() (or the signal) ran while we were starting: its teardown undoes what was set up.
+      throw signal?.aborted
+        ? aborted()
+        : new TransportError('ERR_TRANSPORT_CLOSED', 'broker was closed while starting');
+    }
+    this.#setState('listening', 'listening');
+    this.#scheduleCheck();
+    this.#fire('listening', this.options.endpoint);
   }
 
   /** Currently connected collectors. */
   collectors(): CollectorInfo[] {
-    return [...this.sessions.values()].map((session) => session.info);
+    return [...this.#sessions.values()].map((session) => session.info);
   }
 
   /** The collector with this id, if connected. */
   collector(collectorId: string): CollectorInfo | undefined {
-    return this.sessions.get(collectorId)?.info;
+    return this.#sessions.get(collectorId)?.info;
   }
 
   /** Counters and gauges. */
   stats(): BrokerStats {
-    let framesIn = this.counters.closedFramesIn;
-    let framesOut = this.counters.closedFramesOut;
-    let bytesIn = this.counters.closedBytesIn;
-    let bytesOut = this.counters.closedBytesOut;
-    for (const pending of this.connections) {
-      framesIn += pending.connection.framesIn;
-      framesOut += pending.connection.framesOut;
-      bytesIn += pending.connection.bytesIn;
-      bytesOut += pending.connection.bytesOut;
-    }
-    const { closedFramesIn, closedFramesOut, closedBytesIn, closedBytesOut, ...rest } =
-      this.counters;
-    return {
-      ...rest,
-      framesIn,
-      framesOut,
-      bytesIn,
-      bytesOut,
-      openConnections: this.connections.size,
-      collectors: this.sessions.size,
-      subscriptions: this.trie.size,
-    };
+    return assembleStats({
+      gate: this.#gate,
+      router: this.#router,
+      counters: this.#counters,
+      closed: this.#closed,
+      connections: [...this.#conns].map((conn) => conn.connection),
+      protocolErrorsByCode: this.#protocolErrorsByCode,
+      collectors: this.#sessions.size,
+    });
   }
 
-  /**
-   * Sends one body to a connected collector. Throws `ERR_UNKNOWN_COLLECTOR`, `ERR_BACKPRESSURE`
-   * (counted; the message is not queued) or `ERR_FRAME_TOO_LARGE`.
-   */
-  sendTo(collectorId: string, body: EnvelopeBody): void {
-    const session = this.sessions.get(collectorId);
-    if (session?.connection.state !== 'open' || session === undefined) {
+  #session(collectorId: string): Session {
+    const session = this.#sessions.get(collectorId);
+    if (session === undefined || session.connection.state !== 'open') {
       throw new TransportError(
-        'ERR_UNKNOWN_COLLECTOR',
+        'ERR_TRANSPORT_UNKNOWN_COLLECTOR',
         `collector ${collectorId} is not connected`,
       );
     }
-    this.sendOn(session.connection, { messageId: this.nextMessageId++, body });
+    return session;
+  }
+
+  /**
+   * Sends one body to a connected collector. Throws `ERR_TRANSPORT_UNKNOWN_COLLECTOR`,
+   * `ERR_BACKPRESSURE` (counted; the message is not queued) or `ERR_FRAME_TOO_LARGE`.
+   */
+  sendTo(collectorId: string, body: EnvelopeBody): void {
+    const { connection } = this.#session(collectorId);
+    this.#sendOn(connection, { messageId: this.#nextMessageId++, body });
   }
 
   /** Sends a TaskAssignment to one collector (see {@link sendTo} for errors). */
@@ -398,418 +227,180 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
+   * Stops reading a collector's socket: frames already read are held, nothing more is read, so
+   * the kernel buffer fills and the collector's writes back up. Its heartbeats stop arriving too.
+   * Throws `ERR_TRANSPORT_UNKNOWN_COLLECTOR`. Idempotent.
+   */
+  pauseInbound(collectorId: string): void {
+    const { connection } = this.#session(collectorId);
+    if (!connection.inboundPaused) this.#counters.inboundPauses++;
+    connection.pauseInbound();
+  }
+
+  /** Delivers what was held (in order, from a microtask), then reads the socket again. Idempotent. */
+  resumeInbound(collectorId: string): void {
+    this.#session(collectorId).connection.resumeInbound();
+  }
+
+  /** Whether a collector's inbound is paused (false when it is not connected). */
+  isInboundPaused(collectorId: string): boolean {
+    return this.#sessions.get(collectorId)?.connection.inboundPaused ?? false;
+  }
+
+  /**
    * Publishes from the agent to every subscriber of `topic` (collectors and in-process).
    * Throws `ERR_INVALID_TOPIC`; per-collector failures (backpressure) are reported, not thrown.
    */
   publish(topic: string, payload: Uint8Array): PublishReport {
     validateTopic(topic);
-    return this.route(topic, payload, '', undefined, this.nextMessageId++);
+    return this.#router.route(topic, payload, '', undefined, this.#nextMessageId++);
   }
 
-  /** Subscribes an in-process handler; returns a function that removes it. */
+  /** Subscribes an in-process handler; returns a function that removes it. Throws `ERR_INVALID_PATTERN`. */
   subscribe(pattern: string, handler: (message: TopicMessage) => void): () => void {
-    const local: LocalSubscription = { type: 'local', handler };
-    const canonical = normalizePattern(pattern);
-    this.trie.add(canonical, local);
-    return () => {
-      this.trie.remove(canonical, local);
-    };
+    return this.#router.local(pattern, handler);
   }
 
   /** Drops every subscription of a collector (failover's subscription cleaner). Returns how many. */
   removeSubscriptions(collectorId: string): number {
-    const session = this.sessions.get(collectorId);
-    return session ? this.trie.removeAll(session) : 0;
+    const session = this.#sessions.get(collectorId);
+    return session ? this.#router.removeAll(session) : 0;
   }
 
   /** Patterns a collector is subscribed to (canonical form). */
   subscriptionsOf(collectorId: string): string[] {
-    const session = this.sessions.get(collectorId);
-    return session ? this.trie.patternsOf(session) : [];
+    const session = this.#sessions.get(collectorId);
+    return session ? this.#router.patternsOf(session) : [];
   }
 
   /** Closes one collector's connection with a Goodbye. Returns false when it is not connected. */
   disconnect(collectorId: string, reason: string): boolean {
-    const session = this.sessions.get(collectorId);
+    const session = this.#sessions.get(collectorId);
     if (!session) return false;
     session.connection.close(reason);
     return true;
   }
 
-  /** Says Goodbye to everyone, stops listening and removes the socket and token files. */
-  async close(): Promise<void> {
-    if (this.state === 'closed' || this.state === 'closing') return;
-    this.state = 'closing';
-    for (const pending of [...this.connections]) {
-      pending.connection.close('broker shutting down', 100);
-    }
-    const deadline = setTimeout(() => {
-      for (const pending of this.connections) pending.connection.destroy('broker closed');
-    }, 500);
-    await this.teardown();
-    clearTimeout(deadline);
-    this.state = 'closed';
-    this.emit('close');
+  /**
+   * Says Goodbye to everyone, waits for the connections to end (each at most `closeGraceMs`),
+   * stops listening and removes the socket and token files if they are still its own.
+   * Idempotent: every call returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
   }
 
-  /** Stops listening and removes the socket and token files this broker created. */
-  private async teardown(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    if (this.ownsFiles) {
-      this.ownsFiles = false;
-      const { endpoint } = this.options;
-      if (endpoint.platform !== 'win32') await unlink(endpoint.path).catch(() => undefined);
-      if (this.token) await unlink(endpoint.tokenPath).catch(() => undefined);
+  async #close(): Promise<void> {
+    const from = this.#state;
+    this.#setState('closing', 'close()');
+    this.options.clock.clearTimeout(this.#checkTimer);
+    if (from === 'starting') await this.#started?.catch(() => undefined);
+    for (const conn of [...this.#conns]) conn.connection.close('broker shutting down');
+    await this.#listener.stop();
+    this.#setState('closed', 'close()');
+    this.#fire('closed');
+  }
+
+  /** State test that control-flow narrowing cannot fold across an await. */
+  #is(state: BrokerState): boolean {
+    return this.#state === state;
+  }
+
+  #setState(to: BrokerState, reason: string): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.#fire('state-change', { from, to, reason });
+  }
+
+  /** Emits to user listeners; a throw goes to the callback policy after our own work is done. */
+  #fire<K extends keyof BrokerEvents>(event: K, ...args: BrokerEvents[K]): void {
+    try {
+      callListeners(this.rawListeners(event), this, args);
+    } catch (error) {
+      this.#callbackFailed(`a '${event}' listener`, error);
     }
   }
 
-  private onConnection(socket: Socket): void {
-    const connection = new FramedConnection(socket, {
-      maxFrameBytes: this.options.maxFrameBytes,
-      maxQueueBytes: this.options.maxQueueBytes,
-      maxQueueFrames: this.options.maxQueueFrames,
-    });
-    if (this.state !== 'listening') {
+  #callbackFailed(what: string, error: unknown): void {
+    this.#counters.callbackErrors++;
+    reportCallbackError(this.options.onCallbackError, what, error);
+  }
+
+  #scheduleCheck(): void {
+    const every = this.options.endpointCheckIntervalMs;
+    if (every === 0) return;
+    this.#checkTimer = this.options.clock.setTimeout(() => {
+      void this.#listener.check().then((losses) => {
+        if (this.#state !== 'listening') return;
+        for (const loss of losses) {
+          this.#counters.endpointLost++;
+          if (loss.recreated) this.#counters.endpointRecreated++;
+          this.#fire('endpoint-lost', loss);
+        }
+        this.#scheduleCheck();
+      });
+    }, every);
+  }
+
+  #onConnection(socket: Socket): void {
+    const { options } = this;
+    const connection = new FramedConnection(socket, options, options.clock, options.closeGraceMs);
+    if (this.#state !== 'listening') {
       connection.destroy('broker closing');
       return;
     }
-    if (this.connections.size >= this.options.maxConnections) {
-      this.counters.connectionsRefused++;
-      const error = new TransportError(
-        'ERR_MAX_CONNECTIONS',
-        `connection limit of ${this.options.maxConnections} reached`,
-      );
-      connection.trySend({ $case: 'reject', value: { code: error.code, message: error.message } });
-      connection.close(error.code, 50);
-      this.emit('connection-refused', error);
-      return;
-    }
-    this.counters.connectionsAccepted++;
-    connection.setInboundLimit(
-      Math.min(this.options.maxHandshakeBytes, this.options.maxFrameBytes),
-    );
-    const pending: PendingConnection = {
-      id: this.nextConnectionId++,
-      connection,
-      timer: undefined,
-      session: undefined,
-    };
-    this.connections.add(pending);
-    // Each connection has its own timer: a silent client never delays anyone else's accept.
-    pending.timer = this.options.clock.setTimeout(() => {
-      if (pending.session || connection.state !== 'open') return;
-      this.counters.handshakeTimeouts++;
-      this.refuse(
-        pending,
-        new TransportError(
-          'ERR_HANDSHAKE_TIMEOUT',
-          `no Hello within ${this.options.handshakeTimeoutMs} ms`,
-        ),
-      );
-    }, this.options.handshakeTimeoutMs);
-    connection.on('envelope', (message) => this.onEnvelope(pending, message));
+    const conn = this.#gate.accept(connection);
+    if (conn === undefined) return;
+    this.#conns.add(conn);
+    connection.on('envelope', (message) => this.#onEnvelope(conn, message));
     connection.on('protocol-error', (error) => {
-      this.counters.protocolErrors++;
-      this.emit('protocol-error', error, pending.session?.info.collectorId);
+      this.#counters.protocolErrors++;
+      this.#protocolErrorsByCode[error.code] = (this.#protocolErrorsByCode[error.code] ?? 0) + 1;
+      this.#fire('protocol-error', error, conn.session?.info.collectorId);
     });
-    connection.on('close', (reason) => this.onClose(pending, reason));
+    connection.on('close', (reason) => this.#onClose(conn, reason));
   }
 
-  private onClose(pending: PendingConnection, reason: string): void {
-    this.options.clock.clearTimeout(pending.timer);
-    this.connections.delete(pending);
-    const { connection } = pending;
-    this.counters.closedFramesIn += connection.framesIn;
-    this.counters.closedFramesOut += connection.framesOut;
-    this.counters.closedBytesIn += connection.bytesIn;
-    this.counters.closedBytesOut += connection.bytesOut;
-    const session = pending.session;
+  #onClose(conn: Conn, reason: string): void {
+    this.#gate.closed(conn);
+    this.#conns.delete(conn);
+    const { connection, session } = conn;
+    this.#closed.framesIn += connection.framesIn;
+    this.#closed.framesOut += connection.framesOut;
+    this.#closed.bytesIn += connection.bytesIn;
+    this.#closed.bytesOut += connection.bytesOut;
     if (!session) return;
-    this.trie.removeAll(session);
-    if (this.sessions.get(session.info.collectorId) === session) {
-      this.sessions.delete(session.info.collectorId);
-      this.emit('collector-disconnected', session.info, reason);
+    this.#router.removeAll(session);
+    if (this.#sessions.get(session.info.collectorId) === session) {
+      this.#sessions.delete(session.info.collectorId);
+      this.#fire('collector-disconnected', session.info, reason);
     }
   }
 
-  private refuse(pending: PendingConnection, error: TransportError): void {
-    pending.connection.trySend({
-      $case: 'reject',
-      value: { code: error.code, message: error.message },
-    });
-    pending.connection.close(error.code, 100);
-    this.emit('connection-refused', error);
-  }
-
-  private onEnvelope(pending: PendingConnection, message: Envelope): void {
-    const session = pending.session;
-    if (!session) {
-      this.onHandshake(pending, message);
-      return;
-    }
-    const body = message.body;
-    switch (body?.$case) {
-      case 'taskResult':
-        this.emit('task-result', session.info.collectorId, body.value);
-        return;
-      case 'heartbeat':
-        this.emit('heartbeat', session.info.collectorId, body.value);
-        return;
-      case 'publish':
-        this.onPublish(session, message.messageId, body.value.topic, body.value.payload);
-        return;
-      case 'subscribe':
-        this.onSubscribe(session, message.messageId, body.value.pattern);
-        return;
-      case 'unsubscribe':
-        this.onUnsubscribe(session, message.messageId, body.value.pattern);
-        return;
-      case 'goodbye':
-        session.connection.close(`collector said goodbye: ${body.value.reason}`);
-        return;
-      case 'ack':
-      case 'nack':
-        return;
-      case undefined:
-        this.nack(
-          session.connection,
-          message.messageId,
-          'ERR_PROTOCOL',
-          'unknown or empty envelope body',
-        );
-        return;
-      default:
-        this.nack(
-          session.connection,
-          message.messageId,
-          'ERR_PROTOCOL',
-          `unexpected ${message.body?.$case ?? 'body'} from a collector`,
-        );
+  #onEnvelope(conn: Conn, message: Envelope): void {
+    const session = conn.session;
+    if (session) {
+      dispatch(session, message, this.#dispatchContext);
+    } else if (this.#gate.pending.has(conn)) {
+      this.#gate.handshake(conn, message);
     }
   }
 
-  private onHandshake(pending: PendingConnection, message: Envelope): void {
-    const body = message.body;
-    if (body?.$case !== 'hello') {
-      this.counters.invalidHellos++;
-      this.refuse(pending, new TransportError('ERR_PROTOCOL', 'the first frame must be Hello'));
-      return;
-    }
-    const hello = body.value;
-    const error = this.checkHello(hello);
-    if (error) {
-      this.refuse(pending, error);
-      return;
-    }
-    const existing = this.sessions.get(hello.collectorId);
-    if (existing) {
-      if (existing.connection.state === 'open') {
-        this.counters.duplicateCollectors++;
-        this.refuse(
-          pending,
-          new TransportError(
-            'ERR_DUPLICATE_COLLECTOR',
-            `collector id ${hello.collectorId} is already connected`,
-          ),
-        );
-        return;
-      }
-      // The old connection is going away: the new one takes over the id.
-      this.trie.removeAll(existing);
-      this.sessions.delete(hello.collectorId);
-      this.emit('collector-disconnected', existing.info, 'replaced by a new connection');
-    }
-    this.options.clock.clearTimeout(pending.timer);
-    const info: CollectorInfo = {
-      collectorId: hello.collectorId,
-      kind: hello.kind,
-      pid: hello.pid,
-      sessionId: randomUUID(),
-      taskKinds: [...hello.taskKinds],
-      capabilities: [...hello.capabilities],
-      connectedAt: this.options.clock.now(),
-    };
-    const session: Session = { type: 'session', info, connection: pending.connection };
-    pending.connection.setInboundLimit(this.options.maxFrameBytes);
-    pending.session = session;
-    this.sessions.set(info.collectorId, session);
-    this.counters.handshakes++;
-    pending.connection.trySend({
-      $case: 'welcome',
-      value: {
-        sessionId: info.sessionId,
-        heartbeatIntervalMs: this.options.heartbeatIntervalMs,
-        maxFrameBytes: this.options.maxFrameBytes,
-        protocolVersion: PROTOCOL_VERSION,
-      },
-    });
-    this.emit('collector-connected', info);
-  }
-
-  private checkHello(hello: Hello): TransportError | undefined {
-    // The token first: a client without it learns nothing, not even the protocol version.
-    if (this.options.auth && !this.tokenMatches(hello.authToken)) {
-      this.counters.authFailures++;
-      return new TransportError('ERR_AUTH_FAILED', 'authentication token mismatch');
-    }
-    if (hello.protocolVersion !== PROTOCOL_VERSION) {
-      this.counters.versionMismatches++;
-      return new TransportError(
-        'ERR_PROTOCOL_VERSION',
-        `protocol version ${hello.protocolVersion} is not supported (this agent speaks ${PROTOCOL_VERSION})`,
-      );
-    }
-    const id = hello.collectorId;
-    if (
-      id.length === 0 ||
-      id.length > this.options.maxCollectorIdLength ||
-      !COLLECTOR_ID.test(id)
-    ) {
-      this.counters.invalidHellos++;
-      return new TransportError(
-        'ERR_INVALID_HELLO',
-        `collector id must be 1..${this.options.maxCollectorIdLength} characters of [A-Za-z0-9_.:-]`,
-      );
-    }
-    const lists = [...hello.taskKinds, ...hello.capabilities];
-    if (
-      hello.kind.length > this.options.maxCollectorIdLength ||
-      hello.taskKinds.length > MAX_HELLO_LIST ||
-      hello.capabilities.length > MAX_HELLO_LIST ||
-      lists.some((entry) => entry.length === 0 || entry.length > this.options.maxCollectorIdLength)
-    ) {
-      this.counters.invalidHellos++;
-      return new TransportError(
-        'ERR_INVALID_HELLO',
-        `kind, task kinds and capabilities must be at most ${this.options.maxCollectorIdLength} characters (task kinds and capabilities not empty), at most ${MAX_HELLO_LIST} of each`,
-      );
-    }
-    return undefined;
-  }
-
-  private tokenMatches(candidate: Uint8Array): boolean {
-    const token = this.token;
-    if (!token || candidate.length !== token.length) return false;
-    return timingSafeEqual(token, candidate);
-  }
-
-  private onSubscribe(session: Session, messageId: bigint, pattern: string): void {
-    let canonical: string;
-    try {
-      canonical = normalizePattern(pattern);
-    } catch (error) {
-      this.nackFor(session.connection, messageId, error);
-      return;
-    }
-    const held = this.trie.patternsOf(session);
-    if (!held.includes(canonical) && held.length >= this.options.maxSubscriptionsPerConnection) {
-      this.nack(
-        session.connection,
-        messageId,
-        'ERR_TOO_MANY_SUBSCRIPTIONS',
-        `limit of ${this.options.maxSubscriptionsPerConnection} subscriptions per connection reached`,
-      );
-      return;
-    }
-    this.trie.add(canonical, session);
-    session.connection.trySend({ $case: 'ack', value: { messageId } });
-  }
-
-  private onUnsubscribe(session: Session, messageId: bigint, pattern: string): void {
-    try {
-      this.trie.remove(pattern, session);
-    } catch (error) {
-      this.nackFor(session.connection, messageId, error);
-      return;
-    }
-    session.connection.trySend({ $case: 'ack', value: { messageId } });
-  }
-
-  private onPublish(session: Session, messageId: bigint, topic: string, payload: Uint8Array): void {
-    try {
-      validateTopic(topic);
-    } catch (error) {
-      this.nackFor(session.connection, messageId, error);
-      return;
-    }
-    const report = this.route(topic, payload, session.info.collectorId, session, messageId);
-    for (const failure of report.failed) {
-      this.nack(
-        session.connection,
-        messageId,
-        failure.error.code,
-        `delivery to ${failure.collectorId} failed: ${failure.error.message}`,
-      );
-    }
-  }
-
-  private route(
-    topic: string,
-    payload: Uint8Array,
-    sender: string,
-    from: Session | undefined,
-    messageId: bigint,
-  ): PublishReport {
-    this.counters.publishesRouted++;
-    const report: PublishReport = { delivered: 0, failed: [] };
-    const subscribers = this.trie.match(topic);
-    if (subscribers.size === 0) return report;
-    const envelope: Envelope = {
-      messageId,
-      body: { $case: 'publish', value: { topic, payload, sender } },
-    };
-    for (const subscriber of subscribers) {
-      if (subscriber === from) continue;
-      if (subscriber.type === 'local') {
-        try {
-          subscriber.handler({ topic, payload, sender, messageId });
-          report.delivered++;
-        } catch (error) {
-          this.counters.handlerErrors++;
-          this.emit('handler-error', error, topic);
-        }
-        continue;
-      }
-      try {
-        this.sendOn(subscriber.connection, envelope);
-        report.delivered++;
-      } catch (error) {
-        if (error instanceof TransportError) {
-          report.failed.push({ collectorId: subscriber.info.collectorId, error });
-        } else {
-          throw error;
-        }
-      }
-    }
-    this.counters.deliveries += report.delivered;
-    return report;
-  }
-
-  private sendOn(connection: FramedConnection, message: Envelope): void {
+  #sendOn(connection: FramedConnection, message: Envelope): void {
     try {
       connection.send(message);
     } catch (error) {
-      if (error instanceof TransportError && error.code === 'ERR_BACKPRESSURE')
-        this.counters.backpressure++;
+      if (error instanceof TransportError && error.code === 'ERR_BACKPRESSURE') {
+        this.#counters.backpressure++;
+      }
       throw error;
     }
-  }
-
-  /** Nacks with the code of a typed error (a bad pattern or topic); anything else is a bug. */
-  private nackFor(connection: FramedConnection, messageId: bigint, error: unknown): void {
-    if (!(error instanceof TransportError)) throw error;
-    this.nack(connection, messageId, error.code, error.message);
-  }
-
-  private nack(connection: FramedConnection, messageId: bigint, code: string, text: string): void {
-    this.counters.nacksSent++;
-    connection.trySend({ $case: 'nack', value: { messageId, code, message: text } });
   }
 }
 
 /** Creates a {@link Broker}; call `listen()` to start it. */
-export function createBroker(options: BrokerOptions = {}): Broker {
+export function createBroker(options?: BrokerOptions): Broker {
   return new Broker(options);
 }

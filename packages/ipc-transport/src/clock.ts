@@ -1,16 +1,17 @@
-/** Time source and timers, injectable so tests can use fake time. */
 export interface Clock {
-  /** Milliseconds; only differences are used. */
+  /** Monotonic milliseconds; origin `performance.now()` (process start), never Unix time. */
   now(): number;
+  /** Calls `callback` once after `delayMs` (0..2^31-1); returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, delayMs: number): unknown;
+  /** Cancels a timer; unknown handles are ignored. */
   clearTimeout(handle: unknown): void;
 }
 
-function isTimer(handle: unknown): handle is NodeJS.Timeout {
-  return typeof handle === 'object' && handle !== null && 'hasRef' in handle;
+function isTimeout(handle: unknown): handle is NodeJS.Timeout {
+  return typeof handle === 'object' && handle !== null && 'unref' in handle && 'hasRef' in handle;
 }
 
-/** Real time; timers are unref()ed so they never keep a process alive on their own. */
+/** `performance.now()`, real timers, every timer `unref()`ed. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout(callback, delayMs) {
@@ -19,15 +20,6 @@ export const systemClock: Clock = {
     return timer;
   },
   clearTimeout(handle) {
-    if (isTimer(handle)) clearTimeout(handle);
-  },
-};
-
-/** Real time with ordinary (ref'd) timers: a pending reconnect keeps its process alive. */
-export const refClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
-  clearTimeout(handle) {
-    if (isTimer(handle)) clearTimeout(handle);
+    if (isTimeout(handle)) clearTimeout(handle);
   },
 };

@@ -1,17 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { decodeEnvelope, type Envelope, type EnvelopeBody, encodeEnvelope } from '@daemoneye/proto';
+import type { Clock } from './clock.js';
 import { TransportError } from './errors.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
+import type { StateChange } from './lifecycle.js';
 
 /** Lifecycle of one connection. */
 export type ConnectionState = 'open' | 'closing' | 'closed';
 
 /** Bounds of one connection's outbound queue and frames. */
 export interface ConnectionLimits {
-  maxFrameBytes: number;
-  maxQueueBytes: number;
-  maxQueueFrames: number;
+  readonly maxFrameBytes: number;
+  readonly maxQueueBytes: number;
+  readonly maxQueueFrames: number;
 }
 
 /** Events of a {@link FramedConnection}. */
@@ -19,48 +21,74 @@ export interface FramedConnectionEvents {
   envelope: [message: Envelope];
   /** A bad frame or undecodable envelope; the connection is being closed. */
   'protocol-error': [error: TransportError];
+  'state-change': [change: StateChange<ConnectionState>];
   close: [reason: string];
 }
 
 /**
  * One socket speaking length-prefixed Envelopes. Outbound frames go through a bounded queue
  * (bytes and frames not yet flushed to the kernel); a send past either bound throws
- * `ERR_BACKPRESSURE` and leaves the queue unchanged.
+ * `ERR_BACKPRESSURE` and leaves the queue unchanged. Inbound can be paused: the socket stops
+ * being read (the kernel buffer fills and the peer's writes back up) and frames already read stay
+ * held, in order, until resumed.
  */
 export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
-  state: ConnectionState = 'open';
   framesIn = 0;
   framesOut = 0;
   bytesIn = 0;
   bytesOut = 0;
-  private queuedFrames = 0;
-  private readonly decoder: FrameDecoder;
-  private closeReason = 'peer closed';
+  #state: ConnectionState = 'open';
+  #queuedFrames = 0;
+  readonly #decoder: FrameDecoder;
+  #closeReason = 'peer closed';
+  #paused = false;
+  #held: Buffer[] = [];
+  #draining = false;
+  #graceTimer: unknown;
 
   constructor(
     readonly socket: Socket,
     private readonly limits: ConnectionLimits,
+    private readonly clock: Clock,
+    private readonly graceMs: number,
   ) {
     super();
-    this.decoder = new FrameDecoder(limits.maxFrameBytes);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.#decoder = new FrameDecoder(limits.maxFrameBytes);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error: Error) => {
-      if (this.state === 'open') this.closeReason = `socket error: ${error.message}`;
+      if (this.#state === 'open') this.#closeReason = `socket error: ${error.message}`;
     });
     socket.on('close', () => {
-      this.state = 'closed';
-      this.emit('close', this.closeReason);
+      this.clock.clearTimeout(this.#graceTimer);
+      this.#held = [];
+      this.#setState('closed', this.#closeReason);
+      this.emit('close', this.#closeReason);
     });
+  }
+
+  /** `open`, `closing` (Goodbye sent, waiting for the peer) or `closed`. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Whether inbound delivery is paused. */
+  get inboundPaused(): boolean {
+    return this.#paused;
+  }
+
+  /** Frames read from the socket and held while paused. */
+  get heldFrames(): number {
+    return this.#held.length;
   }
 
   /** Changes the largest accepted inbound frame (the broker keeps it small until the Hello). */
   setInboundLimit(maxFrameBytes: number): void {
-    this.decoder.setMaxFrameBytes(maxFrameBytes);
+    this.#decoder.setMaxFrameBytes(maxFrameBytes);
   }
 
   /** Frames accepted by `send` and not yet handed to the kernel. */
   get queuedFrameCount(): number {
-    return this.queuedFrames;
+    return this.#queuedFrames;
   }
 
   /** Bytes accepted by `send` and not yet handed to the kernel. */
@@ -68,26 +96,43 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     return this.socket.writableLength;
   }
 
-  /** Encodes and queues one Envelope. Throws `ERR_BACKPRESSURE`, `ERR_FRAME_TOO_LARGE` or `ERR_CLOSED`. */
+  /** Stops reading the socket and delivering frames already read. Idempotent. */
+  pauseInbound(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.socket.pause();
+  }
+
+  /** Delivers the held frames (on a microtask, in order), then reads the socket again. Idempotent. */
+  resumeInbound(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    queueMicrotask(() => {
+      this.#drain();
+      if (!this.#paused && this.#state === 'open') this.socket.resume();
+    });
+  }
+
+  /** Encodes and queues one Envelope. Throws `ERR_BACKPRESSURE`, `ERR_FRAME_TOO_LARGE` or `ERR_TRANSPORT_CLOSED`. */
   send(message: Envelope): void {
-    if (this.state !== 'open') {
-      throw new TransportError('ERR_CLOSED', 'connection is closed');
+    if (this.#state !== 'open') {
+      throw new TransportError('ERR_TRANSPORT_CLOSED', 'connection is closed');
     }
     const frame = encodeFrame(encodeEnvelope(message), this.limits.maxFrameBytes);
     if (
-      this.queuedFrames >= this.limits.maxQueueFrames ||
+      this.#queuedFrames >= this.limits.maxQueueFrames ||
       this.socket.writableLength + frame.length > this.limits.maxQueueBytes
     ) {
       throw new TransportError(
         'ERR_BACKPRESSURE',
-        `outbound queue full (${this.queuedFrames} frames, ${this.socket.writableLength} bytes; limits ${this.limits.maxQueueFrames} frames, ${this.limits.maxQueueBytes} bytes)`,
+        `outbound queue full (${this.#queuedFrames} frames, ${this.socket.writableLength} bytes; limits ${this.limits.maxQueueFrames} frames, ${this.limits.maxQueueBytes} bytes)`,
       );
     }
-    this.queuedFrames++;
+    this.#queuedFrames++;
     this.framesOut++;
     this.bytesOut += frame.length;
     this.socket.write(frame, () => {
-      this.queuedFrames--;
+      this.#queuedFrames--;
     });
   }
 
@@ -101,60 +146,81 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     }
   }
 
-  /** Sends a best-effort Goodbye, then closes. Idempotent. */
-  close(reason: string, graceMs = 200): void {
-    if (this.state !== 'open') return;
+  /**
+   * Sends a best-effort Goodbye, then closes; a peer that does not read its end is destroyed
+   * after the grace period (on the clock). Idempotent.
+   */
+  close(reason: string): void {
+    if (this.#state !== 'open') return;
     this.trySend({ $case: 'goodbye', value: { reason } });
-    this.state = 'closing';
-    this.closeReason = reason;
+    this.#closeReason = reason;
+    this.#setState('closing', reason);
     this.socket.end();
-    // A peer that does not read its end must not keep the socket alive.
-    const timer = setTimeout(() => this.socket.destroy(), graceMs);
-    timer.unref();
+    this.#graceTimer = this.clock.setTimeout(() => this.socket.destroy(), this.graceMs);
   }
 
   /** Closes at once without a Goodbye. */
   destroy(reason: string): void {
-    if (this.state === 'closed') return;
-    if (this.state === 'open') this.closeReason = reason;
-    this.state = 'closing';
+    if (this.#state === 'closed') return;
+    if (this.#state === 'open') {
+      this.#closeReason = reason;
+      this.#setState('closing', reason);
+    }
     this.socket.destroy();
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.state !== 'open') return;
+  #setState(to: ConnectionState, reason: string): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.emit('state-change', { from, to, reason });
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#state !== 'open') return;
     this.bytesIn += chunk.length;
     let frames: Buffer[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = this.#decoder.push(chunk);
     } catch (error) {
-      this.fail(error);
+      this.#fail(error);
       return;
     }
-    for (const frame of frames) {
-      if (this.state !== 'open') return;
-      let message: Envelope;
-      try {
-        message = decodeEnvelope(frame);
-      } catch (error) {
-        this.fail(error);
-        return;
+    for (const frame of frames) this.#held.push(frame);
+    this.#drain();
+  }
+
+  #drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (!this.#paused && this.#state === 'open') {
+        const frame = this.#held.shift();
+        if (frame === undefined) return;
+        let message: Envelope;
+        try {
+          message = decodeEnvelope(frame);
+        } catch (error) {
+          this.#fail(error);
+          return;
+        }
+        this.framesIn++;
+        this.emit('envelope', message);
       }
-      this.framesIn++;
-      this.emit('envelope', message);
+    } finally {
+      this.#draining = false;
     }
   }
 
-  private fail(error: unknown): void {
+  #fail(error: unknown): void {
+    this.#held = [];
     const typed =
       error instanceof TransportError
         ? error
         : new TransportError(
-            'ERR_PROTO_DECODE',
+            'ERR_TRANSPORT_DECODE',
             error instanceof Error ? error.message : String(error),
-            {
-              cause: error,
-            },
+            { cause: error },
           );
     this.emit('protocol-error', typed);
     this.close(`${typed.code}: ${typed.message}`);

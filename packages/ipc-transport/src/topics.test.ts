@@ -117,3 +117,99 @@ describe('topic patterns', () => {
     );
   });
 });
+
+describe('TopicTrie match cache (precise invalidation)', () => {
+  it('a subscribe or unsubscribe invalidates only the cached topics its pattern matches', () => {
+    const trie = new TopicTrie<string>();
+    trie.add('events.process.+', 'engine');
+    const topics = ['events.process.lifecycle', 'events.network.connections', 'control.health.x'];
+    for (const topic of topics) trie.match(topic);
+    expect(trie.cachedTopics).toBe(3);
+    // Churn on an unrelated pattern keeps every cached answer.
+    for (let i = 0; i < 1000; i++) {
+      trie.add(`churn.n${i}`, 'churner');
+      trie.remove(`churn.n${i}`, 'churner');
+    }
+    expect(trie.stats().cacheInvalidations).toBe(0);
+    for (const topic of topics) trie.match(topic);
+    expect(trie.stats()).toMatchObject({ cacheHits: 3, cacheMisses: 3 });
+    // A pattern that matches one cached topic drops exactly that one.
+    trie.add('events.network.#', 'net');
+    expect(trie.stats().cacheInvalidations).toBe(1);
+    expect([...trie.match('events.network.connections')]).toEqual(['net']);
+    expect(trie.match('events.process.lifecycle').has('engine')).toBe(true);
+    expect(trie.stats()).toMatchObject({ cacheHits: 4, cacheMisses: 4 });
+    // `+` and `#` reach every cached topic they match, and only those.
+    trie.add('+.+.+', 'all-three-levels');
+    expect(trie.stats().cacheInvalidations).toBe(4);
+    trie.match('events');
+    trie.add('#', 'everything');
+    expect(trie.stats().cacheInvalidations).toBe(5); // only 'events' was cached again
+  });
+
+  it('stays correct through random subscribe/unsubscribe churn (fast-check, seed 11)', () => {
+    const levels = ['a', 'b', 'c'];
+    const level = fc.constantFrom(...levels);
+    const pattern = fc
+      .tuple(
+        fc.array(fc.oneof(level, fc.constant('+')), { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+      )
+      .map(([parts, hash]) => (hash ? [...parts, '#'] : parts).join('.'));
+    const topic = fc.array(level, { minLength: 1, maxLength: 4 }).map((p) => p.join('.'));
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), pattern, who: fc.constantFrom('x', 'y') }),
+      fc.record({ kind: fc.constant('remove' as const), pattern, who: fc.constantFrom('x', 'y') }),
+      fc.record({ kind: fc.constant('match' as const), topic }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const cached = new TopicTrie<string>(4);
+        const held = new Map<string, Set<string>>([
+          ['x', new Set()],
+          ['y', new Set()],
+        ]);
+        for (const o of ops) {
+          if (o.kind === 'add') {
+            cached.add(o.pattern, o.who);
+            held.get(o.who)?.add(o.pattern);
+          } else if (o.kind === 'remove') {
+            cached.remove(o.pattern, o.who);
+            held.get(o.who)?.delete(o.pattern);
+          } else {
+            const fresh = new TopicTrie<string>(0);
+            for (const [who, patterns] of held) for (const p of patterns) fresh.add(p, who);
+            expect([...cached.match(o.topic)].sort()).toEqual([...fresh.match(o.topic)].sort());
+          }
+        }
+        expect(cached.cachedTopics).toBeLessThanOrEqual(4);
+      }),
+      { seed: 11, numRuns: 300 },
+    );
+  });
+
+  it('evicts the oldest cached topic when full (counted), never clears the cache wholesale', () => {
+    const trie = new TopicTrie<string>(2);
+    trie.add('#', 's');
+    trie.match('a');
+    trie.match('b');
+    trie.match('c');
+    expect(trie.cachedTopics).toBe(2);
+    expect(trie.stats().cacheEvictions).toBe(1);
+    trie.match('c');
+    trie.match('b');
+    expect(trie.stats().cacheHits).toBe(2);
+  });
+
+  it('counts patterns in O(1) per subscriber (size, countOf, has)', () => {
+    const trie = new TopicTrie<string>();
+    for (let i = 0; i < 100; i++) trie.add(`p.n${i}`, 'a');
+    trie.add('p.n0', 'b');
+    expect(trie.size).toBe(101);
+    expect(trie.countOf('a')).toBe(100);
+    expect(trie.has('p.n7', 'a')).toBe(true);
+    expect(trie.has('p.n7', 'b')).toBe(false);
+    trie.removeAll('a');
+    expect(trie.size).toBe(1);
+  });
+});

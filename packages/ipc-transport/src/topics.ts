@@ -71,16 +71,47 @@ function node<S>(): TrieNode<S> {
   return { children: new Map(), exact: new Set(), hash: new Set() };
 }
 
+/** A trie of the concrete topics held in the match cache, so a pattern finds its entries. */
+interface CacheNode {
+  children: Map<string, CacheNode>;
+  /** The cached topic that ends here, if any. */
+  topic: string | undefined;
+}
+
+function cacheNode(): CacheNode {
+  return { children: new Map(), topic: undefined };
+}
+
+/** Counters of a {@link TopicTrie}; they only grow. */
+export interface TopicTrieStats {
+  cacheHits: number;
+  cacheMisses: number;
+  /** Cached topics dropped because a subscription that matches them changed. */
+  cacheInvalidations: number;
+  /** Cached topics dropped because the cache was full (oldest first). */
+  cacheEvictions: number;
+}
+
 /**
  * Subscriptions indexed by pattern levels. `match(topic)` walks the trie (cost grows with the
  * topic's depth and the wildcards on its path, not with the number of subscriptions) and caches
- * the answer per topic until the subscriptions change.
+ * the answer per topic (at most `maxCacheEntries`, oldest evicted first). Adding or removing a
+ * subscription costs O(pattern length) plus the cached topics that pattern matches, which are the
+ * only entries it invalidates; it never scans the patterns held.
  */
 export class TopicTrie<S> {
   private readonly root: TrieNode<S> = node();
   private readonly bySubscriber = new Map<S, Set<string>>();
   private readonly cache = new Map<string, ReadonlySet<S>>();
+  private readonly cacheRoot: CacheNode = cacheNode();
   private readonly maxCacheEntries: number;
+  private pairs = 0;
+  private readonly counters: TopicTrieStats = {
+    cacheHits: 0,
+    cacheMisses: 0,
+    cacheInvalidations: 0,
+    cacheEvictions: 0,
+  };
 
   constructor(maxCacheEntries = 4096) {
     this.maxCacheEntries = maxCacheEntries;
@@ -88,14 +119,32 @@ export class TopicTrie<S> {
 
   /** Number of (subscriber, pattern) pairs. */
   get size(): number {
-    let n = 0;
-    for (const patterns of this.bySubscriber.values()) n += patterns.size;
-    return n;
+    return this.pairs;
+  }
+
+  /** Topics currently cached. */
+  get cachedTopics(): number {
+    return this.cache.size;
+  }
+
+  /** Cache counters. */
+  stats(): TopicTrieStats {
+    return { ...this.counters };
   }
 
   /** Patterns (canonical) held by one subscriber. */
   patternsOf(subscriber: S): string[] {
     return [...(this.bySubscriber.get(subscriber) ?? [])];
+  }
+
+  /** How many patterns one subscriber holds (O(1)). */
+  countOf(subscriber: S): number {
+    return this.bySubscriber.get(subscriber)?.size ?? 0;
+  }
+
+  /** Whether `subscriber` holds the canonical `pattern` (O(1)). */
+  has(canonical: string, subscriber: S): boolean {
+    return this.bySubscriber.get(subscriber)?.has(canonical) ?? false;
   }
 
   /** Adds a subscription; returns false when it already existed. Throws on an invalid pattern. */
@@ -108,12 +157,13 @@ export class TopicTrie<S> {
       this.bySubscriber.set(subscriber, patterns);
     }
     patterns.add(canonical);
-    let current = this.root;
+    this.pairs++;
     const levels = canonical.split('.');
+    let current = this.root;
     for (const level of levels) {
       if (level === '#') {
         current.hash.add(subscriber);
-        this.cache.clear();
+        this.invalidate(levels);
         return true;
       }
       let next = current.children.get(level);
@@ -124,7 +174,7 @@ export class TopicTrie<S> {
       current = next;
     }
     current.exact.add(subscriber);
-    this.cache.clear();
+    this.invalidate(levels);
     return true;
   }
 
@@ -134,8 +184,10 @@ export class TopicTrie<S> {
     const patterns = this.bySubscriber.get(subscriber);
     if (!patterns?.delete(canonical)) return false;
     if (patterns.size === 0) this.bySubscriber.delete(subscriber);
-    this.removeFromTrie(this.root, canonical.split('.'), 0, subscriber);
-    this.cache.clear();
+    this.pairs--;
+    const levels = canonical.split('.');
+    this.removeFromTrie(this.root, levels, 0, subscriber);
+    this.invalidate(levels);
     return true;
   }
 
@@ -151,11 +203,33 @@ export class TopicTrie<S> {
   /** Subscribers whose pattern matches `topic` (which must be valid). */
   match(topic: string): ReadonlySet<S> {
     const cached = this.cache.get(topic);
-    if (cached) return cached;
+    if (cached) {
+      this.counters.cacheHits++;
+      return cached;
+    }
+    this.counters.cacheMisses++;
     const found = new Set<S>();
-    this.collect(this.root, topic.split('.'), 0, found);
-    if (this.cache.size >= this.maxCacheEntries) this.cache.clear();
+    const levels = topic.split('.');
+    this.collect(this.root, levels, 0, found);
+    if (this.maxCacheEntries === 0) return found;
+    if (this.cache.size >= this.maxCacheEntries) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) {
+        this.dropCached(oldest.value);
+        this.counters.cacheEvictions++;
+      }
+    }
     this.cache.set(topic, found);
+    let at = this.cacheRoot;
+    for (const level of levels) {
+      let next = at.children.get(level);
+      if (!next) {
+        next = cacheNode();
+        at.children.set(level, next);
+      }
+      at = next;
+    }
+    at.topic = topic;
     return found;
   }
 
@@ -171,6 +245,67 @@ export class TopicTrie<S> {
     if (exact) this.collect(exact, levels, depth + 1, found);
     const plus = at.children.get('+');
     if (plus) this.collect(plus, levels, depth + 1, found);
+  }
+
+  /** Drops the cached topics a pattern matches (and only those). */
+  private invalidate(levels: readonly string[]): void {
+    if (this.cache.size === 0) return;
+    const doomed: string[] = [];
+    this.cachedMatches(this.cacheRoot, levels, 0, doomed);
+    for (const topic of doomed) {
+      this.dropCached(topic);
+      this.counters.cacheInvalidations++;
+    }
+  }
+
+  private cachedMatches(
+    at: CacheNode,
+    levels: readonly string[],
+    depth: number,
+    out: string[],
+  ): void {
+    const level = levels[depth];
+    if (level === undefined) {
+      if (at.topic !== undefined) out.push(at.topic);
+      return;
+    }
+    if (level === '#') {
+      this.everyCached(at, out);
+      return;
+    }
+    if (level === '+') {
+      for (const child of at.children.values()) this.cachedMatches(child, levels, depth + 1, out);
+      return;
+    }
+    const child = at.children.get(level);
+    if (child) this.cachedMatches(child, levels, depth + 1, out);
+  }
+
+  private everyCached(at: CacheNode, out: string[]): void {
+    if (at.topic !== undefined) out.push(at.topic);
+    for (const child of at.children.values()) this.everyCached(child, out);
+  }
+
+  private dropCached(topic: string): void {
+    this.cache.delete(topic);
+    const path: CacheNode[] = [this.cacheRoot];
+    const levels = topic.split('.');
+    for (const level of levels) {
+      const next = path[path.length - 1]?.children.get(level);
+      if (!next) return;
+      path.push(next);
+    }
+    const leaf = path[path.length - 1];
+    if (leaf) leaf.topic = undefined;
+    // Prune empty nodes bottom-up so the cache trie never outgrows the cache.
+    for (let i = levels.length; i > 0; i--) {
+      const child = path[i];
+      const parent = path[i - 1];
+      const level = levels[i - 1];
+      if (!child || !parent || level === undefined) return;
+      if (child.topic !== undefined || child.children.size > 0) return;
+      parent.children.delete(level);
+    }
   }
 
   private removeFromTrie(at: TrieNode<S>, levels: string[], depth: number, subscriber: S): boolean {

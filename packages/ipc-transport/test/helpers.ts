@@ -1,7 +1,4 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Broker, CollectorInfo } from '../src/index.js';
 
@@ -81,12 +78,6 @@ export function spawnFixture(name: string, env: Record<string, string>): Child {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Child(child);
-}
-
-/** A fresh private temp directory (mkdtemp gives 0700). */
-export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'de-ipc-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** Resolves when `id` is connected to `broker` (at once if it already is). */

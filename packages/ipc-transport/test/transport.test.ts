@@ -3,9 +3,10 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from '@daemoneye/proto';
+import { FakeClock, tempDir, until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker, FrameDecoder, TransportError } from '../src/index.js';
-import { type Child, spawnFixture, tempDir, waitConnected } from './helpers.js';
+import { type Child, spawnFixture, waitConnected } from './helpers.js';
 
 const posix = process.platform !== 'win32';
 
@@ -16,7 +17,7 @@ let brokers: Broker[] = [];
 let sockets: Socket[] = [];
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+  ({ dir, cleanup } = await tempDir('de-ipc-'));
 });
 
 afterEach(async () => {
@@ -93,7 +94,19 @@ describe('broker and collector processes', () => {
 
     a.send({ type: 'subscribe', pattern: 'events.process.*' });
     b.send({ type: 'subscribe', pattern: 'events.network.#' });
-    await Promise.all([a.waitType('subscribed'), b.waitType('subscribed')]);
+    // The publisher subscribes to its own topics too: it must still receive none of them.
+    c.send({ type: 'subscribe', pattern: 'events.#' });
+    await Promise.all([
+      a.waitType('subscribed'),
+      b.waitType('subscribed'),
+      c.waitType('subscribed'),
+    ]);
+    for (const child of [a, b, c]) child.send({ type: 'subscribe', pattern: 'sentinel.all' });
+    await Promise.all(
+      [a, b, c].map((child) =>
+        child.waitFor((r) => r.type === 'subscribed' && r.pattern === 'sentinel.all'),
+      ),
+    );
     const local: string[] = [];
     broker.subscribe('events.#', (m) => local.push(`${m.sender}:${m.topic}`));
 
@@ -111,12 +124,20 @@ describe('broker and collector processes', () => {
       sender: 'netmond-1',
       text: 'n1',
     });
-    await c.waitFor((r) => r.type === 'published' && r.topic === 'events.network.connections');
-    // Give stray deliveries a chance to show up before asserting there were none.
-    await new Promise((r) => setTimeout(r, 100));
-    expect(a.reports.filter((r) => r.type === 'message')).toHaveLength(1);
-    expect(b.reports.filter((r) => r.type === 'message')).toHaveLength(1);
-    expect(c.reports.filter((r) => r.type === 'message')).toHaveLength(0);
+    // Both publishes are routed once the local subscriber has them; a sentinel published after
+    // that reaches each collector behind any stray delivery (one ordered socket each).
+    await until(() => local.length === 2, { what: 'both publishes routed' });
+    expect(broker.publish('sentinel.all', Buffer.from('end')).delivered).toBe(3);
+    await Promise.all(
+      [a, b, c].map((child) =>
+        child.waitFor((r) => r.type === 'message' && r.topic === 'sentinel.all'),
+      ),
+    );
+    const seen = (child: Child): unknown[] =>
+      child.reports.filter((r) => r.type === 'message' && r.topic !== 'sentinel.all');
+    expect(seen(a)).toHaveLength(1);
+    expect(seen(b)).toHaveLength(1);
+    expect(seen(c)).toHaveLength(0);
     expect(local.sort()).toEqual([
       'netmond-1:events.network.connections',
       'netmond-1:events.process.lifecycle',
@@ -144,35 +165,38 @@ describe('broker and collector processes', () => {
     expect(await beat).toBe('procmond-1');
     expect(() =>
       broker.sendTo('nobody', { $case: 'goodbye', value: { reason: 'x' } }),
-    ).toThrowError(expect.objectContaining({ code: 'ERR_UNKNOWN_COLLECTOR' }));
+    ).toThrowError(expect.objectContaining({ code: 'ERR_TRANSPORT_UNKNOWN_COLLECTOR' }));
   });
 
   it('rejects a wrong token with Reject and closes', async () => {
     const broker = await startBroker();
     const bad = collector('evil-1', { DE_TOKEN_HEX: 'ab'.repeat(32) });
     const report = await bad.waitType('connect-failed');
-    expect(report).toMatchObject({ code: 'ERR_REJECTED', rejectCode: 'ERR_AUTH_FAILED' });
+    expect(report).toMatchObject({ code: 'ERR_TRANSPORT_REJECTED', rejectCode: 'ERR_AUTH_FAILED' });
     expect((await bad.exited).code).toBe(3);
     expect(broker.stats().authFailures).toBe(1);
     expect(broker.collectors()).toHaveLength(0);
   });
 
-  it('drops a client that never says Hello at the timeout while another collector connects', async () => {
-    // Long enough for a child process to start and connect on a loaded 2-core machine.
-    const broker = await startBroker({ handshakeTimeoutMs: 3000 });
+  it('drops a client that never says Hello at the timeout while another collector connects (fake clock)', async () => {
+    const clock = new FakeClock();
+    const broker = await startBroker({ handshakeTimeoutMs: 3000, clock });
     const silent = await rawClient();
-    const started = Date.now();
     const good = collector('procmond-1');
     await good.waitType('connected');
     // The legitimate collector got in while the silent one was still waiting.
     expect(silent.socket.destroyed).toBe(false);
+    expect(broker.stats().pendingHandshakes).toBe(1);
+    clock.advance(2999);
+    expect(broker.stats().handshakeTimeouts).toBe(0);
+    clock.advance(1);
     await silent.closed;
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
     const reject = silent.received.find((m) => m.body?.$case === 'reject');
     expect(reject?.body?.$case === 'reject' && reject.body.value.code).toBe(
       'ERR_HANDSHAKE_TIMEOUT',
     );
     expect(broker.stats().handshakeTimeouts).toBe(1);
+    expect(broker.stats().refusedByCode).toEqual({ ERR_HANDSHAKE_TIMEOUT: 1 });
     expect(broker.collector('procmond-1')).toBeDefined();
   });
 
@@ -212,15 +236,19 @@ describe('broker and collector processes', () => {
     expect(broker.stats().duplicateCollectors).toBe(1);
   });
 
-  it('refuses connections past maxConnections and counts them', async () => {
-    const broker = await startBroker({ maxConnections: 2, handshakeTimeoutMs: 5000 });
-    await rawClient();
-    await rawClient();
+  it('refuses connections past maxConnections (all sessions) and counts them by code', async () => {
+    const broker = await startBroker({ auth: false, maxConnections: 2 });
+    for (const id of ['s-1', 's-2']) {
+      const raw = await rawClient();
+      raw.socket.write(rawHello(id));
+      await waitConnected(broker, id);
+    }
     const third = await rawClient();
     await third.closed;
     const reject = third.received.find((m) => m.body?.$case === 'reject');
     expect(reject?.body?.$case === 'reject' && reject.body.value.code).toBe('ERR_MAX_CONNECTIONS');
     expect(broker.stats().connectionsRefused).toBe(1);
+    expect(broker.stats().refusedByCode).toEqual({ ERR_MAX_CONNECTIONS: 1 });
   });
 
   it('answers an unexpected body with Nack and a bad first frame with Reject', async () => {
@@ -254,9 +282,19 @@ describe('broker and collector processes', () => {
       }),
     );
     raw.socket.write(frame({ messageId: 10n, body: undefined }));
-    await new Promise((r) => setTimeout(r, 100));
+    // A sentinel: frames are handled in order, so its Ack comes after both Nacks.
+    raw.socket.write(
+      frame({ messageId: 11n, body: { $case: 'subscribe', value: { pattern: 'sentinel' } } }),
+    );
+    await until(
+      () => raw.received.some((m) => m.body?.$case === 'ack' && m.body.value.messageId === 11n),
+      { what: 'the Ack of the sentinel' },
+    );
     const nacks = raw.received.filter((m) => m.body?.$case === 'nack');
-    expect(nacks).toHaveLength(2);
+    expect(nacks.map((m) => m.body?.$case === 'nack' && m.body.value.code)).toEqual([
+      'ERR_TRANSPORT_PROTOCOL',
+      'ERR_TRANSPORT_PROTOCOL',
+    ]);
     const other = await rawClient();
     other.socket.write(
       frame({ messageId: 0n, body: { $case: 'goodbye', value: { reason: 'hi' } } }),
@@ -463,10 +501,10 @@ describe.skipIf(!posix)('endpoint lifecycle', () => {
     await a.waitFor(
       (r) => r.type === 'welcome' && a.reports.filter((x) => x.type === 'welcome').length >= 2,
     );
-    // The re-subscription races the first publish; poll until the broker holds it.
-    for (let i = 0; i < 50 && restarted.subscriptionsOf('procmond-1').length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // The re-subscription races the first publish; wait until the broker holds it.
+    await until(() => restarted.subscriptionsOf('procmond-1').length > 0, {
+      what: 'the re-subscription',
+    });
     expect(restarted.subscriptionsOf('procmond-1')).toEqual(['events.process.+']);
     restarted.publish('events.process.lifecycle', Buffer.from('after restart'));
     expect(await a.waitType('message')).toMatchObject({ text: 'after restart', sender: '' });
