@@ -145,7 +145,7 @@ describe.skipIf(!linux)('faults', () => {
       reconnect: false,
     });
     const closed = new Promise<void>((resolve) =>
-      intruder.on('state', (state) => state === 'closed' && resolve()),
+      intruder.on('state-change', ({ to }) => to === 'closed' && resolve()),
     );
     await intruder.connect();
     try {

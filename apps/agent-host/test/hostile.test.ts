@@ -90,7 +90,7 @@ describe.skipIf(process.platform === 'win32')('hostile collectors against a runn
           reconnect: false,
         });
         const closed = new Promise<void>((resolve) =>
-          impostor.on('state', (state) => state === 'closed' && resolve()),
+          impostor.on('state-change', ({ to }) => to === 'closed' && resolve()),
         );
         try {
           await impostor.connect();

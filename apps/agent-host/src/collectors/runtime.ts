@@ -125,7 +125,7 @@ export async function runCollector(spec: CollectorSpec): Promise<void> {
   // Ctrl-C reaches the whole process group: the agent owns shutdown (it sends SIGTERM after the
   // round in flight), so a collector ignores SIGINT.
   process.on('SIGINT', () => undefined);
-  client.on('give-up', () => {
+  client.on('gave-up', () => {
     log('agent unreachable, giving up');
     void shutdown(1);
   });
