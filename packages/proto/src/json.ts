@@ -33,15 +33,18 @@ export function detectionResultJson(
         break;
       case 34: {
         const entryStart = cursor.lengthDelimited();
-        const entry = new Cursor(bytes, entryStart, cursor.pos);
+        const entryEnd = cursor.pos;
+        cursor.pos = entryStart;
+        cursor.end = entryEnd;
         let key = '';
         let value = '';
-        while (entry.pos < entry.end) {
-          const entryTag = entry.tag();
-          if (entryTag === 10) key = entry.string();
-          else if (entryTag === 18) value = entry.string();
-          else entry.skip(entryTag);
+        while (cursor.pos < entryEnd) {
+          const entryTag = cursor.tag();
+          if (entryTag === 10) key = cursor.string();
+          else if (entryTag === 18) value = cursor.string();
+          else cursor.skip(entryTag);
         }
+        cursor.end = bytes.length;
         attributes[key] = value;
         break;
       }

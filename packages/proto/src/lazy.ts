@@ -1,7 +1,8 @@
+import { Buffer } from 'node:buffer';
 import { decodeEnvelope, type EnvelopeBody } from './envelope.js';
 import { ProtoDecodeError } from './errors.js';
 import type { DetectionResult, TaskResult } from './gen/daemoneye/v1/envelope.js';
-import { Cursor, LEN, utf8 } from './wire.js';
+import { asBuffer, Cursor, LEN, utf8 } from './wire.js';
 
 // Tags (field number << 3 | wire type) of the fields the lazy decoder reads.
 const ENVELOPE_MESSAGE_ID = 8; // 1, varint
@@ -41,22 +42,23 @@ export interface LazyDecodeOptions {
 export class DetectionResultView {
   /** The dedup key: the result's `fingerprint` field (last occurrence wins). */
   readonly fingerprint: string;
-  readonly #buf: Uint8Array;
+  readonly #buf: Buffer;
   readonly #offset: number;
   /** Encoded size of this result in bytes (its weight for byte budgets). */
   readonly byteLength: number;
   #contentKey: string | undefined;
 
   /** @internal Built by {@link decodeEnvelopeLazy}. */
-  constructor(fingerprint: string, buf: Uint8Array, offset: number, byteLength: number) {
+  constructor(fingerprint: string, buf: Buffer, offset: number, byteLength: number) {
     this.fingerprint = fingerprint;
     this.#buf = buf;
     this.#offset = offset;
     this.byteLength = byteLength;
+    this.#contentKey = undefined;
   }
 
   /** The encoded DetectionResult (no tag, no length prefix). A window on the copy: do not mutate. */
-  get bytes(): Uint8Array {
+  get bytes(): Buffer {
     const buf = this.#buf;
     if (this.#offset === 0 && this.byteLength === buf.length) return buf;
     return buf.subarray(this.#offset, this.#offset + this.byteLength);
@@ -117,7 +119,8 @@ export interface LazyEnvelope {
  * reads leniently (a field crossing the end of its submessage, a stray end-group tag, field 0).
  */
 export function decodeEnvelopeLazy(bytes: Uint8Array, options?: LazyDecodeOptions): LazyEnvelope {
-  const cursor = new Cursor(bytes, 0, bytes.length);
+  const input = asBuffer(bytes);
+  const cursor = new Cursor(input, 0, input.length);
   let messageId = 0n;
   let body = 0;
   let bodyStart = 0;
@@ -131,7 +134,7 @@ export function decodeEnvelopeLazy(bytes: Uint8Array, options?: LazyDecodeOption
     const field = tag >>> 3;
     if ((tag & 7) === LEN && field >= FIRST_BODY_FIELD && field <= LAST_BODY_FIELD) {
       // A later body replaces an earlier one; the replaced one must still be well formed.
-      if (body !== 0) validateBody(bytes, body, bodyStart, bodyEnd);
+      if (body !== 0) validateBody(input, body, bodyStart, bodyEnd);
       bodyStart = cursor.lengthDelimited();
       bodyEnd = cursor.pos;
       body = field;
@@ -140,7 +143,7 @@ export function decodeEnvelopeLazy(bytes: Uint8Array, options?: LazyDecodeOption
     cursor.skip(tag);
   }
   if (body !== ENVELOPE_TASK_RESULT) {
-    if (body !== 0) validateBody(bytes, body, bodyStart, bodyEnd);
+    if (body !== 0) validateBody(input, body, bodyStart, bodyEnd);
     // Rare bodies: the generated decoder is fast enough and is the reference.
     const envelope = decodeEnvelope(bytes);
     if (envelope.body?.$case === 'taskResult') {
@@ -148,7 +151,7 @@ export function decodeEnvelopeLazy(bytes: Uint8Array, options?: LazyDecodeOption
     }
     return { messageId: envelope.messageId, body: envelope.body };
   }
-  const value = scanTaskResult(bytes, bodyStart, bodyEnd, options?.copy ?? 'frame');
+  const value = scanTaskResult(input, bodyStart, bodyEnd, options?.copy ?? 'frame');
   return { messageId, body: { $case: 'taskResult', value } };
 }
 
@@ -157,7 +160,7 @@ export function decodeEnvelopeLazy(bytes: Uint8Array, options?: LazyDecodeOption
  * is lenient with a stray end-group tag or field 0 and then reads on from inside the body, never
  * sees one. Bodies other than TaskResult hold only scalars, strings and bytes: one level suffices.
  */
-function validateBody(bytes: Uint8Array, field: number, start: number, end: number): void {
+function validateBody(bytes: Buffer, field: number, start: number, end: number): void {
   if (field === ENVELOPE_TASK_RESULT) {
     scanTaskResult(bytes, start, end, 'result');
     return;
@@ -167,19 +170,28 @@ function validateBody(bytes: Uint8Array, field: number, start: number, end: numb
 }
 
 function scanTaskResult(
-  bytes: Uint8Array,
+  input: Buffer,
   start: number,
   end: number,
   copy: LazyCopyMode,
 ): TaskResultView {
-  const cursor = new Cursor(bytes, start, end);
+  // 'frame': copy the body once and scan the copy, so every view is a window on it.
+  let buf = input;
+  let from = start;
+  let to = end;
+  if (copy === 'frame') {
+    buf = Buffer.allocUnsafeSlow(end - start);
+    input.copy(buf, 0, start, end);
+    from = 0;
+    to = end - start;
+  }
+  const cursor = new Cursor(buf, from, to);
   let taskId = '';
   let correlationId = '';
   let final = false;
   let error = '';
-  // Per result: fingerprint, start and end in `bytes`; views are built once the bytes are copied.
-  const fingerprints: string[] = [];
-  const bounds: number[] = [];
+  const results: DetectionResultView[] = [];
+  let resultBytes = 0;
   while (cursor.pos < cursor.end) {
     const tag = cursor.tag();
     switch (tag) {
@@ -191,8 +203,17 @@ function scanTaskResult(
         break;
       case TR_RESULT: {
         const resultStart = cursor.lengthDelimited();
-        fingerprints.push(scanDetectionResult(bytes, resultStart, cursor.pos));
-        bounds.push(resultStart, cursor.pos);
+        const resultEnd = cursor.pos;
+        const fingerprint = scanDetectionResult(cursor, resultStart, resultEnd);
+        const length = resultEnd - resultStart;
+        if (copy === 'frame') {
+          results.push(new DetectionResultView(fingerprint, buf, resultStart, length));
+        } else {
+          const own = Buffer.allocUnsafeSlow(length);
+          buf.copy(own, 0, resultStart, resultEnd);
+          results.push(new DetectionResultView(fingerprint, own, 0, length));
+        }
+        resultBytes += length;
         break;
       }
       case TR_FINAL:
@@ -205,66 +226,42 @@ function scanTaskResult(
         cursor.skip(tag);
     }
   }
-  const count = fingerprints.length;
-  const results: DetectionResultView[] = new Array(count);
-  let resultBytes = 0;
-  if (count > 0) {
-    if (copy === 'result') {
-      for (let i = 0; i < count; i++) {
-        const from = bounds[2 * i] as number;
-        const length = (bounds[2 * i + 1] as number) - from;
-        const own = new Uint8Array(length);
-        own.set(bytes.subarray(from, from + length));
-        results[i] = new DetectionResultView(fingerprints[i] as string, own, 0, length);
-        resultBytes += length;
-      }
-    } else {
-      // Results are in ascending order in the frame: one copy from the first to the last.
-      const first = bounds[0] as number;
-      const region = new Uint8Array((bounds[2 * count - 1] as number) - first);
-      region.set(bytes.subarray(first, first + region.length));
-      for (let i = 0; i < count; i++) {
-        const from = bounds[2 * i] as number;
-        const length = (bounds[2 * i + 1] as number) - from;
-        results[i] = new DetectionResultView(
-          fingerprints[i] as string,
-          region,
-          from - first,
-          length,
-        );
-        resultBytes += length;
-      }
-    }
-  }
   return { taskId, correlationId, final, error, results, resultBytes };
 }
 
 /**
- * Validates one encoded DetectionResult completely (every tag, length and map entry) and returns
- * its fingerprint, so that a later {@link DetectionResultView.decode} cannot fail.
+ * Validates one encoded DetectionResult completely (every tag, length and map entry) with the
+ * caller's cursor and returns its fingerprint, so that a later {@link DetectionResultView.decode}
+ * cannot fail. Leaves the cursor at `end` with its own end restored.
  */
-function scanDetectionResult(buf: Uint8Array, start: number, end: number): string {
-  const cursor = new Cursor(buf, start, end);
+function scanDetectionResult(cursor: Cursor, start: number, end: number): string {
+  const outerEnd = cursor.end;
+  cursor.pos = start;
+  cursor.end = end;
   let fingerprintStart = start;
   let fingerprintEnd = start;
-  while (cursor.pos < cursor.end) {
+  while (cursor.pos < end) {
     const tag = cursor.tag();
     if (tag === DR_FINGERPRINT) {
       fingerprintStart = cursor.lengthDelimited();
       fingerprintEnd = cursor.pos;
     } else if (tag === DR_ATTRIBUTE) {
       const entryStart = cursor.lengthDelimited();
-      const entry = new Cursor(buf, entryStart, cursor.pos);
-      while (entry.pos < entry.end) entry.skip(entry.tag());
+      const entryEnd = cursor.pos;
+      cursor.pos = entryStart;
+      cursor.end = entryEnd;
+      while (cursor.pos < entryEnd) cursor.skip(cursor.tag());
+      cursor.end = end;
     } else {
       cursor.skip(tag);
     }
   }
-  return utf8(buf, fingerprintStart, fingerprintEnd);
+  cursor.end = outerEnd;
+  return utf8(cursor.buf, fingerprintStart, fingerprintEnd);
 }
 
 /** Decodes validated DetectionResult bytes exactly as the generated decoder does. */
-function decodeDetectionResult(buf: Uint8Array, start: number, end: number): DetectionResult {
+function decodeDetectionResult(buf: Buffer, start: number, end: number): DetectionResult {
   const cursor = new Cursor(buf, start, end);
   const result: DetectionResult = {
     fingerprint: '',
@@ -273,7 +270,7 @@ function decodeDetectionResult(buf: Uint8Array, start: number, end: number): Det
     attributes: {},
     collectedAtUnixMs: 0n,
   };
-  while (cursor.pos < cursor.end) {
+  while (cursor.pos < end) {
     const tag = cursor.tag();
     switch (tag) {
       case DR_FINGERPRINT:
@@ -287,15 +284,18 @@ function decodeDetectionResult(buf: Uint8Array, start: number, end: number): Det
         break;
       case DR_ATTRIBUTE: {
         const entryStart = cursor.lengthDelimited();
-        const entry = new Cursor(buf, entryStart, cursor.pos);
+        const entryEnd = cursor.pos;
+        cursor.pos = entryStart;
+        cursor.end = entryEnd;
         let key = '';
         let value = '';
-        while (entry.pos < entry.end) {
-          const entryTag = entry.tag();
-          if (entryTag === ENTRY_KEY) key = entry.string();
-          else if (entryTag === ENTRY_VALUE) value = entry.string();
-          else entry.skip(entryTag);
+        while (cursor.pos < entryEnd) {
+          const entryTag = cursor.tag();
+          if (entryTag === ENTRY_KEY) key = cursor.string();
+          else if (entryTag === ENTRY_VALUE) value = cursor.string();
+          else cursor.skip(entryTag);
         }
+        cursor.end = end;
         // Plain assignment, as the generated code does (so `__proto__` behaves the same).
         result.attributes[key] = value;
         break;

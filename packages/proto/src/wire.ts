@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { ProtoDecodeError } from './errors.js';
 
 /** Protobuf wire types used below. */
@@ -10,11 +11,6 @@ export const I32 = 5;
 
 /** Nesting limit for groups in unknown fields (the same as @bufbuild/protobuf's reader). */
 const MAX_GROUP_DEPTH = 100;
-/** Strings up to this length are tried as ASCII first, as @bufbuild/protobuf's reader does. */
-const ASCII_MAX_LENGTH = 32;
-
-// Non-fatal and BOM-preserving, like @bufbuild/protobuf's reader: invalid UTF-8 becomes U+FFFD.
-const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function fail(message: string, at: number): never {
   throw new ProtoDecodeError(`${message} at byte ${at}`);
@@ -25,13 +21,13 @@ function fail(message: string, at: number): never {
  * would cross the end of its (sub)message is an error, not a read into the next field.
  */
 export class Cursor {
-  buf: Uint8Array;
+  buf: Buffer;
   pos: number;
   end: number;
   /** High 32 bits of the last {@link varint64Lo} read. */
   hi = 0;
 
-  constructor(buf: Uint8Array, pos: number, end: number) {
+  constructor(buf: Buffer, pos: number, end: number) {
     this.buf = buf;
     this.pos = pos;
     this.end = end;
@@ -189,18 +185,32 @@ export class Cursor {
   }
 }
 
-/** UTF-8 text of `buf[start, end)`, decoded exactly as the generated code decodes strings. */
-export function utf8(buf: Uint8Array, start: number, end: number): string {
-  const length = end - start;
-  if (length === 0) return '';
-  if (length <= ASCII_MAX_LENGTH) {
-    const codes: number[] = new Array(length);
-    for (let i = 0; i < length; i++) {
-      const byte = buf[start + i] as number;
-      if (byte > 0x7f) return utf8Decoder.decode(buf.subarray(start, end));
-      codes[i] = byte;
-    }
-    return String.fromCharCode.apply(String, codes);
-  }
-  return utf8Decoder.decode(buf.subarray(start, end));
+/**
+ * UTF-8 text of `buf[start, end)`, as the generated code decodes strings: invalid sequences become
+ * U+FFFD (WHATWG replacement, the same as a non-fatal TextDecoder) and a leading BOM is kept. The
+ * differential tests compare the two on random bytes.
+ */
+export function utf8(buf: Buffer, start: number, end: number): string {
+  if (start === end) return '';
+  if (hasUtf8Slice(buf)) return buf.utf8Slice(start, end);
+  return buf.toString('utf8', start, end);
+}
+
+/** Node's Buffer with the native method that Buffer#toString('utf8', start, end) ends in. */
+interface NativeBuffer extends Buffer {
+  utf8Slice(start: number, end: number): string;
+}
+
+// Buffer#toString(encoding, start, end) checks its arguments (about as costly as decoding a short
+// string) before calling utf8Slice; the bounds are checked here already, so call it directly
+// when this Node has it (every Node this package supports), else fall back to toString.
+const HAS_UTF8_SLICE = typeof Reflect.get(Buffer.prototype, 'utf8Slice') === 'function';
+
+function hasUtf8Slice(_buf: Buffer): _buf is NativeBuffer {
+  return HAS_UTF8_SLICE;
+}
+
+/** `bytes` as a Buffer over the same memory (no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }

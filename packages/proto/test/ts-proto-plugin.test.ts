@@ -27,7 +27,7 @@ describe('pnpm gen on every platform', () => {
     expect(run.stderr.toString()).toBe('');
     // A CodeGeneratorResponse that lists no files (field 15) and says which features it supports
     // (field 2): ts-proto really ran.
-    const response = new Uint8Array(run.stdout);
+    const response = run.stdout;
     const cursor = new Cursor(response, 0, response.length);
     const fields: number[] = [];
     while (cursor.pos < cursor.end) {
