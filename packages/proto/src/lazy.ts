@@ -235,29 +235,72 @@ function scanTaskResult(
  * cannot fail. Leaves the cursor at `end` with its own end restored.
  */
 function scanDetectionResult(cursor: Cursor, start: number, end: number): string {
+  const buf = cursor.buf;
+  const outerEnd = cursor.end;
+  let pos = start;
+  let fingerprintStart = start;
+  let fingerprintEnd = start;
+  while (pos < end) {
+    // Fast path for what encoders write: a one-byte tag of fields 1-4 (length-delimited) and a
+    // one-byte length. Anything else goes through the general cursor below.
+    const tag = buf[pos] as number;
+    if ((tag === 0x0a || tag === 0x12 || tag === 0x1a || tag === 0x22) && pos + 1 < end) {
+      const length = buf[pos + 1] as number;
+      if (length < 0x80) {
+        const valueStart = pos + 2;
+        const valueEnd = valueStart + length;
+        if (valueEnd > end) {
+          throw new ProtoDecodeError(`length ${length} runs past the end at byte ${pos + 1}`);
+        }
+        if (tag === DR_FINGERPRINT) {
+          fingerprintStart = valueStart;
+          fingerprintEnd = valueEnd;
+        } else if (tag === DR_ATTRIBUTE) {
+          scanEntry(cursor, valueStart, valueEnd);
+        }
+        pos = valueEnd;
+        continue;
+      }
+    }
+    cursor.pos = pos;
+    cursor.end = end;
+    const general = cursor.tag();
+    if (general === DR_FINGERPRINT) {
+      fingerprintStart = cursor.lengthDelimited();
+      fingerprintEnd = cursor.pos;
+    } else if (general === DR_ATTRIBUTE) {
+      const entryStart = cursor.lengthDelimited();
+      const entryEnd = cursor.pos;
+      scanEntry(cursor, entryStart, entryEnd);
+      pos = entryEnd;
+      continue;
+    } else {
+      cursor.skip(general);
+    }
+    pos = cursor.pos;
+  }
+  cursor.pos = end;
+  cursor.end = outerEnd;
+  return utf8(buf, fingerprintStart, fingerprintEnd);
+}
+
+/** Validates one map entry's fields inside `[start, end)`. */
+function scanEntry(cursor: Cursor, start: number, end: number): void {
+  const buf = cursor.buf;
+  // Fast path: `0a <len> key 12 <len> value` with one-byte lengths, the encoders' layout.
+  if (end - start >= 4 && buf[start] === 0x0a) {
+    const keyLength = buf[start + 1] as number;
+    const valueTag = start + 2 + keyLength;
+    if (keyLength < 0x80 && valueTag + 2 <= end && buf[valueTag] === 0x12) {
+      const valueLength = buf[valueTag + 1] as number;
+      if (valueLength < 0x80 && valueTag + 2 + valueLength === end) return;
+    }
+  }
   const outerEnd = cursor.end;
   cursor.pos = start;
   cursor.end = end;
-  let fingerprintStart = start;
-  let fingerprintEnd = start;
-  while (cursor.pos < end) {
-    const tag = cursor.tag();
-    if (tag === DR_FINGERPRINT) {
-      fingerprintStart = cursor.lengthDelimited();
-      fingerprintEnd = cursor.pos;
-    } else if (tag === DR_ATTRIBUTE) {
-      const entryStart = cursor.lengthDelimited();
-      const entryEnd = cursor.pos;
-      cursor.pos = entryStart;
-      cursor.end = entryEnd;
-      while (cursor.pos < entryEnd) cursor.skip(cursor.tag());
-      cursor.end = end;
-    } else {
-      cursor.skip(tag);
-    }
-  }
+  while (cursor.pos < end) cursor.skip(cursor.tag());
   cursor.end = outerEnd;
-  return utf8(cursor.buf, fingerprintStart, fingerprintEnd);
 }
 
 /** Decodes validated DetectionResult bytes exactly as the generated decoder does. */
