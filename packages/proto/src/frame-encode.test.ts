@@ -125,6 +125,22 @@ describe('frame encoders: byte-identical to the generated encoder, framed', () =
     );
   });
 
+  it('encodes own attributes only, as Object.entries does (an inherited enumerable key is skipped)', () => {
+    const attributes: Record<string, string> = Object.create({ inherited: 'x' });
+    attributes.own = 'y';
+    attributes['0'] = 'z';
+    const value: TaskResult = {
+      taskId: 't',
+      correlationId: 'c',
+      final: false,
+      error: '',
+      results: [{ fingerprint: 'f', kind: '', subject: '', attributes, collectedAtUnixMs: 0n }],
+    };
+    expect(encodeTaskResultFrame(value)).toEqual(
+      Buffer.from(framed({ messageId: 0n, body: { $case: 'taskResult', value } })),
+    );
+  });
+
   it('writes exactly the bytes it sized (one buffer, prefix = length of the rest)', () => {
     const frame = encodeTaskResultFrame({
       taskId: 't',

@@ -40,11 +40,17 @@ function varintSize(value: number): number {
   return 5;
 }
 
+// Splits a uint64 into two 32-bit halves without BigInt arithmetic (each BigInt operation
+// allocates; a timestamp written with shifts cost ~12 allocations).
+const SPLIT = new DataView(new ArrayBuffer(8));
+
 function uint64Size(value: bigint): number {
-  if (value < 0x1000_0000n) return varintSize(Number(value));
-  let size = 4;
-  for (let rest = value >> 28n; rest > 0n; rest >>= 7n) size++;
-  return size;
+  SPLIT.setBigUint64(0, value, true);
+  const hi = SPLIT.getUint32(4, true);
+  if (hi === 0) return varintSize(SPLIT.getUint32(0, true));
+  // 32 low bits take 5 groups with 3 bits to spare; the rest of hi needs ceil((bits - 3) / 7).
+  const bits = 32 - Math.clz32(hi);
+  return bits <= 3 ? 5 : 5 + Math.ceil((bits - 3) / 7);
 }
 
 /** UTF-8 byte length, as TextEncoder/Buffer encode (a lone surrogate is U+FFFD, 3 bytes). */
@@ -54,6 +60,23 @@ function utf8Length(text: string): number {
     if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, 'utf8');
   }
   return length;
+}
+
+/** The name of a field of result `index` (or of the TaskResult when `index` < 0), for messages. */
+function resultField(index: number, field: string, key?: string): string {
+  const base = index < 0 ? 'taskResult' : `taskResult.results[${index}]`;
+  return key === undefined ? `${base}.${field}` : `${base}.${field}[${JSON.stringify(key)}]`;
+}
+
+// The per-result checks take the field's parts, not its name: building names eagerly cost more
+// than encoding the result.
+function checkResultString(value: unknown, index: number, field: string, key?: string): string {
+  if (typeof value !== 'string') {
+    throw new ProtoEncodeError(
+      `${resultField(index, field, key)} must be a string, got ${typeof value}`,
+    );
+  }
+  return value;
 }
 
 function checkString(value: unknown, name: string): string {
@@ -116,18 +139,22 @@ class Out {
   }
 
   uint64(value: bigint): void {
-    if (value < 0x1_0000_0000n) {
-      this.varint(Number(value));
+    SPLIT.setBigUint64(0, value, true);
+    let lo = SPLIT.getUint32(0, true);
+    let hi = SPLIT.getUint32(4, true);
+    if (hi === 0) {
+      this.varint(lo);
       return;
     }
     const buf = this.buf;
     let pos = this.pos;
-    let rest = value;
-    while (rest > 0x7fn) {
-      buf[pos++] = Number(rest & 0x7fn) | 0x80;
-      rest >>= 7n;
+    // 7 bits at a time from the 64-bit value held as (hi, lo), both unsigned 32-bit.
+    while (hi !== 0 || lo > 0x7f) {
+      buf[pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | ((hi & 0x7f) << 25)) >>> 0;
+      hi >>>= 7;
     }
-    buf[pos++] = Number(rest);
+    buf[pos++] = lo;
     this.pos = pos;
   }
 
@@ -166,21 +193,23 @@ class Out {
 }
 
 /** Size of one DetectionResult's body; pushes its string, entry and own sizes. */
-function sizeDetectionResult(result: DetectionResult, at: string): number {
+function sizeDetectionResult(result: DetectionResult, index: number): number {
   if (typeof result !== 'object' || result === null) {
-    throw new ProtoEncodeError(`${at} must be a DetectionResult, got ${String(result)}`);
+    throw new ProtoEncodeError(
+      `${resultField(index, 'self')} must be a DetectionResult, got ${String(result)}`,
+    );
   }
   if (typeof result.attributes !== 'object' || result.attributes === null) {
     throw new ProtoEncodeError(
-      `${at}.attributes must be an object, got ${String(result.attributes)}`,
+      `${resultField(index, 'attributes')} must be an object, got ${String(result.attributes)}`,
     );
   }
   const slot = sizeCount;
   pushSize(0); // the result's own size, filled below
   let size = 0;
-  const fingerprint = checkString(result.fingerprint, `${at}.fingerprint`);
-  const kind = checkString(result.kind, `${at}.kind`);
-  const subject = checkString(result.subject, `${at}.subject`);
+  const fingerprint = checkResultString(result.fingerprint, index, 'fingerprint');
+  const kind = checkResultString(result.kind, index, 'kind');
+  const subject = checkResultString(result.subject, index, 'subject');
   if (fingerprint !== '') {
     const n = utf8Length(fingerprint);
     pushSize(n);
@@ -197,9 +226,11 @@ function sizeDetectionResult(result: DetectionResult, at: string): number {
     size += 1 + varintSize(n) + n;
   }
   const attributes = result.attributes;
-  // Object.keys is the order of the generated encoder's Object.entries.
-  for (const key of Object.keys(attributes)) {
-    const value = checkString(attributes[key], `${at}.attributes[${JSON.stringify(key)}]`);
+  // for-in over own keys is the order of the generated encoder's Object.entries, without
+  // allocating a key array (inherited enumerable keys, which Object.entries skips, are skipped).
+  for (const key in attributes) {
+    if (!Object.hasOwn(attributes, key)) continue;
+    const value = checkResultString(attributes[key], index, 'attributes', key);
     const entrySlot = sizeCount;
     pushSize(0);
     let entry = 0;
@@ -216,7 +247,12 @@ function sizeDetectionResult(result: DetectionResult, at: string): number {
     sizes[entrySlot] = entry;
     size += 1 + varintSize(entry) + entry;
   }
-  const collectedAt = checkUint64(result.collectedAtUnixMs, `${at}.collectedAtUnixMs`);
+  const collectedAt = result.collectedAtUnixMs;
+  if (typeof collectedAt !== 'bigint' || collectedAt < 0n || collectedAt > MAX_UINT64) {
+    throw new ProtoEncodeError(
+      `${resultField(index, 'collectedAtUnixMs')} must be a uint64 bigint, got ${String(collectedAt)}`,
+    );
+  }
   if (collectedAt !== 0n) size += 1 + uint64Size(collectedAt);
   sizes[slot] = size;
   return size;
@@ -238,7 +274,8 @@ function writeDetectionResult(out: Out, result: DetectionResult, cursor: { i: nu
     out.string(result.subject, sizes[i++] as number);
   }
   const attributes = result.attributes;
-  for (const key of Object.keys(attributes)) {
+  for (const key in attributes) {
+    if (!Object.hasOwn(attributes, key)) continue;
     const value = attributes[key] as string;
     out.byte(0x22);
     out.varint(sizes[i++] as number);
@@ -266,6 +303,10 @@ function writeDetectionResult(out: Out, result: DetectionResult, cursor: { i: nu
  */
 export function encodeTaskResultFrame(result: TaskResult, messageId = 0n): Buffer {
   sizeCount = 0;
+  return encodeTaskResult(result, messageId);
+}
+
+function encodeTaskResult(result: TaskResult, messageId: bigint): Buffer {
   checkUint64(messageId, 'messageId');
   const taskId = checkString(result.taskId, 'taskResult.taskId');
   const correlationId = checkString(result.correlationId, 'taskResult.correlationId');
@@ -280,7 +321,7 @@ export function encodeTaskResultFrame(result: TaskResult, messageId = 0n): Buffe
     throw new ProtoEncodeError(`taskResult.results must be an array, got ${typeof results}`);
   }
   for (let r = 0; r < results.length; r++) {
-    const size = sizeDetectionResult(results[r] as DetectionResult, `taskResult.results[${r}]`);
+    const size = sizeDetectionResult(results[r] as DetectionResult, r);
     body += 1 + varintSize(size) + size;
   }
   if (result.final) body += 2;
@@ -304,9 +345,9 @@ export function encodeTaskResultFrame(result: TaskResult, messageId = 0n): Buffe
     out.string(correlationId, correlationLength);
   }
   const cursor = { i: 0 };
-  for (const item of results) {
+  for (let r = 0; r < results.length; r++) {
     out.byte(0x1a);
-    writeDetectionResult(out, item, cursor);
+    writeDetectionResult(out, results[r] as DetectionResult, cursor);
   }
   if (result.final) {
     out.byte(0x20);

@@ -4,15 +4,22 @@
 //   alloc-decode PATH     bytes allocated per result by decoding frames only
 //   alloc-pipeline PATH   bytes allocated per result by decode + aggregator + completion
 //   retained PATH         bytes kept alive per pending result (sets that never complete)
+//   retained-decoded PATH bytes kept alive per result by the decoded form alone (no aggregator)
+//   alloc-encode lean-encode|generated-encode   bytes allocated per result by encoding frames
 // PATH: lazy | lazy-per-result | ts-proto
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
+import { encodeFrame } from '@daemoneye/ipc-transport';
 import {
   type DetectionResult,
   type DetectionResultView,
   decodeEnvelope,
   decodeEnvelopeLazy,
+  encodeEnvelope,
+  encodeTaskResultFrame,
+  type TaskResult,
 } from '@daemoneye/proto';
+import { makeResults } from '../work.js';
 import {
   buildTemplates,
   type DecodePath,
@@ -135,14 +142,55 @@ async function retained(path: DecodePath, templates: SetTemplate[]) {
   return { perResult: (after - before) / pending, results: pending };
 }
 
+async function retainedDecoded(path: DecodePath, templates: SetTemplate[]) {
+  const frames = templates.flatMap((template) => template.frames);
+  const kept: unknown[][] = [];
+  const before = settle();
+  for (const frame of frames) {
+    if (path === 'ts-proto') {
+      const body = decodeEnvelope(frame).body;
+      if (body?.$case === 'taskResult') kept.push(body.value.results);
+    } else {
+      const copy = path === 'lazy' ? 'frame' : 'result';
+      const body = decodeEnvelopeLazy(frame, { copy }).body;
+      if (body?.$case === 'taskResult') kept.push([...body.value.results]);
+    }
+  }
+  const after = settle();
+  const count = kept.reduce((sum, results) => sum + results.length, 0);
+  return { perResult: (after - before) / count, results: count };
+}
+
+async function allocEncode(lean: boolean) {
+  const messages: TaskResult[] = Array.from({ length: 40 }, (_, i) => ({
+    taskId: `task-${i}`,
+    correlationId: `c-${i}`,
+    results: makeResults('procmond-1', `task-${i}`, i * RESULTS_PER_FRAME, RESULTS_PER_FRAME, 1n),
+    final: false,
+    error: '',
+  }));
+  const encode = lean
+    ? (m: TaskResult) => encodeTaskResultFrame(m, 1n)
+    : (m: TaskResult) =>
+        encodeFrame(encodeEnvelope({ messageId: 1n, body: { $case: 'taskResult', value: m } }));
+  for (const message of messages) encode(message);
+  return window(messages.length * RESULTS_PER_FRAME, () => {
+    for (const message of messages) encode(message);
+  });
+}
+
 const [mode, pathArg, setsArg] = process.argv.slice(2);
 const path: DecodePath = pathArg === 'ts-proto' || pathArg === 'lazy-per-result' ? pathArg : 'lazy';
 const templates = buildTemplates(Number(setsArg ?? '4'));
 const output =
-  mode === 'alloc-decode'
-    ? await allocDecode(path, templates)
-    : mode === 'alloc-pipeline'
-      ? await allocPipeline(path, templates)
-      : await retained(path, templates);
+  mode === 'alloc-encode'
+    ? await allocEncode(pathArg === 'lean-encode')
+    : mode === 'retained-decoded'
+      ? await retainedDecoded(path, templates)
+      : mode === 'alloc-decode'
+        ? await allocDecode(path, templates)
+        : mode === 'alloc-pipeline'
+          ? await allocPipeline(path, templates)
+          : await retained(path, templates);
 observer.disconnect();
 process.stdout.write(`${JSON.stringify({ mode, path, ...output })}\n`);

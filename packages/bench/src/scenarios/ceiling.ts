@@ -3,16 +3,21 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { AggregatedResult } from '@daemoneye/aggregator';
+import { encodeFrame } from '@daemoneye/ipc-transport';
 import {
   type DetectionResult,
   type DetectionResultView,
   decodeEnvelope,
   decodeEnvelopeLazy,
   detectionResultJson,
+  encodeEnvelope,
+  encodeTaskResultFrame,
+  type TaskResult,
 } from '@daemoneye/proto';
 import { distributionRow, type Row, valueRow } from '../result.js';
 import { iterations, type Scenario } from '../scenario.js';
 import { Samples, type Summary, summarize } from '../stats.js';
+import { makeResults } from '../work.js';
 import {
   buildTemplates,
   type DecodePath,
@@ -34,11 +39,7 @@ const LABEL: Record<DecodePath, string> = {
   'ts-proto': 'ts-proto full decode (baseline)',
 };
 
-async function probe(
-  mode: string,
-  path: DecodePath,
-  sets: number,
-): Promise<Record<string, number>> {
+async function probe(mode: string, path: string, sets: number): Promise<Record<string, number>> {
   const script = new URL('./ceiling-probe.js', import.meta.url).pathname;
   // A young generation of 256 MiB: no GC inside a measured window, so heap growth = allocation.
   const { stdout } = await run(
@@ -146,6 +147,45 @@ function decodeCost(templates: readonly SetTemplate[], rounds: number): Map<Deco
     throw new Error('ceiling: decode lost results');
   }
   return samples;
+}
+
+/** Collector side: one TaskResult of 100 results to a frame, lean vs generated + encodeFrame. */
+function encodeCost(rounds: number): Row[] {
+  const messages: TaskResult[] = Array.from({ length: 16 }, (_, i) => ({
+    taskId: `task-${i}`,
+    correlationId: `c-${i}`,
+    results: makeResults('procmond-1', `task-${i}`, i * RESULTS_PER_FRAME, RESULTS_PER_FRAME, 1n),
+    final: false,
+    error: '',
+  }));
+  const cases: [string, (message: TaskResult) => Uint8Array][] = [
+    ['encodeTaskResultFrame (one buffer, prefix reserved)', (m) => encodeTaskResultFrame(m, 1n)],
+    [
+      'encodeFrame(encodeEnvelope(...)) (generated encoder, then a prefixed copy)',
+      (m) =>
+        encodeFrame(encodeEnvelope({ messageId: 1n, body: { $case: 'taskResult', value: m } })),
+    ],
+  ];
+  const samples = cases.map(() => new Samples(rounds * messages.length));
+  for (let r = 0; r < rounds; r++) {
+    for (const message of messages) {
+      cases.forEach(([, encode], i) => {
+        const start = process.hrtime.bigint();
+        encode(message);
+        const end = process.hrtime.bigint();
+        samples[i]?.push(Number(end - start) / 1000 / RESULTS_PER_FRAME);
+      });
+    }
+  }
+  const base = samples[1]?.summary().p50 ?? Number.NaN;
+  return cases.map(([name], i) => {
+    const summary = samples[i]?.summary() ?? summarize([]);
+    return distributionRow(`collector encode per result: ${name}`, 'us', summary, {
+      ...(i === 1
+        ? { baseline: true }
+        : { ratios: [{ label: 'generated p50 / this p50', value: base / summary.p50 }] }),
+    });
+  });
 }
 
 /** NDJSON text of one result: from the view's bytes vs decode() + JSON.stringify. */
@@ -316,6 +356,7 @@ export const ceilingScenario: Scenario = {
       const decodeAlloc = await probe('alloc-decode', path, 4);
       const pipelineAlloc = await probe('alloc-pipeline', path, 4);
       const kept = await probe('retained', path, 16);
+      const form = await probe('retained-decoded', path, 16);
       const gcs = (decodeAlloc.gcInWindow ?? 0) + (pipelineAlloc.gcInWindow ?? 0);
       if (gcs > 0)
         memory.push(`${path}: ${gcs} GC(s) ran inside an allocation window, figure low.`);
@@ -340,6 +381,26 @@ export const ceilingScenario: Scenario = {
           path === 'ts-proto'
             ? { baseline: true }
             : { target: { kind: 'max', value: 150, on: 'value' } },
+        ),
+        valueRow(
+          `retained per result by the decoded form alone (no aggregator), ${LABEL[path]}`,
+          'B',
+          form.perResult ?? Number.NaN,
+          form.results ?? 0,
+        ),
+      );
+    }
+
+    context.progress('ceiling: encode');
+    rows.push(...encodeCost(context.quick ? 20 : 200));
+    for (const path of ['lean-encode', 'generated-encode'] as const) {
+      const encoded = await probe('alloc-encode', path, 4);
+      rows.push(
+        valueRow(
+          `collector allocation per result, ${path === 'lean-encode' ? 'encodeTaskResultFrame' : 'encodeFrame(encodeEnvelope(...))'}`,
+          'B',
+          encoded.perResult ?? Number.NaN,
+          encoded.results ?? 0,
         ),
       );
     }
