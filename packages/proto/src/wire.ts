@@ -113,7 +113,7 @@ export class Cursor {
     return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
-  /** A bool: any non-zero 64-bit varint is true. */
+  /** A bool: true for every non-zero 64-bit varint. */
   bool(): boolean {
     const lo = this.varint64Lo();
     return lo !== 0 || this.hi !== 0;
