@@ -188,6 +188,29 @@ function encodeCost(rounds: number): Row[] {
   });
 }
 
+/** What conflict detection pays per duplicate: contentKey() of a fresh view (nothing cached). */
+function contentKeyCost(template: SetTemplate, rounds: number): Row {
+  const samples = new Samples(rounds);
+  let sink = 0;
+  for (let r = 0; r < rounds; r++) {
+    const views: DetectionResultView[] = [];
+    for (const frame of template.frames) {
+      const body = decodeEnvelopeLazy(frame).body;
+      if (body?.$case === 'taskResult') views.push(...body.value.results);
+    }
+    const start = process.hrtime.bigint();
+    for (const view of views) sink += view.contentKey().length;
+    const end = process.hrtime.bigint();
+    samples.push(Number(end - start) / 1000 / views.length);
+  }
+  if (sink === 0) throw new Error('ceiling: empty content keys');
+  return distributionRow(
+    'contentKey() per call (what a duplicate costs for conflict detection)',
+    'us',
+    samples.summary(),
+  );
+}
+
 /** NDJSON text of one result: from the view's bytes vs decode() + JSON.stringify. */
 function jsonCost(template: SetTemplate, rounds: number): Row[] {
   const views: DetectionResultView[] = [];
@@ -404,6 +427,8 @@ export const ceilingScenario: Scenario = {
         ),
       );
     }
+
+    rows.push(contentKeyCost(templates[0] as SetTemplate, context.quick ? 20 : 200));
 
     context.progress('ceiling: NDJSON text');
     rows.push(...jsonCost(templates[0] as SetTemplate, context.quick ? 20 : 200));
