@@ -265,6 +265,11 @@ describe('decodeEnvelopeLazy: differential against the generated decoder', () =>
   });
 });
 
+/** Envelope{TaskResult} bytes holding the given encoded DetectionResults. */
+function encodeEnvelopeFrameOf(results: readonly Uint8Array[]): Uint8Array {
+  return bytesField(17, concat(results.map((result) => bytesField(3, result))));
+}
+
 function sampleFrame(): { bytes: Uint8Array; message: TaskResult } {
   const message: TaskResult = {
     taskId: 't-1',
@@ -389,6 +394,61 @@ describe('lazy views', () => {
         expect(vx?.contentKey() === vy?.contentKey()).toBe(equal);
       }),
       { seed: SEED, numRuns: 2000 },
+    );
+  });
+
+  it('contentKey: equal exactly when decoded content is equal, for any encoding (property)', () => {
+    // Few distinct pieces, so equal contents are common; [0xff] and U+FFFD decode alike.
+    const piece = fc.constantFrom(
+      ...['', 'a', 'b', 'ab', '__proto__', '\u00e9', '\ufffd'].map(utf8),
+      Uint8Array.of(0xff),
+      Uint8Array.of(0x61, 0xff),
+    );
+    const entryField = fc
+      .tuple(piece, piece, fc.boolean())
+      .map(([k, v, unknown]) =>
+        bytesField(
+          4,
+          concat([bytesField(1, k), ...(unknown ? [varintField(9, 1n)] : []), bytesField(2, v)]),
+        ),
+      );
+    const field = fc.oneof(
+      piece.map((p) => bytesField(2, p)),
+      piece.map((p) => bytesField(3, p)),
+      entryField,
+      entryField,
+      fc.constant(varintField(12, 5n)),
+    );
+    const encodings = fc
+      .array(field, { maxLength: 7 })
+      .chain((fields) =>
+        fc.tuple(
+          fc.constant(fields),
+          fc.shuffledSubarray(fields, { minLength: fields.length, maxLength: fields.length }),
+          fc.array(field, { maxLength: 2 }),
+          fc.array(field, { maxLength: 1 }),
+        ),
+      );
+    const wrap = (fields: Uint8Array[], fingerprint: string, time: bigint): Uint8Array =>
+      concat([bytesField(1, utf8(fingerprint)), ...fields, varintField(5, time)]);
+    fc.assert(
+      fc.property(encodings, ([a, shuffled, before, after]) => {
+        const frame = encodeEnvelopeFrameOf([
+          wrap(a, 'x', 1n),
+          wrap([...before, ...shuffled, ...after], 'y', 2n),
+        ]);
+        const lazy = decodeEnvelopeLazy(frame);
+        if (lazy.body?.$case !== 'taskResult') throw new Error('expected a TaskResult');
+        const [va, vb] = lazy.body.value.results;
+        const content = (v: DetectionResultView | undefined) => {
+          const r = v?.decode();
+          return [r?.kind, r?.subject, Object.entries(r?.attributes ?? {}).sort()];
+        };
+        expect(va?.contentKey() === vb?.contentKey()).toBe(
+          JSON.stringify(content(va)) === JSON.stringify(content(vb)),
+        );
+      }),
+      { seed: SEED, numRuns: 5000 },
     );
   });
 

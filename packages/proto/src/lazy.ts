@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { fastContentKey } from './content-key.js';
 import { decodeEnvelope, type EnvelopeBody } from './envelope.js';
 import { ProtoDecodeError } from './errors.js';
 import type { DetectionResult, TaskResult } from './gen/daemoneye/v1/envelope.js';
@@ -76,12 +77,19 @@ export class DetectionResultView {
    */
   contentKey(): string {
     if (this.#contentKey !== undefined) return this.#contentKey;
-    const { kind, subject, attributes } = this.decode();
-    const parts: string[] = [kind, subject];
-    for (const key of Object.keys(attributes).sort()) parts.push(key, attributes[key] as string);
-    // JSON escaping makes the join unambiguous whatever the strings hold.
-    this.#contentKey = JSON.stringify(parts);
-    return this.#contentKey;
+    const start = this.#offset;
+    let key = fastContentKey(this.#buf, start, start + this.byteLength);
+    if (key === undefined) {
+      // Non-ASCII text or a `__proto__` key: compare what decode() yields.
+      const { kind, subject, attributes } = this.decode();
+      const parts: string[] = [kind, subject];
+      for (const name of Object.keys(attributes).sort())
+        parts.push(name, attributes[name] as string);
+      // JSON escaping makes the join unambiguous whatever the strings hold.
+      key = JSON.stringify(parts);
+    }
+    this.#contentKey = key;
+    return key;
   }
 }
 
