@@ -48,10 +48,21 @@ function ensureScratch(size: number): Buffer {
   return scratch;
 }
 
+/** Writes `buf[start, end)` with a 4-byte big-endian length in front; returns the next position. */
 function put(out: Buffer, at: number, buf: Buffer, start: number, end: number): number {
-  out.writeUInt32BE(end - start, at);
-  buf.copy(out, at + 4, start, end);
-  return at + 4 + end - start;
+  const length = end - start;
+  out[at] = length >>> 24;
+  out[at + 1] = (length >>> 16) & 0xff;
+  out[at + 2] = (length >>> 8) & 0xff;
+  out[at + 3] = length & 0xff;
+  let pos = at + 4;
+  // Buffer#copy costs more than a short loop (argument checks in JS before the native copy).
+  if (length <= 64) {
+    for (let i = start; i < end; i++) out[pos++] = buf[i] as number;
+    return pos;
+  }
+  out.set(buf.subarray(start, end), pos);
+  return pos + length;
 }
 
 /**
@@ -164,6 +175,9 @@ export function fastContentKey(buf: Buffer, start: number, end: number): string 
     pos = put(out, pos, buf, valueStart, valueEnd);
     kept++;
   }
-  out.writeUInt32BE(kept, countAt);
+  out[countAt] = kept >>> 24;
+  out[countAt + 1] = (kept >>> 16) & 0xff;
+  out[countAt + 2] = (kept >>> 8) & 0xff;
+  out[countAt + 3] = kept & 0xff;
   return out.toString('latin1', 0, pos);
 }
