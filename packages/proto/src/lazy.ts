@@ -29,8 +29,8 @@ export type LazyCopyMode = 'frame' | 'result';
 /** Options of {@link decodeEnvelopeLazy}. */
 export interface LazyDecodeOptions {
   /**
-   * `'frame'` (default): one copy per frame of the region holding the results; every view is a
-   * window on that copy, so a view kept alive keeps the whole region (at most the frame) alive.
+   * `'frame'` (default): one copy per frame of the TaskResult body; every view is a window on that
+   * copy, so a view kept alive keeps the whole body (at most the frame) alive.
    * `'result'`: one copy per result; a view pins only its own bytes, at one allocation per result.
    */
   readonly copy?: LazyCopyMode | undefined;
@@ -80,7 +80,7 @@ export class DetectionResultView {
     const start = this.#offset;
     let key = fastContentKey(this.#buf, start, start + this.byteLength);
     if (key === undefined) {
-      // Non-ASCII text or a `__proto__` key: compare what decode() yields.
+      // Some kept string is not ASCII: compare what decode() yields.
       const { kind, subject, attributes } = this.decode();
       const parts: string[] = [kind, subject];
       for (const name of Object.keys(attributes).sort())
