@@ -4,6 +4,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   envelope,
+  HealthState,
   PROTOCOL_VERSION,
   ProtoDecodeError,
 } from './index.js';
@@ -73,7 +74,15 @@ describe('envelope codec', () => {
       }),
       envelope({
         $case: 'heartbeat',
-        value: { activeTasks: 1, queueDepth: 2, cpu: 0.5, memoryBytes: 3n, monotonicNs: 4n },
+        value: {
+          activeTasks: 1,
+          queueDepth: 2,
+          cpu: 0.5,
+          memoryBytes: 3n,
+          monotonicNs: 4n,
+          state: HealthState.HEALTH_STATE_DEGRADED,
+          message: 'disk full',
+        },
       }),
       envelope({ $case: 'ack', value: { messageId: 1n } }),
       envelope({ $case: 'nack', value: { messageId: 1n, code: 'ERR', message: 'm' } }),

@@ -1,3 +1,4 @@
+import { ProtoDecodeError } from './errors.js';
 import { Envelope } from './gen/daemoneye/v1/envelope.js';
 
 /** Wire protocol version carried in Hello and Welcome. */
@@ -11,15 +12,6 @@ export type EnvelopeBodyCase = EnvelopeBody['$case'];
 export type EnvelopeOf<C extends EnvelopeBodyCase> = Envelope & {
   body: Extract<EnvelopeBody, { $case: C }>;
 };
-
-/** Thrown by {@link decodeEnvelope} when the bytes are not a valid Envelope. */
-export class ProtoDecodeError extends Error {
-  readonly code = 'ERR_PROTO_DECODE';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ProtoDecodeError';
-  }
-}
 
 /** Builds an Envelope from a body, with `messageId` 0 unless given. */
 export function envelope(body: EnvelopeBody, messageId = 0n): Envelope {

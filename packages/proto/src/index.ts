@@ -1,16 +1,25 @@
 export type { EnvelopeBody, EnvelopeBodyCase, EnvelopeOf } from './envelope.js';
+export { decodeEnvelope, encodeEnvelope, envelope, PROTOCOL_VERSION } from './envelope.js';
+export type { ProtoErrorCode } from './errors.js';
 export {
-  decodeEnvelope,
-  encodeEnvelope,
-  envelope,
-  PROTOCOL_VERSION,
+  isProtoError,
+  PROTO_ERROR_CODES,
   ProtoDecodeError,
-} from './envelope.js';
+  ProtoEncodeError,
+  ProtoError,
+} from './errors.js';
+export {
+  encodeEnvelopeFrame,
+  encodeHeartbeatFrame,
+  encodeTaskResultFrame,
+  FRAME_PREFIX_BYTES,
+} from './frame-encode.js';
 export {
   Ack,
   DetectionResult,
   Envelope,
   Goodbye,
+  HealthState,
   Heartbeat,
   Hello,
   Nack,
@@ -22,3 +31,12 @@ export {
   Unsubscribe,
   Welcome,
 } from './gen/daemoneye/v1/envelope.js';
+export { detectionResultJson } from './json.js';
+export type {
+  LazyCopyMode,
+  LazyDecodeOptions,
+  LazyEnvelope,
+  LazyEnvelopeBody,
+  TaskResultView,
+} from './lazy.js';
+export { DetectionResultView, decodeEnvelopeLazy, decodeTaskResultView } from './lazy.js';

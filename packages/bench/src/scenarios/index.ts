@@ -2,6 +2,7 @@ import type { Scenario } from '../scenario.js';
 import { aggregationScenario } from './aggregation.js';
 import { aggregatorScenario } from './aggregator.js';
 import { balancerScenario } from './balancer.js';
+import { ceilingScenario } from './ceiling.js';
 import { codecScenario } from './codec.js';
 import { failoverScenario } from './failover.js';
 import { floorScenario } from './floor.js';
@@ -15,6 +16,7 @@ export const scenarios: readonly Scenario[] = [
   aggregationScenario,
   throughputScenario,
   aggregatorScenario,
+  ceilingScenario,
   balancerScenario,
   failoverScenario,
   memoryScenario,

@@ -11,6 +11,22 @@ export const protobufPackage = "daemoneye.v1";
 
 export const protobufFileName = "daemoneye/v1/envelope.proto";
 
+/**
+ * A collector's self-reported health (Heartbeat.state). Old peers ignore `state` and `message`
+ * (new field numbers, protocol v1 unchanged); an absent state means the same as UNSPECIFIED.
+ */
+export enum HealthState {
+  /** HEALTH_STATE_UNSPECIFIED - Not reported (an older collector): treated as healthy. */
+  HEALTH_STATE_UNSPECIFIED = 0,
+  HEALTH_STATE_HEALTHY = 1,
+  /**
+   * HEALTH_STATE_DEGRADED - Working, but impaired (e.g. a data source is unavailable): it gets less work and is not
+   * restarted for being degraded.
+   */
+  HEALTH_STATE_DEGRADED = 2,
+  UNRECOGNIZED = -1,
+}
+
 /** One frame on the wire carries exactly one Envelope. */
 export interface Envelope {
   /** Sender-chosen id, echoed by Ack/Nack so the sender can match replies. */
@@ -76,7 +92,12 @@ export interface TaskAssignment {
   correlationId: string;
   taskKind: string;
   payload: Uint8Array;
-  /** Wall-clock deadline in milliseconds since the Unix epoch; 0 means none. */
+  /**
+   * Wall-clock deadline in milliseconds since the Unix epoch (the agent's clock); 0 means none.
+   * Past it the collector stops working on the task and sends its last TaskResult with `final`
+   * set and `error` saying the deadline passed; the agent completes the task's set by then anyway
+   * (its own timeout), so a late result is counted as late, never merged.
+   */
   deadlineUnixMs: bigint;
 }
 
@@ -109,8 +130,21 @@ export interface Heartbeat {
   /** 0..1 */
   cpu: number;
   memoryBytes: bigint;
-  /** Collector-side monotonic time in nanoseconds. */
+  /**
+   * The collector's own monotonic clock in nanoseconds (any origin, never wall time). The agent
+   * may compare successive values with its own arrival times to tell a collector's jitter from
+   * its own event-loop lag; only differences between two heartbeats of one session mean anything.
+   */
   monotonicNs: bigint;
+  /**
+   * Self-reported health; absent from older collectors (explicit presence: `optional`, so the
+   * generated TypeScript field is optional and code written before it still compiles).
+   */
+  state?:
+    | HealthState
+    | undefined;
+  /** Why the collector is degraded (free text for humans, bounded by the frame size). */
+  message?: string | undefined;
 }
 
 export interface Ack {
@@ -1063,7 +1097,15 @@ export const TaskResult: MessageFns<TaskResult> = {
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { activeTasks: 0, queueDepth: 0, cpu: 0, memoryBytes: 0n, monotonicNs: 0n };
+  return {
+    activeTasks: 0,
+    queueDepth: 0,
+    cpu: 0,
+    memoryBytes: 0n,
+    monotonicNs: 0n,
+    state: undefined,
+    message: undefined,
+  };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -1088,6 +1130,12 @@ export const Heartbeat: MessageFns<Heartbeat> = {
         throw new globalThis.Error("value provided for field message.monotonicNs of type uint64 too large");
       }
       writer.uint32(40).uint64(message.monotonicNs);
+    }
+    if (message.state !== undefined) {
+      writer.uint32(48).int32(message.state);
+    }
+    if (message.message !== undefined) {
+      writer.uint32(58).string(message.message);
     }
     return writer;
   },
@@ -1143,6 +1191,22 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.monotonicNs = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.message = reader.string();
             continue;
           }
         }
