@@ -66,6 +66,16 @@ describe.skipIf(!posix)('coordinator flows on fake time with fake peers', () => 
     expect(result).toMatchObject({ reason: 'no-collector', expected: [], complete: false });
   });
 
+  it('start({ signal }): an abort ends the wait for Hellos at once', async () => {
+    ctx.peers.modes.set('p1', 'silent');
+    const c = ctx.make(['p1'], { startTimeoutMs: 100_000 });
+    const abort = new AbortController();
+    const started = c.start({ signal: abort.signal });
+    await ctx.until(() => ctx.peers.children.has('p1'));
+    abort.abort();
+    expect(await started).toEqual({ ready: [], missing: ['p1'] });
+  });
+
   it('dispatch: a parked task keeps the collector it was last on and says why it is missing', async () => {
     ctx.peers.modes.set('p1', 'hold');
     const c = ctx.make(['p1'], { failover: { placementTimeoutMs: 2000, maxRestarts: 0 } });

@@ -210,20 +210,20 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /**
    * Listens, spawns every collector and resolves when each said Hello or its start timeout passed
-   * (or it was given up on). Rejects with the broker's error (e.g. `ERR_ENDPOINT_IN_USE`) when it
+   * (or it was given up on, or `signal` aborted: the wait ends, the collectors keep starting). Rejects with the broker's error (e.g. `ERR_ENDPOINT_IN_USE`) when it
    * cannot listen, `ERR_COORDINATOR_CLOSED` after `close()`. Every call returns the same promise.
    */
-  start(): Promise<StartReport> {
+  start(options: { signal?: AbortSignal } = {}): Promise<StartReport> {
     if (this.#closing !== undefined) {
       return Promise.reject(
         new CoordinatorError('ERR_COORDINATOR_CLOSED', 'coordinator is closed'),
       );
     }
-    this.#starting ??= this.#start();
+    this.#starting ??= this.#start(options.signal);
     return this.#starting;
   }
 
-  async #start(): Promise<StartReport> {
+  async #start(signal: AbortSignal | undefined): Promise<StartReport> {
     this.#setState('starting', 'start');
     try {
       await this.#broker.listen();
@@ -236,7 +236,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#emit('listening', { endpoint: this.endpoint });
     this.#lag.start();
     const waits = [...this.#specs.values()].map((spec) => {
-      const wait = this.#waitStarted(spec.id);
+      const wait = this.#waitStarted(spec.id, signal);
       this.#spawn(spec);
       return wait;
     });
@@ -462,9 +462,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   }
 
   /** Resolves true when `id` is admitted, false at its first start timeout, give-up or close. */
-  #waitStarted(id: string): Promise<boolean> {
+  #waitStarted(id: string, signal: AbortSignal | undefined): Promise<boolean> {
     return new Promise((resolve) => {
+      const onAbort = (): void => done(false);
       const done = (value: boolean): void => {
+        signal?.removeEventListener('abort', onAbort);
         this.off('collector-ready', onReady);
         this.off('collector-start-timeout', onFail);
         this.off('collector-given-up', onFail);
@@ -484,6 +486,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       this.on('collector-start-timeout', onFail);
       this.on('collector-given-up', onFail);
       this.on('state-change', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
     });
   }
 
