@@ -3,7 +3,6 @@ const BRAND = Symbol.for('@daemoneye/coordinator.error');
 /** Every code a {@link CoordinatorError} can carry; callers match on these, never on messages. */
 export const COORDINATOR_ERROR_CODES = [
   'ERR_COORDINATOR_CLOSED',
-  'ERR_COORDINATOR_NOT_STARTED',
   'ERR_COORDINATOR_INVALID_REQUEST',
   'ERR_COORDINATOR_UNKNOWN_COLLECTOR',
   'ERR_COORDINATOR_CALLBACK_FAILED',

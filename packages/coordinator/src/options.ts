@@ -5,7 +5,7 @@ import { systemClock } from './clock.js';
 import type { CoordinatorError } from './errors.js';
 import type { ResourceSampler } from './reactions/resource-sampler.js';
 
-/** One collector process the coordinator spawns and supervises: any executable. */
+/** One collector process the coordinator spawns and supervises, whatever executable it is. */
 export interface CollectorSpec {
   /** Collector id, 1..128 characters of `[A-Za-z0-9_.:-]`; it must say this id in its Hello. */
   readonly id: string;
