@@ -33,7 +33,7 @@ export interface CollectorSpec {
 }
 
 /** Runs `work`, or rejects with {@link DEADLINE_ERROR} once the task's deadline has passed. */
-async function withDeadline<T>(deadlineUnixMs: bigint, work: () => Promise<T>): Promise<T> {
+export async function withDeadline<T>(deadlineUnixMs: bigint, work: () => Promise<T>): Promise<T> {
   if (deadlineUnixMs === 0n) return work();
   const left = Number(deadlineUnixMs) - Date.now();
   if (left <= 0) throw new Error(DEADLINE_ERROR);
