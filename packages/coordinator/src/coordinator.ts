@@ -1,30 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type AggregatedResult as RawResult, ResultAggregator } from '@daemoneye/aggregator';
 import { LoadBalancer } from '@daemoneye/balancer';
-import {
-  FailoverManager,
-  type FailureReason,
-  HealthTracker,
-  type PendingTask,
-  PendingTaskRegistry,
-  Supervisor,
-} from '@daemoneye/failover';
+import { type FailureReason, HealthTracker, Supervisor } from '@daemoneye/failover';
 import {
   Broker,
   type CollectorInfo,
-  isTransportError,
   normalizePattern,
   type TopicMessage,
   TopicTrie,
 } from '@daemoneye/ipc-transport';
-import type { DetectionResult, TaskResult } from '@daemoneye/proto';
 import { admit } from './admission.js';
 import { CoordinatorError } from './errors.js';
+import { Flows } from './flows.js';
+import { definedOnly, type FlowHost } from './host.js';
 import {
   type CollectorSpec,
   type CoordinatorOptions,
-  MAX_DELAY_MS,
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
@@ -34,7 +24,6 @@ import { ReconnectGrace } from './reactions/reconnect-grace.js';
 import { osResourceSampler } from './reactions/resource-sampler.js';
 import { ResourceWatchdog } from './reactions/resource-watchdog.js';
 import { type SelfHealth, selfHealth } from './reactions/self-health.js';
-import { emptyResult, openRecord, placeholderOf, type SetRecord, toResult } from './sets.js';
 import { buildStatus, Counters } from './status.js';
 import type {
   AggregatedResult,
@@ -52,13 +41,6 @@ export const ENV_ENDPOINT = 'DAEMONEYE_ENDPOINT';
 export const ENV_COLLECTOR_ID = 'DAEMONEYE_COLLECTOR_ID';
 export const ENV_TOKEN_FILE = 'DAEMONEYE_TOKEN_FILE';
 
-/** What a task carries through the registry and failover. */
-interface TaskPayload {
-  readonly kind: string;
-  readonly body: Uint8Array;
-  readonly deadlineUnixMs: bigint;
-}
-
 /** What `start()` resolves with. */
 export interface StartReport {
   /** Collectors that said Hello and were admitted. */
@@ -74,9 +56,7 @@ export interface ControlRequest {
   readonly payload: Uint8Array;
 }
 
-const KIND = /^[a-z0-9_-]{1,64}$/;
 const MAX_STDERR_LINE = 4096;
-const EMPTY = new Uint8Array();
 
 interface Subscriber {
   readonly handler: (message: CoordinatorMessage) => void;
@@ -90,12 +70,10 @@ interface Subscriber {
 export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #o: ResolvedOptions;
   readonly #broker: Broker;
-  readonly #aggregator: ResultAggregator<DetectionResult>;
   readonly #balancer: LoadBalancer;
   readonly #health: HealthTracker;
-  readonly #registry: PendingTaskRegistry<TaskPayload>;
-  readonly #failover: FailoverManager<TaskPayload>;
   readonly #supervisor: Supervisor;
+  readonly #flows: Flows;
   readonly #grace: ReconnectGrace;
   readonly #giveUp: GiveUpRetry;
   readonly #lag: LoopLagMonitor;
@@ -106,10 +84,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #sessions = new Map<string, string>();
   readonly #controls = new Map<string, string>();
   readonly #everReady = new Set<string>();
-  readonly #sets = new Map<string, SetRecord>();
-  readonly #taskStartedAt = new Map<string, number>();
-  /** Dispatched tasks parked before any placement: task id -> their set's placeholder. */
-  readonly #unplaced = new Map<string, string>();
   readonly #failures = new Map<string, FailureReason>();
   readonly #kills = new Map<string, KillReason>();
   readonly #self = new Map<string, { health: SelfHealth; message: string }>();
@@ -131,13 +105,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       clock,
     });
-    this.#aggregator = new ResultAggregator<DetectionResult>({
-      ...definedOnly(o.aggregation),
-      clock,
-      timeoutMs: o.taskTimeoutMs,
-      onComplete: (raw) => this.#onAggregated(raw),
-      onCallbackError: (error) => this.#callbackError('aggregator', error),
-    });
     this.#balancer = new LoadBalancer({ ...o.balancing, clock });
     this.#health = new HealthTracker({
       heartbeatIntervalMs: o.heartbeatIntervalMs,
@@ -146,28 +113,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       ...(f.phi === undefined ? {} : { phi: f.phi }),
       clock,
     });
-    this.#registry = new PendingTaskRegistry<TaskPayload>({
-      clock,
-      ...(f.maxPendingTasks === undefined ? {} : { maxPendingTasks: f.maxPendingTasks }),
-    });
-    // Before the FailoverManager's own listener: a set that a failure completes sees the reason.
-    this.#registry.on('task-failed', (task, reason) => this.#onTaskFailed(task, reason));
-    this.#registry.on('task-completed', (task) => this.#taskStartedAt.delete(task.taskId));
-    this.#failover = new FailoverManager<TaskPayload>({
-      registry: this.#registry,
-      router: { route: (task, exclude) => this.#route(task, exclude) },
-      subscriptions: { removeSubscriptions: (id) => void this.#broker.removeSubscriptions(id) },
-      aggregator: {
-        collectorFailed: (id) => void this.#aggregator.collectorFailed(id),
-        reassign: (correlationId, from, to) => this.#reassign(correlationId, from, to),
-      },
-      ...(f.maxRetries === undefined ? {} : { maxRetries: f.maxRetries }),
-      placementTimeoutMs: f.placementTimeoutMs ?? 10_000,
-      ...(f.parkRetryIntervalMs === undefined
-        ? {}
-        : { parkRetryIntervalMs: f.parkRetryIntervalMs }),
-      clock,
-    });
+    this.#flows = new Flows(this.#flowHost(), o);
     this.#supervisor = new Supervisor({
       stdio: ['ignore', 'ignore', 'pipe'],
       stopGraceMs: o.stopGraceMs,
@@ -253,8 +199,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    */
   fanOut(request: FanOutRequest): Promise<AggregatedResult> {
     try {
-      const checked = this.#check(request, true);
-      return this.#fanOut(checked.request, checked.timeoutMs);
+      const checked = this.#flows.check(request, true);
+      return this.#flows.fanOut(checked.request, checked.timeoutMs);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -266,8 +212,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    */
   dispatch(request: DispatchRequest): Promise<AggregatedResult> {
     try {
-      const checked = this.#check(request, false);
-      return this.#dispatch(checked.request, checked.timeoutMs);
+      const checked = this.#flows.check(request, false);
+      return this.#flows.dispatch(checked.request, checked.timeoutMs);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -315,11 +261,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       supervisor: this.#supervisor,
       health: this.#health,
       balancer: this.#balancer,
-      registry: this.#registry,
-      aggregator: this.#aggregator,
+      registry: this.#flows.registry,
+      aggregator: this.#flows.aggregator,
       counters: this.#counters,
       connected: (id) => this.#sessions.has(id),
-      inFlight: (id) => this.#registry.countFor(id),
+      inFlight: (id) => this.#flows.registry.countFor(id),
       self: (id) => this.#self.get(id),
       results: (id) => this.#resultsBy.get(id) ?? 0,
       retryAt: (id) => this.#giveUp.retryAt(id),
@@ -355,14 +301,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#lag.stop();
     this.#grace.close();
     this.#giveUp.close();
-    this.#aggregator.close();
-    this.#failover.close();
-    for (const spec of this.#specs.values()) {
-      for (const taskId of this.#registry.taskIdsOf(spec.id))
-        this.#registry.fail(taskId, 'coordinator-closed');
-    }
-    for (const taskId of [...this.#unplaced.keys()])
-      this.#registry.fail(taskId, 'coordinator-closed');
+    this.#flows.close(this.#specs.keys());
     await this.#supervisor.close();
     this.#health.close();
     await this.#broker.close();
@@ -388,7 +327,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       });
       this.#watch(id, Number(beat.memoryBytes), beat.cpu);
     });
-    broker.on('task-result', (id, result) => this.#onTaskResult(id, result));
+    broker.on('task-result', (id, result) => this.#flows.onTaskResult(id, result));
     broker.on('protocol-error', (error, id) => {
       this.#counters.transport(error.code);
       this.#emit('transport-error', {
@@ -410,20 +349,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     broker.subscribe('events.#', (message) => this.#onEvent(message));
 
     this.#health.on('failed', (failure) => this.#onHealthFailed(failure.id, failure.reason));
-    this.#failover.on('failover', (report) => this.#emit('failover', report));
-    this.#failover.on('task-placed', (task, from, to) => {
-      const placeholder = this.#unplaced.get(task.taskId);
-      if (from !== undefined || placeholder === undefined) return;
-      this.#unplaced.delete(task.taskId);
-      this.#sets.get(task.correlationId)?.placeholders.set(placeholder, to);
-      this.#aggregator.reassign(task.correlationId, placeholder, to);
-    });
-    this.#failover.on('task-parked', (task, from) => {
-      const record = this.#sets.get(task.correlationId);
-      if (record !== undefined && from !== undefined)
-        record.placeholders.set(placeholderOf(task.taskId), from);
-    });
-
+    this.#flows.failover.on('failover', (report) => this.#emit('failover', report));
     const sup = this.#supervisor;
     sup.on('spawn', (e) => {
       this.#watchdog.forget(e.id);
@@ -566,7 +492,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#everReady.add(id);
     this.#failures.delete(id);
     this.#health.register(id);
-    this.#failover.collectorAvailable(id);
+    this.#flows.failover.collectorAvailable(id);
     this.#emit('collector-ready', { id, pid: info.pid, restarted });
   }
 
@@ -609,7 +535,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#failures.set(id, reason);
     this.#emit('collector-failed', { id, reason });
     this.#balancer.remove(id);
-    this.#failover.handleFailure(id, reason);
+    this.#flows.failover.handleFailure(id, reason);
     // A hung collector (no heartbeats, socket still open) is killed so the Supervisor restarts it.
     if (reason === 'stale' || reason === 'phi') this.#kill(id, reason, 'no heartbeat in time');
     this.#broker.disconnect(id, `declared failed: ${reason}`);
@@ -692,347 +618,22 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }
   }
 
-  // ---- requests --------------------------------------------------------------------------------
-
-  #check<R extends FanOutRequest | DispatchRequest>(
-    request: R,
-    fanOut: boolean,
-  ): { request: R; timeoutMs: number } {
-    if (this.#closing !== undefined)
-      throw new CoordinatorError('ERR_COORDINATOR_CLOSED', 'coordinator is closed');
-    const bad = (message: string): CoordinatorError =>
-      new CoordinatorError('ERR_COORDINATOR_INVALID_REQUEST', message);
-    if (typeof request !== 'object' || request === null) throw bad('request must be an object');
-    if (typeof request.kind !== 'string' || !KIND.test(request.kind)) {
-      throw bad(
-        `request.kind must be 1..64 characters of [a-z0-9_-], got ${JSON.stringify(request.kind)}`,
-      );
-    }
-    if (request.payload !== undefined && !(request.payload instanceof Uint8Array))
-      throw bad('request.payload must be a Uint8Array');
-    const timeoutMs = request.timeoutMs ?? this.#o.taskTimeoutMs;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_DELAY_MS) {
-      throw bad(
-        `request.timeoutMs must be an integer in 1..${MAX_DELAY_MS}, got ${String(timeoutMs)}`,
-      );
-    }
-    if (request.signal !== undefined && !(request.signal instanceof AbortSignal))
-      throw bad('request.signal must be an AbortSignal');
-    const cid = request.correlationId;
-    if (cid !== undefined && (typeof cid !== 'string' || !/^[A-Za-z0-9_.:/-]{1,128}$/.test(cid))) {
-      throw bad('request.correlationId must be 1..128 characters of [A-Za-z0-9_.:/-]');
-    }
-    if (fanOut && 'targets' in request && request.targets !== undefined) {
-      if (!Array.isArray(request.targets))
-        throw bad('request.targets must be an array of collector ids');
-      for (const id of request.targets) {
-        if (!this.#specs.has(id)) {
-          throw new CoordinatorError(
-            'ERR_COORDINATOR_UNKNOWN_COLLECTOR',
-            `request.targets names ${JSON.stringify(id)}, which is not a collector of this coordinator`,
-          );
-        }
-      }
-      if (new Set(request.targets).size !== request.targets.length)
-        throw bad('request.targets lists a collector twice');
-    }
-    return { request, timeoutMs };
-  }
-
-  #record(
-    kind: string,
-    mode: 'fan-out' | 'dispatch',
-    correlationId: string | undefined,
-  ): SetRecord {
-    return openRecord({
-      correlationId: correlationId ?? `${kind}-${randomUUID()}`,
-      kind,
-      mode,
-      startedAt: this.#o.clock.now(),
-      startedAtUnixMs: Date.now(),
-    });
-  }
-
-  #now(): { clock: number; unixMs: number } {
-    return { clock: this.#o.clock.now(), unixMs: Date.now() };
-  }
-
-  /** Connected, healthy collectors that take `kind`. */
-  #eligible(kind: string): string[] {
-    const out: string[] = [];
-    for (const id of this.#specs.keys()) {
-      if (!this.#sessions.has(id) || !this.#health.isAlive(id)) continue;
-      if (this.#broker.collector(id)?.taskKinds.includes(kind)) out.push(id);
-    }
-    return out;
-  }
-
-  #begin(
-    record: SetRecord,
-    expected: string[],
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): boolean {
-    if (this.#sets.has(record.correlationId)) return false;
-    try {
-      this.#aggregator.begin(record.correlationId, expected, { timeoutMs });
-    } catch {
-      return false;
-    }
-    this.#sets.set(record.correlationId, record);
-    if (signal !== undefined) {
-      const onAbort = (): void => void this.#aggregator.cancel(record.correlationId);
-      signal.addEventListener('abort', onAbort, { once: true });
-      record.cleanup = () => signal.removeEventListener('abort', onAbort);
-    }
-    return true;
-  }
-
-  #fanOut(request: FanOutRequest, timeoutMs: number): Promise<AggregatedResult> {
-    const record = this.#record(request.kind, 'fan-out', request.correlationId);
-    if (request.signal?.aborted)
-      return Promise.resolve(emptyResult(record, 'cancelled', this.#now()));
-    const targets = request.targets ?? this.#eligible(request.kind);
-    const deadlineUnixMs = BigInt(Date.now() + timeoutMs);
-    const payload: TaskPayload = {
-      kind: request.kind,
-      body: request.payload ?? EMPTY,
-      deadlineUnixMs,
+  #flowHost(): FlowHost {
+    return {
+      broker: this.#broker,
+      balancer: this.#balancer,
+      health: this.#health,
+      specs: this.#specs,
+      sessions: this.#sessions,
+      failures: this.#failures,
+      counters: this.#counters,
+      resultsBy: this.#resultsBy,
+      taskTimeoutMs: this.#o.taskTimeoutMs,
+      closed: () => this.#closing !== undefined,
+      emit: (event, ...args) => this.#emit(event, ...args),
+      deliver: (topic, message) => this.#deliver(topic, message),
+      callbackError: (where, cause) => this.#callbackError(where, cause),
     };
-    const sent: string[] = [];
-    for (const id of targets) {
-      if (!this.#sessions.has(id) || !this.#health.isAlive(id)) {
-        record.notSent.set(id, 'not-connected');
-        continue;
-      }
-      const taskId = `${record.correlationId}/${id}`;
-      try {
-        this.#registry.assign(
-          {
-            taskId,
-            correlationId: record.correlationId,
-            pinned: true,
-            payload,
-            deadline: this.#o.clock.now() + timeoutMs,
-          },
-          id,
-        );
-      } catch {
-        record.notSent.set(id, 'overloaded');
-        continue;
-      }
-      try {
-        this.#broker.assignTask(id, {
-          taskId,
-          correlationId: record.correlationId,
-          taskKind: request.kind,
-          payload: payload.body,
-          deadlineUnixMs,
-        });
-        record.taskIds.push(taskId);
-        sent.push(id);
-      } catch (error) {
-        record.notSent.set(
-          id,
-          `send-failed: ${isTransportError(error) ? error.code : String(error)}`,
-        );
-        this.#registry.fail(taskId, 'send-failed');
-      }
-    }
-    if (sent.length === 0) {
-      return Promise.resolve(
-        this.#finishEarly(
-          record,
-          targets.length === 0 || record.notSent.size > 0 ? 'no-collector' : 'overloaded',
-        ),
-      );
-    }
-    // Results arrive on later ticks, so beginning after the sends loses nothing.
-    if (!this.#begin(record, sent, timeoutMs, request.signal)) {
-      for (const taskId of record.taskIds) this.#registry.fail(taskId, 'overloaded');
-      return Promise.resolve(this.#finishEarly(record, 'overloaded'));
-    }
-    return record.promise;
-  }
-
-  #dispatch(request: DispatchRequest, timeoutMs: number): Promise<AggregatedResult> {
-    const record = this.#record(request.kind, 'dispatch', request.correlationId);
-    if (request.signal?.aborted)
-      return Promise.resolve(emptyResult(record, 'cancelled', this.#now()));
-    const taskId = `${record.correlationId}/task`;
-    const placeholder = placeholderOf(taskId);
-    // The set first expects the placeholder; the placement (now or after parking) takes its slot.
-    if (!this.#begin(record, [placeholder], timeoutMs, request.signal)) {
-      return Promise.resolve(this.#finishEarly(record, 'overloaded'));
-    }
-    record.taskIds.push(taskId);
-    record.placeholders.set(placeholder, undefined);
-    this.#unplaced.set(taskId, placeholder);
-    const payload: TaskPayload = {
-      kind: request.kind,
-      body: request.payload ?? EMPTY,
-      deadlineUnixMs: BigInt(Date.now() + timeoutMs),
-    };
-    try {
-      this.#failover.dispatch({
-        taskId,
-        correlationId: record.correlationId,
-        payload,
-        deadline: this.#o.clock.now() + timeoutMs,
-      });
-    } catch {
-      this.#unplaced.delete(taskId);
-      record.taskReasons.set(placeholder, 'overloaded');
-      this.#aggregator.collectorFailed(placeholder);
-    }
-    return record.promise;
-  }
-
-  #finishEarly(record: SetRecord, reason: 'no-collector' | 'overloaded'): AggregatedResult {
-    const result = emptyResult(record, reason, this.#now());
-    this.#publishResult(result);
-    return result;
-  }
-
-  /** Places a balanced task: the balancer picks, the broker sends. Used by failover too. */
-  #route(task: PendingTask<TaskPayload>, exclude: ReadonlySet<string>): string | undefined {
-    const payload = task.payload;
-    if (payload === undefined) return undefined;
-    const excluded = new Set(exclude);
-    for (;;) {
-      const id = this.#balancer.trySelect({ taskKind: payload.kind, exclude: excluded });
-      if (id === undefined) return undefined;
-      if (this.#health.isAlive(id) && this.#sessions.has(id)) {
-        try {
-          this.#broker.assignTask(id, {
-            taskId: task.taskId,
-            correlationId: task.correlationId,
-            taskKind: payload.kind,
-            payload: payload.body,
-            deadlineUnixMs: payload.deadlineUnixMs,
-          });
-        } catch {
-          excluded.add(id);
-          continue;
-        }
-        this.#balancer.taskStarted(id);
-        this.#taskStartedAt.set(task.taskId, this.#o.clock.now());
-        return id;
-      }
-      excluded.add(id);
-    }
-  }
-
-  /** Failover moved a task's expectation; a move to a placeholder is remembered for the result. */
-  #reassign(correlationId: string, from: string, to: string): void {
-    this.#aggregator.reassign(correlationId, from, to);
-    const record = this.#sets.get(correlationId);
-    if (record === undefined) return;
-    const last = record.placeholders.get(from);
-    if (to.startsWith('parked:'))
-      record.placeholders.set(to, from.startsWith('parked:') ? last : from);
-  }
-
-  #onTaskResult(id: string, result: TaskResult): void {
-    if (!this.#sessions.has(id)) {
-      this.#counters.rejectedResults++;
-      this.#emit('result-refused', {
-        collectorId: id,
-        correlationId: result.correlationId,
-        reason: 'not-admitted',
-      });
-      return;
-    }
-    if (result.results.length > 0)
-      this.#resultsBy.set(id, (this.#resultsBy.get(id) ?? 0) + result.results.length);
-    // The task's outcome first: completing the set below may fail the tasks still pending in it.
-    if (result.final) this.#finishTask(id, result);
-    const outcome = this.#aggregator.addResult(id, result.correlationId, result.results, {
-      final: result.final,
-    });
-    if (outcome === 'unexpected-collector' || outcome === 'unknown-correlation') {
-      this.#counters.rejectedResults++;
-      this.#emit('result-refused', {
-        collectorId: id,
-        correlationId: result.correlationId,
-        reason: outcome,
-      });
-    }
-  }
-
-  #finishTask(id: string, result: TaskResult): void {
-    const task = this.#registry.get(result.taskId);
-    if (task === undefined || task.collectorId !== id) {
-      this.#registry.complete(result.taskId, id); // counted as stale or unknown, and ignored
-      return;
-    }
-    const started = this.#taskStartedAt.get(result.taskId);
-    this.#taskStartedAt.delete(result.taskId);
-    const success = result.error === '';
-    if (!task.pinned)
-      this.#balancer.taskFinished(
-        id,
-        started === undefined ? 0 : this.#o.clock.now() - started,
-        success,
-      );
-    if (success) this.#registry.complete(result.taskId, id);
-    else this.#registry.fail(result.taskId, `collector-error: ${result.error.slice(0, 256)}`);
-  }
-
-  #onTaskFailed(task: PendingTask<TaskPayload>, reason: string): void {
-    const started = this.#taskStartedAt.get(task.taskId);
-    this.#taskStartedAt.delete(task.taskId);
-    const holder = task.collectorId ?? task.lastCollectorId;
-    // A balanced task that ends without its answer still leaves the collector's in-flight count.
-    if (!task.pinned && started !== undefined && holder !== undefined) {
-      this.#balancer.taskFinished(holder, this.#o.clock.now() - started, false);
-    }
-    const record = this.#sets.get(task.correlationId);
-    const placeholder = this.#unplaced.get(task.taskId);
-    if (record !== undefined) {
-      const failure = holder === undefined ? undefined : this.#failures.get(holder);
-      const why =
-        reason === 'collector-failed' && failure !== undefined
-          ? `collector-failed: ${failure}`
-          : reason;
-      record.failedTasks.push({ taskId: task.taskId, collectorId: holder, reason: why });
-      // A set's own end (`set-timeout`...) says nothing new about why a collector is missing.
-      if (!reason.startsWith('set-')) {
-        if (holder !== undefined) record.taskReasons.set(holder, why);
-        if (task.collectorId === undefined) record.taskReasons.set(placeholderOf(task.taskId), why);
-      }
-    }
-    this.#emit('task-failed', {
-      taskId: task.taskId,
-      correlationId: task.correlationId,
-      collectorId: holder,
-      reason,
-    });
-    if (placeholder !== undefined) {
-      // Never placed: its set stops waiting for the placeholder.
-      this.#unplaced.delete(task.taskId);
-      this.#aggregator.collectorFailed(placeholder);
-    }
-  }
-
-  #onAggregated(raw: RawResult<DetectionResult>): void {
-    const record = this.#sets.get(raw.correlationId);
-    if (record === undefined) return;
-    this.#sets.delete(raw.correlationId);
-    record.cleanup?.();
-    // Tasks of a set that ended without their answer are over too: fail them with the set's reason.
-    for (const taskId of record.taskIds) {
-      if (this.#registry.has(taskId)) this.#registry.fail(taskId, `set-${raw.reason}`);
-    }
-    const result = toResult(raw, record, (id) => this.#failures.get(id), this.#now());
-    this.#publishResult(result);
-    record.resolve(result);
-  }
-
-  #publishResult(result: AggregatedResult): void {
-    this.#emit('result', result);
-    const topic = `results.${result.kind}`;
-    this.#deliver(topic, { type: 'result', topic, result });
   }
 
   // ---- callbacks -------------------------------------------------------------------------------
@@ -1073,25 +674,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#state = to;
     this.#emit('state-change', { from, to, reason });
   }
-}
-
-/** Copies the fields that are not undefined (the libraries read `undefined` as a bad value). */
-function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  const out: { [K in keyof T]?: Exclude<T[K], undefined> } = {};
-  for (const key of Object.keys(value)) {
-    if (!isKey(value, key)) continue;
-    const v = value[key];
-    if (isDefined(v)) out[key] = v;
-  }
-  return out;
-}
-
-function isDefined<V>(v: V): v is Exclude<V, undefined> {
-  return v !== undefined;
-}
-
-function isKey<T extends object>(value: T, key: PropertyKey): key is keyof T {
-  return key in value;
 }
 
 /** Creates a {@link Coordinator}; call `start()` to listen and spawn the collectors. */

@@ -100,7 +100,8 @@ describe.skipIf(!posix)('failover through the coordinator, real collector proces
   it('1 000 pending tasks of a killed collector land on the 2 healthy ones, each exactly once', async () => {
     const c = ctx.make({
       collectors: [spec('a', 'hold'), spec('b'), spec('c')],
-      heartbeatIntervalMs: 200,
+      // Long enough that b and c, busy answering, are never stale on a loaded machine.
+      heartbeatIntervalMs: 2000,
       failover: { ...fast, maxRestarts: 0 },
       balancing: { strategy: 'round-robin' },
     });
@@ -108,7 +109,10 @@ describe.skipIf(!posix)('failover through the coordinator, real collector proces
     const pending = Array.from({ length: 1000 }, () =>
       c.dispatch({ kind: 'integrity', timeoutMs: 30_000 }),
     );
-    await until(() => c.status().collectors.find((x) => x.id === 'a')?.inFlight ?? 0);
+    // Wait until b and c answered theirs: what is left in flight is a's.
+    await until(
+      () => c.status().tasks.completed + (c.status().collectors[0]?.inFlight ?? 0) === 1000,
+    );
     const onA = c.status().collectors.find((x) => x.id === 'a')?.inFlight ?? 0;
     expect(onA).toBeGreaterThan(100);
     const failover = next(c, 'failover', (r) => r.collectorId === 'a');

@@ -67,7 +67,7 @@ describe.skipIf(!posix)('failure reactions with real processes', () => {
       await c.start();
       const pid = c.status().collectors[0]?.pid;
       await until(() => c.status().kills['over-memory'] >= 1, { timeoutMs: 10_000 });
-      expect(isRunning(pid)).toBe(false);
+      await until(() => !isRunning(pid));
       expect(c.status().collectors[0]?.lastKill).toBe('over-memory');
     },
   );
