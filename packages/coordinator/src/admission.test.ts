@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { admit } from './admission.js';
 import { COORDINATOR_ERROR_CODES, CoordinatorError, isCoordinatorError } from './errors.js';
+import { lineSplitter } from './reactions/line-splitter.js';
 import { parseProcStat, parsePsLine } from './reactions/resource-sampler.js';
 import { selfHealth } from './reactions/self-health.js';
 
@@ -77,5 +78,15 @@ describe('resource samplers and self health', () => {
       health: 'degraded',
       message: 'disk slow',
     });
+  });
+});
+
+describe('collector stderr lines', () => {
+  it('splits any chunking into lines and bounds a line that never ends', () => {
+    const split = lineSplitter(8);
+    expect(split('ab')).toEqual([]);
+    expect(split('c\nde\n\nf')).toEqual(['abc', 'de']);
+    expect(split('0123456789')).toEqual(['f0123456']);
+    expect(split('x\n')).toEqual(['x']);
   });
 });

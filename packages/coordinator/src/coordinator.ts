@@ -19,6 +19,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { GiveUpRetry } from './reactions/give-up-retry.js';
+import { lineSplitter } from './reactions/line-splitter.js';
 import { LoopLagMonitor } from './reactions/loop-lag.js';
 import { ReconnectGrace } from './reactions/reconnect-grace.js';
 import { osResourceSampler } from './reactions/resource-sampler.js';
@@ -419,23 +420,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   #pipeStderr(id: string, stream: NodeJS.ReadableStream | null): void {
     if (stream === null) return;
-    let pending = '';
+    const split = lineSplitter(MAX_STDERR_LINE);
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
-      pending += chunk;
-      let newline = pending.indexOf('\n');
-      while (newline >= 0) {
-        const line = pending.slice(0, newline).trimEnd();
-        pending = pending.slice(newline + 1);
-        if (line !== '')
-          this.#emit('collector-stderr', { id, line: line.slice(0, MAX_STDERR_LINE) });
-        newline = pending.indexOf('\n');
-      }
-      // A collector that never ends a line cannot make us buffer without bound.
-      if (pending.length > MAX_STDERR_LINE) {
-        this.#emit('collector-stderr', { id, line: pending.slice(0, MAX_STDERR_LINE) });
-        pending = '';
-      }
+      for (const line of split(chunk)) this.#emit('collector-stderr', { id, line });
     });
     stream.on('error', () => undefined);
   }
