@@ -205,3 +205,16 @@ describe('--collector-command and --config', () => {
     expect(() => parseRunArgs(['--on-give-up', 'never'])).toThrow(UsageError);
   });
 });
+
+describe('collector commands are checked before start', () => {
+  it('resolves paths and PATH names, refuses the missing', async () => {
+    const { checkCommands, resolveCommand } = await import('./commands.js');
+    expect(resolveCommand(process.execPath)).toBe(process.execPath);
+    expect(resolveCommand('node')).toBeDefined();
+    expect(resolveCommand('/nonexistent/collector')).toBeUndefined();
+    expect(() =>
+      checkCommands([{ kind: 'procmond', count: 1, command: ['/nonexistent/collector'] }]),
+    ).toThrow(UsageError);
+    expect(() => checkCommands([{ kind: 'procmond', count: 1 }])).not.toThrow();
+  });
+});

@@ -1,6 +1,7 @@
 import { isTransportError } from '@daemoneye/ipc-transport';
 import { Agent } from './agent.js';
 import type { RunArgs } from './args.js';
+import { checkCommands } from './commands.js';
 import { createLogger } from './log.js';
 import { nullSink, openFileSink, type Sink, stdoutSink } from './output.js';
 import { LiveTable } from './table.js';
@@ -18,6 +19,7 @@ function stopSignals(): NodeJS.Signals[] {
 
 /** `daemoneye-agent run`: the agent with its sink, live table, signals and exit summary. */
 export async function run(args: RunArgs): Promise<number> {
+  checkCommands(args.collectors);
   const table = process.stdout.isTTY === true && args.output !== '-';
   const log = createLogger(args.logLevel ?? (table ? 'warn' : 'info'));
   let failure: Error | undefined;

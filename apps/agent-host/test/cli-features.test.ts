@@ -85,7 +85,7 @@ describe.skipIf(!posix)('daemoneye-agent: stop, commands, config, events, give-u
     await writeFile(
       config,
       JSON.stringify({
-        collectors: [{ kind: 'procmond', count: 1, command: join(dir, 'no-such-collector') }],
+        collectors: [{ kind: 'procmond', count: 1, command: '/bin/false' }],
         rounds: 3,
         interval: 100,
         heartbeatInterval: 200,
@@ -101,6 +101,20 @@ describe.skipIf(!posix)('daemoneye-agent: stop, commands, config, events, give-u
     const exit = ctx.run(['--config', config, '--rounds', '0', '--on-give-up', 'exit']);
     expect((await exit.exited).code).toBe(3);
     expect(exit.stderr).toMatch(/no procmond collector is left and --on-give-up is exit/);
+  });
+
+  it('a collector command that does not exist is refused before anything starts (exit 2)', async () => {
+    const result = await cli([
+      'run',
+      '--collectors',
+      'procmond=1',
+      '--collector-command',
+      `procmond=${join(dir, 'nope')} -x`,
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /the procmond collector command ".*nope" does not exist or is not executable/,
+    );
   });
 
   it('an unknown config key is refused with its JSON path (exit 2)', async () => {
