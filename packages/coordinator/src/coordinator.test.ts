@@ -151,6 +151,10 @@ describe.skipIf(!posix)('coordinator flows on fake time with fake peers', () => 
     await expect(c.dispatch({ kind: 'integrity', timeoutMs: 0 })).rejects.toSatisfy((e) =>
       isCoordinatorError(e, 'ERR_COORDINATOR_INVALID_REQUEST'),
     );
+    await c.fanOut({ kind: 'enumerate', correlationId: 'round-1' });
+    await expect(c.dispatch({ kind: 'integrity', correlationId: 'round-1' })).rejects.toSatisfy(
+      (e) => isCoordinatorError(e, 'ERR_COORDINATOR_INVALID_REQUEST'),
+    );
     expect(() => c.subscribe('a.#.b', () => undefined)).toThrow(
       expect.objectContaining({ code: 'ERR_COORDINATOR_INVALID_REQUEST' }),
     );

@@ -19,6 +19,7 @@ export interface TaskPayload {
 
 const KIND = /^[a-z0-9_-]{1,64}$/;
 const EMPTY = new Uint8Array();
+const MAX_REMEMBERED_IDS = 10_000;
 
 /**
  * The task and set bookkeeping of the coordinator: fan-out and dispatch requests, routing with
@@ -35,6 +36,8 @@ export class Flows {
   readonly #taskStartedAt = new Map<string, number>();
   /** Dispatched tasks parked before any placement: task id -> their set's placeholder. */
   readonly #unplaced = new Map<string, string>();
+  /** Correlation ids used lately (bounded): a caller's id is never reused while results may still come. */
+  readonly #usedIds = new Set<string>();
 
   constructor(host: FlowHost, o: ResolvedOptions) {
     this.#host = host;
@@ -153,6 +156,9 @@ export class Flows {
       if (new Set(request.targets).size !== request.targets.length)
         throw bad('request.targets lists a collector twice');
     }
+    if (cid !== undefined && this.#usedIds.has(cid)) {
+      throw bad(`request.correlationId ${JSON.stringify(cid)} was already used`);
+    }
     return { request, timeoutMs };
   }
 
@@ -161,8 +167,14 @@ export class Flows {
     mode: 'fan-out' | 'dispatch',
     correlationId: string | undefined,
   ): SetRecord {
+    const id = correlationId ?? `${kind}-${randomUUID()}`;
+    this.#usedIds.add(id);
+    if (this.#usedIds.size > MAX_REMEMBERED_IDS) {
+      const oldest = this.#usedIds.values().next();
+      if (oldest.done !== true) this.#usedIds.delete(oldest.value);
+    }
     return openRecord({
-      correlationId: correlationId ?? `${kind}-${randomUUID()}`,
+      correlationId: id,
       kind,
       mode,
       startedAt: this.#clock.now(),

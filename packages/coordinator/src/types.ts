@@ -54,7 +54,7 @@ export interface FanOutRequest {
   readonly timeoutMs?: number | undefined;
   /** Cancels: the set ends with reason `cancelled`. */
   readonly signal?: AbortSignal | undefined;
-  /** Correlation id. Default: a random UUID. */
+  /** Correlation id, 1..128 of `[A-Za-z0-9_.:/-]`, never one of the last 10 000 used. Default: `<kind>-<uuid>`. */
   readonly correlationId?: string | undefined;
 }
 
