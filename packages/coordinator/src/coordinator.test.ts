@@ -268,6 +268,24 @@ describe.skipIf(!posix)('failure reactions on fake time', () => {
     expect(c.status().collectors[0]?.state).toBe('healthy');
   });
 
+  it('forgiven once only: a collector still silent after the stall is failed at its next deadline', async () => {
+    ctx.peers.modes.set('p1', 'mute');
+    const clock = new StallClock();
+    const c = ctx.make(['p1'], { heartbeatIntervalMs: 1000, clock });
+    const failed: string[] = [];
+    c.on('collector-failed', (e) => failed.push(e.reason));
+    await c.start();
+    clock.stall(5000);
+    clock.advance(0);
+    expect(c.status().lagForgiven).toBe(1);
+    expect(failed).toEqual([]);
+    // The agent stalls again: with no heartbeat in between, this time the verdict stands.
+    clock.stall(5000);
+    clock.advance(0);
+    expect(c.status().lagForgiven).toBe(1);
+    expect(failed).toEqual(['stale']);
+  });
+
   it('without a stall the same silence is the collector’s: failed stale (regression guard of the above)', async () => {
     const clock = new StallClock();
     const c = ctx.make(['p1'], { heartbeatIntervalMs: 1000, clock });

@@ -85,6 +85,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #sessions = new Map<string, string>();
   readonly #controls = new Map<string, string>();
   readonly #everReady = new Set<string>();
+  /** Forgiven a stale verdict and silent since: not forgiven twice in a row. */
+  readonly #forgiven = new Set<string>();
   readonly #failures = new Map<string, FailureReason>();
   readonly #kills = new Map<string, KillReason>();
   readonly #self = new Map<string, { health: SelfHealth; message: string }>();
@@ -317,6 +319,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     broker.on('collector-disconnected', (info, reason) => this.#onDisconnected(info, reason));
     broker.on('heartbeat', (id, beat) => {
       if (!this.#sessions.has(id)) return;
+      this.#forgiven.delete(id);
       this.#health.heartbeat(id);
       const self = selfHealth(beat);
       this.#self.set(id, self);
@@ -479,6 +482,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (restarted) this.#balancer.restarted(id);
     this.#everReady.add(id);
     this.#failures.delete(id);
+    this.#forgiven.delete(id);
     this.#health.register(id);
     this.#flows.failover.collectorAvailable(id);
     this.#emit('collector-ready', { id, pid: info.pid, restarted });
@@ -513,7 +517,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       // HealthTracker measures loop lag itself, this check moves into it.
       const window = this.#o.staleAfterIntervals * this.#o.heartbeatIntervalMs;
       const lagMs = this.#lag.stallWithin(window);
-      if (lagMs > 0 && this.#sessions.has(id)) {
+      // Once only: a collector that stays silent after the stall is failed at its next deadline.
+      if (lagMs > 0 && this.#sessions.has(id) && !this.#forgiven.has(id)) {
+        this.#forgiven.add(id);
         this.#counters.lagForgiven++;
         this.#health.register(id);
         this.#emit('lag-forgiven', { id, lagMs: Math.round(lagMs) });
