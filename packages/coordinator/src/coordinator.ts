@@ -8,7 +8,7 @@ import {
   type TopicMessage,
   TopicTrie,
 } from '@daemoneye/ipc-transport';
-import { admit } from './admission.js';
+import { type Admission, admit, type Candidate } from './admission.js';
 import { CoordinatorError } from './errors.js';
 import { Flows } from './flows.js';
 import { definedOnly, type FlowHost } from './host.js';
@@ -433,17 +433,25 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   // ---- admission and connections ---------------------------------------------------------------
 
+  /**
+   * The admission verdict for a Hello (or the broker's `CollectorInfo`). Seam: once the broker has
+   * an `authorize(hello)` hook, pass `(hello) => this.#authorize(hello)` to it (and count the
+   * refusal there): a refused client then gets a Reject with the reason as code in the handshake.
+   */
+  #authorize(hello: Candidate): Admission {
+    const spec = this.#specs.get(hello.collectorId);
+    const expected =
+      spec === undefined
+        ? undefined
+        : { kind: spec.kind, pid: this.#supervisor.info(spec.id)?.pid };
+    return admit(hello, expected, this.#o.controlKind);
+  }
+
   #onConnected(info: CollectorInfo): void {
     const id = info.collectorId;
-    const spec = this.#specs.get(id);
-    const verdict = admit(
-      info,
-      spec === undefined ? undefined : { kind: spec.kind, pid: this.#supervisor.info(id)?.pid },
-      this.#o.controlKind,
-    );
+    const verdict = this.#authorize(info);
     if ('reject' in verdict) {
-      // Seam: with an `authorize(hello)` hook in the broker this verdict becomes a Reject in the
-      // handshake; today the client was welcomed, so it is disconnected at once.
+      // Today the client was welcomed before this verdict, so it is disconnected at once.
       this.#counters.refused(verdict.reject);
       this.#emit('collector-refused', {
         collectorId: id,
