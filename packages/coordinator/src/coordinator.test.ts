@@ -334,5 +334,7 @@ describe.skipIf(!posix)('failure reactions on fake time', () => {
     await ctx.advance(60_000, 1000);
     for (let i = 0; i < 20 && events.length < 3; i++) await ctx.advance(20, 10);
     expect(events).toEqual(['given-up 60000', 'retry 1', 'given-up 120000']);
+    // 3 spawns per slot (first + 2 restarts), the retry counted as a restart too: never reset to 0.
+    expect(c.status().collectors[0]?.restarts).toBe(5);
   });
 });

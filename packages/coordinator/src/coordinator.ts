@@ -85,6 +85,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #sessions = new Map<string, string>();
   readonly #controls = new Map<string, string>();
   readonly #everReady = new Set<string>();
+  /** Restarts of earlier Supervisor slots (a given-up collector started again gets a new one). */
+  readonly #restartBase = new Map<string, number>();
   /** Forgiven a stale verdict and silent since: not forgiven twice in a row. */
   readonly #forgiven = new Set<string>();
   readonly #failures = new Map<string, FailureReason>();
@@ -273,6 +275,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       results: (id) => this.#resultsBy.get(id) ?? 0,
       retryAt: (id) => this.#giveUp.retryAt(id),
       lastKill: (id) => this.#kills.get(id),
+      restartBase: (id) => this.#restartBase.get(id) ?? 0,
       maxLoopLagMs: this.#lag.maxLagMs,
     });
   }
@@ -558,6 +561,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const retryInMs = this.#giveUp.schedule(id, () => {
       if (this.#closing !== undefined || spec === undefined) return;
       this.#emit('collector-retry', { id, attempt: this.#giveUp.attempts(id) });
+      // A new Supervisor slot starts its counters at 0: keep the restarts seen so far.
+      const before = this.#supervisor.info(id);
+      this.#restartBase.set(id, (this.#restartBase.get(id) ?? 0) + (before?.restarts ?? 0) + 1);
       try {
         this.#spawn(spec);
       } catch {

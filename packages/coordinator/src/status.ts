@@ -69,6 +69,7 @@ export interface StatusSources {
   readonly results: (id: string) => number;
   readonly retryAt: (id: string) => number | undefined;
   readonly lastKill: (id: string) => KillReason | undefined;
+  readonly restartBase: (id: string) => number;
   readonly maxLoopLagMs: number;
 }
 
@@ -106,7 +107,7 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
       activeTasks: balance?.activeTasks ?? null,
       queueDepth: balance?.queueDepth ?? null,
       score: balance ? Math.round(balance.score * 10) / 10 : null,
-      restarts: proc?.restarts ?? 0,
+      restarts: s.restartBase(spec.id) + (proc?.restarts ?? 0),
       results: s.results(spec.id),
       lastHeartbeatAgoMs:
         health && health.heartbeats > 0
