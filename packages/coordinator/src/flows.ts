@@ -27,7 +27,7 @@ const MAX_REMEMBERED_IDS = 10_000;
  * `AggregatedResult`s. Owns the aggregator, the pending-task registry and the FailoverManager.
  */
 export class Flows {
-  readonly #host: FlowHost;
+  readonly #owner: FlowHost;
   readonly #clock: Clock;
   readonly #aggregator: ResultAggregator<DetectionResult>;
   readonly #registry: PendingTaskRegistry<TaskPayload>;
@@ -39,8 +39,8 @@ export class Flows {
   /** Correlation ids used lately (bounded): a caller's id is never reused while results may still come. */
   readonly #usedIds = new Set<string>();
 
-  constructor(host: FlowHost, o: ResolvedOptions) {
-    this.#host = host;
+  constructor(owner: FlowHost, o: ResolvedOptions) {
+    this.#owner = owner;
     const clock = o.clock;
     this.#clock = clock;
     const f = o.failover;
@@ -49,7 +49,7 @@ export class Flows {
       clock,
       timeoutMs: o.taskTimeoutMs,
       onComplete: (raw) => this.#onAggregated(raw),
-      onCallbackError: (error) => this.#host.callbackError('aggregator', error),
+      onCallbackError: (error) => this.#owner.callbackError('aggregator', error),
     });
     this.#registry = new PendingTaskRegistry<TaskPayload>({
       clock,
@@ -62,7 +62,7 @@ export class Flows {
       registry: this.#registry,
       router: { route: (task, exclude) => this.#route(task, exclude) },
       subscriptions: {
-        removeSubscriptions: (id) => void this.#host.broker.removeSubscriptions(id),
+        removeSubscriptions: (id) => void this.#owner.broker.removeSubscriptions(id),
       },
       aggregator: {
         collectorFailed: (id) => void this.#aggregator.collectorFailed(id),
@@ -118,7 +118,7 @@ export class Flows {
     request: R,
     fanOut: boolean,
   ): { request: R; timeoutMs: number } {
-    if (this.#host.closed())
+    if (this.#owner.closed())
       throw new CoordinatorError('ERR_COORDINATOR_CLOSED', 'coordinator is closed');
     const bad = (message: string): CoordinatorError =>
       new CoordinatorError('ERR_COORDINATOR_INVALID_REQUEST', message);
@@ -130,7 +130,7 @@ export class Flows {
     }
     if (request.payload !== undefined && !(request.payload instanceof Uint8Array))
       throw bad('request.payload must be a Uint8Array');
-    const timeoutMs = request.timeoutMs ?? this.#host.taskTimeoutMs;
+    const timeoutMs = request.timeoutMs ?? this.#owner.taskTimeoutMs;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_DELAY_MS) {
       throw bad(
         `request.timeoutMs must be an integer in 1..${MAX_DELAY_MS}, got ${String(timeoutMs)}`,
@@ -146,7 +146,7 @@ export class Flows {
       if (!Array.isArray(request.targets))
         throw bad('request.targets must be an array of collector ids');
       for (const id of request.targets) {
-        if (!this.#host.specs.has(id)) {
+        if (!this.#owner.specs.has(id)) {
           throw new CoordinatorError(
             'ERR_COORDINATOR_UNKNOWN_COLLECTOR',
             `request.targets names ${JSON.stringify(id)}, which is not a collector of this coordinator`,
@@ -189,9 +189,9 @@ export class Flows {
   /** Connected, healthy collectors that take `kind`. */
   #eligible(kind: string): string[] {
     const out: string[] = [];
-    for (const id of this.#host.specs.keys()) {
-      if (!this.#host.sessions.has(id) || !this.#host.health.isAlive(id)) continue;
-      if (this.#host.broker.collector(id)?.taskKinds.includes(kind)) out.push(id);
+    for (const id of this.#owner.specs.keys()) {
+      if (!this.#owner.sessions.has(id) || !this.#owner.health.isAlive(id)) continue;
+      if (this.#owner.broker.collector(id)?.taskKinds.includes(kind)) out.push(id);
     }
     return out;
   }
@@ -230,7 +230,7 @@ export class Flows {
     };
     const sent: string[] = [];
     for (const id of targets) {
-      if (!this.#host.sessions.has(id) || !this.#host.health.isAlive(id)) {
+      if (!this.#owner.sessions.has(id) || !this.#owner.health.isAlive(id)) {
         record.notSent.set(id, 'not-connected');
         continue;
       }
@@ -251,7 +251,7 @@ export class Flows {
         continue;
       }
       try {
-        this.#host.broker.assignTask(id, {
+        this.#owner.broker.assignTask(id, {
           taskId,
           correlationId: record.correlationId,
           taskKind: request.kind,
@@ -329,11 +329,11 @@ export class Flows {
     if (payload === undefined) return undefined;
     const excluded = new Set(exclude);
     for (;;) {
-      const id = this.#host.balancer.trySelect({ taskKind: payload.kind, exclude: excluded });
+      const id = this.#owner.balancer.trySelect({ taskKind: payload.kind, exclude: excluded });
       if (id === undefined) return undefined;
-      if (this.#host.health.isAlive(id) && this.#host.sessions.has(id)) {
+      if (this.#owner.health.isAlive(id) && this.#owner.sessions.has(id)) {
         try {
-          this.#host.broker.assignTask(id, {
+          this.#owner.broker.assignTask(id, {
             taskId: task.taskId,
             correlationId: task.correlationId,
             taskKind: payload.kind,
@@ -344,7 +344,7 @@ export class Flows {
           excluded.add(id);
           continue;
         }
-        this.#host.balancer.taskStarted(id);
+        this.#owner.balancer.taskStarted(id);
         this.#taskStartedAt.set(task.taskId, this.#clock.now());
         return id;
       }
@@ -363,9 +363,9 @@ export class Flows {
   }
 
   onTaskResult(id: string, result: TaskResult): void {
-    if (!this.#host.sessions.has(id)) {
-      this.#host.counters.rejectedResults++;
-      this.#host.emit('result-refused', {
+    if (!this.#owner.sessions.has(id)) {
+      this.#owner.counters.rejectedResults++;
+      this.#owner.emit('result-refused', {
         collectorId: id,
         correlationId: result.correlationId,
         reason: 'not-admitted',
@@ -373,15 +373,15 @@ export class Flows {
       return;
     }
     if (result.results.length > 0)
-      this.#host.resultsBy.set(id, (this.#host.resultsBy.get(id) ?? 0) + result.results.length);
+      this.#owner.resultsBy.set(id, (this.#owner.resultsBy.get(id) ?? 0) + result.results.length);
     // The task's outcome first: completing the set below may fail the tasks still pending in it.
     if (result.final) this.#finishTask(id, result);
     const outcome = this.#aggregator.addResult(id, result.correlationId, result.results, {
       final: result.final,
     });
     if (outcome === 'unexpected-collector' || outcome === 'unknown-correlation') {
-      this.#host.counters.rejectedResults++;
-      this.#host.emit('result-refused', {
+      this.#owner.counters.rejectedResults++;
+      this.#owner.emit('result-refused', {
         collectorId: id,
         correlationId: result.correlationId,
         reason: outcome,
@@ -399,7 +399,7 @@ export class Flows {
     this.#taskStartedAt.delete(result.taskId);
     const success = result.error === '';
     if (!task.pinned)
-      this.#host.balancer.taskFinished(
+      this.#owner.balancer.taskFinished(
         id,
         started === undefined ? 0 : this.#clock.now() - started,
         success,
@@ -414,12 +414,12 @@ export class Flows {
     const holder = task.collectorId ?? task.lastCollectorId;
     // A balanced task that ends without its answer still leaves the collector's in-flight count.
     if (!task.pinned && started !== undefined && holder !== undefined) {
-      this.#host.balancer.taskFinished(holder, this.#clock.now() - started, false);
+      this.#owner.balancer.taskFinished(holder, this.#clock.now() - started, false);
     }
     const record = this.#sets.get(task.correlationId);
     const placeholder = this.#unplaced.get(task.taskId);
     if (record !== undefined) {
-      const failure = holder === undefined ? undefined : this.#host.failures.get(holder);
+      const failure = holder === undefined ? undefined : this.#owner.failures.get(holder);
       const why =
         reason === 'collector-failed' && failure !== undefined
           ? `collector-failed: ${failure}`
@@ -431,7 +431,7 @@ export class Flows {
         if (task.collectorId === undefined) record.taskReasons.set(placeholderOf(task.taskId), why);
       }
     }
-    this.#host.emit('task-failed', {
+    this.#owner.emit('task-failed', {
       taskId: task.taskId,
       correlationId: task.correlationId,
       collectorId: holder,
@@ -453,14 +453,14 @@ export class Flows {
     for (const taskId of record.taskIds) {
       if (this.#registry.has(taskId)) this.#registry.fail(taskId, `set-${raw.reason}`);
     }
-    const result = toResult(raw, record, (id) => this.#host.failures.get(id), this.#now());
+    const result = toResult(raw, record, (id) => this.#owner.failures.get(id), this.#now());
     this.#publishResult(result);
     record.resolve(result);
   }
 
   #publishResult(result: AggregatedResult): void {
-    this.#host.emit('result', result);
+    this.#owner.emit('result', result);
     const topic = `results.${result.kind}`;
-    this.#host.deliver(topic, { type: 'result', topic, result });
+    this.#owner.deliver(topic, { type: 'result', topic, result });
   }
 }
