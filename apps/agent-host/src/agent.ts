@@ -7,7 +7,7 @@ import type { Logger } from './log.js';
 import { logEvents } from './log-events.js';
 import type { Sink } from './output.js';
 import { eventLine, resultLine } from './output-line.js';
-import { RateLimitedLog } from './rate-limit.js';
+import { RateLimitedLog, WindowLimit } from './rate-limit.js';
 import { RoundPolicy } from './rounds.js';
 import type { AgentStatus, AgentSummary } from './status.js';
 
@@ -20,6 +20,9 @@ export type AgentOptions = Omit<RunArgs, 'output' | 'logLevel' | 'help'> & {
   sink: Sink;
   log: Logger;
 };
+
+/** Events one collector may write to the sink per second; the rest are counted in `eventsDropped`. */
+export const MAX_EVENTS_PER_SECOND = 1000;
 
 /** Exit code when no collector of a kind is left and `--on-give-up exit` was asked for. */
 export const EXIT_NO_COLLECTOR = 3;
@@ -72,6 +75,8 @@ export class Agent {
   #rounds = 0;
   #skipped = 0;
   #events = 0;
+  #eventsDropped = 0;
+  readonly #eventLimit = new WindowLimit(MAX_EVENTS_PER_SECOND);
   #lastLatencyMs: number | undefined;
   /** Set when the agent must end with a non-zero exit code of its own. */
   exitCode: number | undefined;
@@ -105,6 +110,15 @@ export class Agent {
     });
     c.subscribe('events.#', (message) => {
       if (message.type !== 'event') return;
+      if (!this.#eventLimit.take(message.collectorId)) {
+        this.#eventsDropped++;
+        this.#skipLog.log(
+          `events:${message.collectorId}`,
+          `${message.collectorId} publishes more than ${MAX_EVENTS_PER_SECOND} events/s: the excess is counted, not written (${this.#eventsDropped} so far)`,
+          this.#log.warn,
+        );
+        return;
+      }
       this.#events++;
       this.#options.sink.write(eventLine(message));
     });
@@ -200,6 +214,7 @@ export class Agent {
       restarts: s.collectors.reduce((n, c) => n + c.restarts, 0),
       results: s.collectors.reduce((n, c) => n + c.results, 0),
       events: this.#events,
+      eventsDropped: this.#eventsDropped,
     };
   }
 }

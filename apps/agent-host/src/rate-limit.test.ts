@@ -15,3 +15,16 @@ describe('RateLimitedLog (regression: one WARN line per refused frame, 200 000 l
     expect(lines[2]).toBe('refused (199999 more like it since the last one)');
   });
 });
+
+describe('WindowLimit (one collector flooding events cannot fill the sink)', () => {
+  it('lets `limit` items per key per window through', async () => {
+    const { WindowLimit } = await import('./rate-limit.js');
+    let now = 0;
+    const limit = new WindowLimit(3, 1000, () => now);
+    const taken = Array.from({ length: 5 }, () => limit.take('a'));
+    expect(taken).toEqual([true, true, true, false, false]);
+    expect(limit.take('b')).toBe(true);
+    now = 1000;
+    expect(limit.take('a')).toBe(true);
+  });
+});

@@ -27,3 +27,34 @@ export class RateLimitedLog {
     write(held > 0 ? `${line} (${held} more like it since the last one)` : line);
   }
 }
+
+/**
+ * At most `limit` items per key per window; the rest are refused (and counted by the caller). Keeps
+ * one collector's event flood from filling the sink's backlog and stopping the agent's output.
+ */
+export class WindowLimit {
+  readonly #limit: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  readonly #keys = new Map<string, { since: number; count: number }>();
+
+  constructor(limit: number, windowMs = 1000, now: () => number = () => performance.now()) {
+    this.#limit = limit;
+    this.#windowMs = windowMs;
+    this.#now = now;
+  }
+
+  /** True when one more item of `key` fits in its current window. */
+  take(key: string): boolean {
+    const now = this.#now();
+    let entry = this.#keys.get(key);
+    if (entry === undefined || now - entry.since >= this.#windowMs) {
+      entry = { since: now, count: 0 };
+      this.#keys.set(key, entry);
+      if (this.#keys.size > 1024) this.#keys.delete(this.#keys.keys().next().value ?? key);
+    }
+    if (entry.count >= this.#limit) return false;
+    entry.count++;
+    return true;
+  }
+}

@@ -25,6 +25,8 @@ export interface AgentSummary {
   restarts: number;
   results: number;
   events: number;
+  /** Events over the per-collector rate, counted and not written. */
+  eventsDropped: number;
 }
 
 function isAgentStatus(value: unknown): value is AgentStatus {
