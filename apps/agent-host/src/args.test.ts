@@ -1,5 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import { tempDir } from '@daemoneye/test-utils';
 import { describe, expect, it } from 'vitest';
 import { parseCollectors, parseRunArgs, parseStatusArgs, UsageError } from './args.js';
+import { splitShellWords } from './shell-words.js';
 
 describe('run flags', () => {
   it('has the documented defaults', () => {
@@ -14,9 +17,10 @@ describe('run flags', () => {
       timeoutMs: 2000,
       heartbeatIntervalMs: 10_000,
       integrityPerRound: 8,
+      watchIntervalMs: 1000,
+      onGiveUp: 'retry',
       output: undefined,
       logLevel: undefined,
-      collectorScripts: {},
       help: false,
     });
   });
@@ -68,7 +72,10 @@ describe('run flags', () => {
       '--collector-script',
       'netmond=/b=c.js',
     ]);
-    expect(args.collectorScripts).toEqual({ procmond: '/a.js', netmond: '/b=c.js' });
+    expect(args.collectors.map((c) => c.command)).toEqual([
+      [process.execPath, '/a.js'],
+      [process.execPath, '/b=c.js'],
+    ]);
     expect(() => parseRunArgs(['--collector-script', 'foo=/a.js'])).toThrow(UsageError);
     expect(() => parseRunArgs(['--collector-script', 'procmond'])).toThrow(UsageError);
     expect(() => parseRunArgs(['--collector-script', 'procmond='])).toThrow(UsageError);
@@ -91,5 +98,123 @@ describe('status flags', () => {
       help: false,
     });
     expect(() => parseStatusArgs(['--timeout', 'x'])).toThrow(UsageError);
+  });
+});
+
+describe('--collector-command and --config', () => {
+  it('splits a command line as a shell would, without running one', () => {
+    expect(splitShellWords(`/usr/bin/procmond --x 'a b' "c \\"d\\"" e\\ f`)).toEqual([
+      '/usr/bin/procmond',
+      '--x',
+      'a b',
+      'c "d"',
+      'e f',
+    ]);
+    expect(splitShellWords('\'$HOME\' "$HOME"')).toEqual(['$HOME', '$HOME']);
+    expect(() => splitShellWords("'open")).toThrow(/unterminated/);
+    const args = parseRunArgs([
+      '--collectors',
+      'procmond=1,netmond=1',
+      '--collector-command',
+      "netmond=/opt/n --flag 'x y'",
+    ]);
+    expect(args.collectors[1]).toMatchObject({
+      kind: 'netmond',
+      command: ['/opt/n', '--flag', 'x y'],
+    });
+    expect(() => parseRunArgs(['--collector-command', 'procmond=   '])).toThrow(UsageError);
+    expect(() => parseRunArgs(['--collectors', 'pymond=1'])).toThrow(/unknown kind "pymond"/);
+    expect(
+      parseRunArgs([
+        '--collectors',
+        'pymond=1',
+        '--collector-command',
+        'pymond=/usr/bin/python3 c.py',
+      ]).collectors,
+    ).toEqual([{ kind: 'pymond', count: 1, command: ['/usr/bin/python3', 'c.py'] }]);
+  });
+
+  it('reads every setting from a JSON config; flags win; unknown keys refused with their path', async () => {
+    const dir = await tempDir();
+    const file = `${dir.dir}/agent.json`;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        interval: 100,
+        rounds: 3,
+        timeout: 900,
+        heartbeatInterval: 200,
+        integrityPerRound: 1,
+        watchInterval: 0,
+        onGiveUp: 'exit',
+        endpoint: '/e.sock',
+        output: '/o.ndjson',
+        logLevel: 'debug',
+        collectors: [
+          {
+            kind: 'procmond',
+            count: 2,
+            command: '/bin/p',
+            args: ['-v'],
+            env: { A: '1' },
+            maxRssBytes: 1 << 26,
+            maxCpu: 0.5,
+          },
+        ],
+      }),
+    );
+    const args = parseRunArgs(['--config', file, '--rounds', '5']);
+    expect(args).toMatchObject({
+      intervalMs: 100,
+      rounds: 5,
+      timeoutMs: 900,
+      heartbeatIntervalMs: 200,
+      integrityPerRound: 1,
+      watchIntervalMs: 0,
+      onGiveUp: 'exit',
+      endpoint: '/e.sock',
+      output: '/o.ndjson',
+      logLevel: 'debug',
+    });
+    expect(args.collectors).toEqual([
+      {
+        kind: 'procmond',
+        count: 2,
+        command: ['/bin/p', '-v'],
+        env: { A: '1' },
+        maxRssBytes: 1 << 26,
+        maxCpu: 0.5,
+      },
+    ]);
+    writeFileSync(file, JSON.stringify({ collectors: [{ kind: 'procmond', comand: '/x' }] }));
+    expect(() => parseRunArgs(['--config', file])).toThrow(
+      '$.collectors[0].comand is not a known key',
+    );
+    writeFileSync(file, JSON.stringify({ intervall: 1 }));
+    expect(() => parseRunArgs(['--config', file])).toThrow('$.intervall is not a known key');
+    writeFileSync(file, '{ not json');
+    expect(() => parseRunArgs(['--config', file])).toThrow(UsageError);
+    await dir.cleanup();
+  });
+
+  it('parses --on-give-up and --watch-interval', () => {
+    expect(parseRunArgs(['--on-give-up', 'exit', '--watch-interval', '0'])).toMatchObject({
+      onGiveUp: 'exit',
+      watchIntervalMs: 0,
+    });
+    expect(() => parseRunArgs(['--on-give-up', 'never'])).toThrow(UsageError);
+  });
+});
+
+describe('collector commands are checked before start', () => {
+  it('resolves paths and PATH names, refuses the missing', async () => {
+    const { checkCommands, resolveCommand } = await import('./commands.js');
+    expect(resolveCommand(process.execPath)).toBe(process.execPath);
+    expect(resolveCommand('node')).toBeDefined();
+    expect(resolveCommand('/nonexistent/collector')).toBeUndefined();
+    expect(() =>
+      checkCommands([{ kind: 'procmond', count: 1, command: ['/nonexistent/collector'] }]),
+    ).toThrow(UsageError);
+    expect(() => checkCommands([{ kind: 'procmond', count: 1 }])).not.toThrow();
   });
 });

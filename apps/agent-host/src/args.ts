@@ -1,91 +1,55 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { loadConfig } from './config.js';
+import {
+  BUILT_IN_KINDS,
+  type CollectorPlan,
+  checkKind,
+  LOG_LEVELS,
+  type LogLevel,
+  NUMBERS,
+  type OnGiveUp,
+  parseCollectors,
+  type Settings,
+  UsageError,
+} from './settings.js';
+import { ShellWordsError, splitShellWords } from './shell-words.js';
 
-/** Collector kinds the agent can run. */
-export const COLLECTOR_KINDS = ['procmond', 'netmond'] as const;
-export type CollectorKind = (typeof COLLECTOR_KINDS)[number];
-
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
-
-/** Thrown for a bad command line; the CLI prints it with the usage and exits 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { type CollectorPlan, type LogLevel, parseCollectors, UsageError } from './settings.js';
+export { MAIN_USAGE, RUN_USAGE, STATUS_USAGE, STOP_USAGE } from './usage.js';
 
 export interface RunArgs {
-  collectors: { kind: CollectorKind; count: number }[];
+  collectors: CollectorPlan[];
   endpoint: string | undefined;
   intervalMs: number;
   rounds: number;
   timeoutMs: number;
   heartbeatIntervalMs: number;
+  integrityPerRound: number;
+  watchIntervalMs: number;
+  onGiveUp: OnGiveUp;
   /** A file path, `-` for stdout, or undefined for the default. */
   output: string | undefined;
   logLevel: LogLevel | undefined;
-  integrityPerRound: number;
-  /** Node.js scripts replacing the built-in collector of a kind. */
-  collectorScripts: Partial<Record<CollectorKind, string>>;
   help: boolean;
 }
 
-export interface StatusArgs {
+/** Flags of `status` and `stop`. */
+export interface ClientArgs {
   endpoint: string | undefined;
   json: boolean;
   timeoutMs: number;
   help: boolean;
 }
 
-export const RUN_USAGE = `Usage: daemoneye-agent run [options]
-
-Runs the agent with real collector processes and writes one NDJSON line per aggregated result.
-
-Options:
-  --collectors LIST          kinds and counts, e.g. procmond=2,netmond=1 (default procmond=2,netmond=1)
-  --endpoint PATH            socket path (default: $XDG_RUNTIME_DIR/daemoneye/agent.sock or
-                             <tmpdir>/daemoneye-<uid>/agent.sock; Windows: \\\\.\\pipe\\daemoneye-<user>-agent)
-  --interval MS              time between collection rounds (default 5000)
-  --rounds N                 rounds to run, 0 = until SIGINT/SIGTERM (default 0)
-  --timeout MS               timeout of each aggregation (default 2000)
-  --heartbeat-interval MS    collector heartbeat interval, >= 100 (default 10000)
-  --integrity-per-round N    integrity tasks for new processes per round (default 8)
-  --collector-script K=PATH  run the Node.js script PATH as the collector of kind K instead of the
-                             built-in one (repeatable; it must speak the collector protocol)
-  --output FILE|-            NDJSON destination (default: stdout when it is not a TTY)
-  --log-level LEVEL          error | warn | info | debug (default info; warn with the live table)
-  -h, --help                 show this help
-`;
-
-export const STATUS_USAGE = `Usage: daemoneye-agent status [options]
-
-Asks the running agent for its state over the local IPC endpoint (authenticated with its token file).
-
-Options:
-  --endpoint PATH   socket path of the agent (default as for 'run')
-  --json            print JSON instead of a table
-  --timeout MS      how long to wait for the answer (default 3000)
-  -h, --help        show this help
-`;
-
-export const MAIN_USAGE = `Usage: daemoneye-agent <command> [options]
-
-Commands:
-  run      run the agent with real collector processes
-  status   show the state of a running agent
-
-Run 'daemoneye-agent <command> --help' for the options of a command.
-`;
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 function integer(
   name: string,
   value: string | undefined,
-  fallback: number,
   min: number,
   max: number,
-): number {
-  if (value === undefined) return fallback;
+): number | undefined {
+  if (value === undefined) return undefined;
   if (!/^\d+$/.test(value))
     throw new UsageError(`--${name} must be a whole number, got "${value}"`);
   const n = Number(value);
@@ -93,123 +57,181 @@ function integer(
   return n;
 }
 
-/** Parses `procmond=2,netmond=1`. */
-export function parseCollectors(text: string): { kind: CollectorKind; count: number }[] {
-  const out: { kind: CollectorKind; count: number }[] = [];
-  for (const part of text.split(',')) {
-    const [kind = '', countText = ''] = part.trim().split('=');
-    const known = COLLECTOR_KINDS.find((k) => k === kind);
-    if (!known) {
-      throw new UsageError(
-        `--collectors: unknown kind "${kind}" (known: ${COLLECTOR_KINDS.join(', ')})`,
-      );
-    }
-    if (out.some((c) => c.kind === known))
-      throw new UsageError(`--collectors: ${known} given twice`);
-    out.push({ kind: known, count: integer(`collectors ${known}`, countText, 1, 0, 64) });
-  }
-  if (out.every((c) => c.count === 0))
-    throw new UsageError('--collectors: at least one collector is needed');
-  return out;
-}
-
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>) {
+function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Values {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
 
-function str(
-  values: Record<string, string | boolean | (string | boolean)[] | undefined>,
-  name: string,
-): string | undefined {
+function str(values: Values, name: string): string | undefined {
   const value = values[name];
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Parses the flags of `run`. */
+function list(values: Values, name: string): string[] {
+  const value = values[name];
+  const entries = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return entries.filter((e): e is string => typeof e === 'string');
+}
+
+/** `KIND=VALUE` entries of a repeatable flag. */
+function pairs(flag: string, entries: string[], form: string): [string, string][] {
+  return entries.map((entry) => {
+    const at = entry.indexOf('=');
+    const kind = entry.slice(0, at);
+    const value = entry.slice(at + 1);
+    if (at <= 0 || value.trim() === '')
+      throw new UsageError(`--${flag} must be ${form}, got "${entry}"`);
+    return [checkKind(`--${flag}`, kind), value];
+  });
+}
+
+/** What the command line says, before the config file and the defaults. */
+function flagSettings(values: Values): Settings {
+  const s: Settings = {};
+  const numbers: [string, keyof typeof NUMBERS][] = [
+    ['interval', 'intervalMs'],
+    ['rounds', 'rounds'],
+    ['timeout', 'timeoutMs'],
+    ['heartbeat-interval', 'heartbeatIntervalMs'],
+    ['integrity-per-round', 'integrityPerRound'],
+    ['watch-interval', 'watchIntervalMs'],
+  ];
+  for (const [flag, name] of numbers) {
+    const [, min, max] = NUMBERS[name];
+    const n = integer(flag, str(values, flag), min, max);
+    if (n !== undefined) s[name] = n;
+  }
+  const collectors = str(values, 'collectors');
+  if (collectors !== undefined) s.collectors = parseCollectors(collectors);
+  s.endpoint = str(values, 'endpoint');
+  const output = str(values, 'output');
+  if (output === '') throw new UsageError('--output must be a file path or -');
+  s.output = output;
+  const level = str(values, 'log-level');
+  if (level !== undefined) {
+    s.logLevel = LOG_LEVELS.find((l) => l === level);
+    if (s.logLevel === undefined)
+      throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  }
+  const onGiveUp = str(values, 'on-give-up');
+  if (onGiveUp !== undefined) {
+    if (onGiveUp !== 'retry' && onGiveUp !== 'exit')
+      throw new UsageError(`--on-give-up must be retry or exit, got "${onGiveUp}"`);
+    s.onGiveUp = onGiveUp;
+  }
+  return s;
+}
+
+/** Parses the flags of `run`; `--config FILE` fills in what the flags do not say. */
 export function parseRunArgs(argv: string[]): RunArgs {
-  const { values } = parse(argv, {
+  const values = parse(argv, {
     collectors: { type: 'string' },
+    'collector-command': { type: 'string', multiple: true },
+    'collector-script': { type: 'string', multiple: true },
+    config: { type: 'string' },
     endpoint: { type: 'string' },
     interval: { type: 'string' },
     rounds: { type: 'string' },
     timeout: { type: 'string' },
     'heartbeat-interval': { type: 'string' },
     'integrity-per-round': { type: 'string' },
-    'collector-script': { type: 'string', multiple: true },
+    'watch-interval': { type: 'string' },
+    'on-give-up': { type: 'string' },
     output: { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
-  const level = str(values, 'log-level');
-  const logLevel = LOG_LEVELS.find((l) => l === level);
-  if (level !== undefined && !logLevel) {
-    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  const flags = flagSettings(values);
+  const configFile = str(values, 'config');
+  const config: Settings = configFile === undefined ? {} : loadConfig(configFile);
+  const pick = <K extends keyof Settings>(key: K): Settings[K] => flags[key] ?? config[key];
+  const num = (key: keyof typeof NUMBERS): number => flags[key] ?? config[key] ?? NUMBERS[key][0];
+  // Counts from --collectors win; what to run for a kind comes from the config unless a flag says.
+  const fromConfig = new Map((config.collectors ?? []).map((c) => [c.kind, c]));
+  const plans: CollectorPlan[] = (
+    flags.collectors ??
+    config.collectors ??
+    parseCollectors('procmond=2,netmond=1')
+  ).map((c) => ({
+    ...fromConfig.get(c.kind),
+    ...c,
+    command: c.command ?? fromConfig.get(c.kind)?.command,
+  }));
+  const planOf = (flag: string, kind: string): CollectorPlan[] => {
+    const found = plans.filter((p) => p.kind === kind);
+    if (found.length === 0)
+      throw new UsageError(
+        `--${flag}: no collector of kind "${kind}" is run (add it to --collectors)`,
+      );
+    return found;
+  };
+  for (const [kind, path] of pairs(
+    'collector-script',
+    list(values, 'collector-script'),
+    'KIND=PATH',
+  )) {
+    for (const plan of planOf('collector-script', kind)) plan.command = [process.execPath, path];
   }
-  const output = str(values, 'output');
-  if (output === '') throw new UsageError('--output must be a file path or -');
+  for (const [kind, line] of pairs(
+    'collector-command',
+    list(values, 'collector-command'),
+    'KIND=CMD',
+  )) {
+    let words: string[];
+    try {
+      words = splitShellWords(line);
+    } catch (error) {
+      throw new UsageError(
+        `--collector-command ${kind}: ${error instanceof ShellWordsError ? error.message : String(error)}`,
+      );
+    }
+    if (words.length === 0)
+      throw new UsageError(`--collector-command ${kind}: the command is empty`);
+    for (const plan of planOf('collector-command', kind)) plan.command = words;
+  }
+  for (const plan of plans) {
+    if (plan.command === undefined && !BUILT_IN_KINDS.some((k) => k === plan.kind)) {
+      throw new UsageError(
+        `unknown kind "${plan.kind}" (known: ${BUILT_IN_KINDS.join(', ')}; other kinds need --collector-command ${plan.kind}=CMD)`,
+      );
+    }
+  }
   return {
-    collectors: parseCollectors(str(values, 'collectors') ?? 'procmond=2,netmond=1'),
-    endpoint: str(values, 'endpoint'),
-    intervalMs: integer('interval', str(values, 'interval'), 5000, 0, 86_400_000),
-    rounds: integer('rounds', str(values, 'rounds'), 0, 0, 1_000_000_000),
-    timeoutMs: integer('timeout', str(values, 'timeout'), 2000, 1, 3_600_000),
-    heartbeatIntervalMs: integer(
-      'heartbeat-interval',
-      str(values, 'heartbeat-interval'),
-      10_000,
-      100,
-      3_600_000,
-    ),
-    integrityPerRound: integer(
-      'integrity-per-round',
-      str(values, 'integrity-per-round'),
-      8,
-      0,
-      10_000,
-    ),
-    output,
-    logLevel,
-    collectorScripts: parseCollectorScripts(values['collector-script']),
+    collectors: plans,
+    endpoint: pick('endpoint'),
+    intervalMs: num('intervalMs'),
+    rounds: num('rounds'),
+    timeoutMs: num('timeoutMs'),
+    heartbeatIntervalMs: num('heartbeatIntervalMs'),
+    integrityPerRound: num('integrityPerRound'),
+    watchIntervalMs: num('watchIntervalMs'),
+    onGiveUp: pick('onGiveUp') ?? 'retry',
+    output: pick('output'),
+    logLevel: pick('logLevel'),
     help: values.help === true,
   };
 }
 
-function parseCollectorScripts(
-  value: string | boolean | (string | boolean)[] | undefined,
-): Partial<Record<CollectorKind, string>> {
-  const scripts: Partial<Record<CollectorKind, string>> = {};
-  const entries = Array.isArray(value) ? value : value === undefined ? [] : [value];
-  for (const entry of entries) {
-    if (typeof entry !== 'string') continue;
-    const at = entry.indexOf('=');
-    const kind = COLLECTOR_KINDS.find((k) => k === entry.slice(0, at));
-    const path = entry.slice(at + 1);
-    if (at < 0 || !kind || path === '') {
-      throw new UsageError(
-        `--collector-script must be KIND=PATH with KIND one of ${COLLECTOR_KINDS.join(', ')}, got "${entry}"`,
-      );
-    }
-    scripts[kind] = path;
-  }
-  return scripts;
-}
-
-/** Parses the flags of `status`. */
-export function parseStatusArgs(argv: string[]): StatusArgs {
-  const { values } = parse(argv, {
+/** Parses the flags of `status` (`json: true` allowed) or `stop`. */
+export function parseClientArgs(argv: string[], allowJson: boolean): ClientArgs {
+  const values = parse(argv, {
     endpoint: { type: 'string' },
-    json: { type: 'boolean' },
+    ...(allowJson ? { json: { type: 'boolean' } } : {}),
     timeout: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   return {
     endpoint: str(values, 'endpoint'),
     json: values.json === true,
-    timeoutMs: integer('timeout', str(values, 'timeout'), 3000, 1, 600_000),
+    timeoutMs: integer('timeout', str(values, 'timeout'), 1, 600_000) ?? 3000,
     help: values.help === true,
   };
+}
+
+/** Parses the flags of `status`. */
+export function parseStatusArgs(argv: string[]): ClientArgs {
+  return parseClientArgs(argv, true);
 }

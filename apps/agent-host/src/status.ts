@@ -1,12 +1,32 @@
-import { CollectorClient, isTransportError, RejectedError } from '@daemoneye/ipc-transport';
-import { type AgentStatus, CLI_KIND, STATUS_REPLY_TOPIC, STATUS_TOPIC } from './agent.js';
+import type { CoordinatorStatus } from '@daemoneye/coordinator';
+import { ControlError, requestAgent, STATUS_TOPIC } from './control.js';
 
-/** Thrown by {@link fetchStatus} with a message meant for the operator. */
-export class StatusError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StatusError';
-  }
+export { ControlError as StatusError } from './control.js';
+
+/** The answer of `status --json`: the coordinator's snapshot plus the round counters. */
+export type AgentStatus = CoordinatorStatus & {
+  /** Rounds that ran (with at least one collector). */
+  rounds: number;
+  /** Rounds skipped because no collector was connected. */
+  skippedRounds: number;
+  lastLatencyMs: number | null;
+};
+
+/** What the agent prints on stderr when it stops. */
+export interface AgentSummary {
+  rounds: number;
+  skippedRounds: number;
+  tasks: AgentStatus['tasks'];
+  aggregation: AgentStatus['aggregation'];
+  rejectedResults: number;
+  refusedCollectors: number;
+  refusals: AgentStatus['refusals'];
+  transportErrors: AgentStatus['transportErrors'];
+  restarts: number;
+  results: number;
+  events: number;
+  /** Events over the per-collector rate, counted and not written. */
+  eventsDropped: number;
 }
 
 function isAgentStatus(value: unknown): value is AgentStatus {
@@ -25,52 +45,9 @@ export async function fetchStatus(
   endpoint: string | undefined,
   timeoutMs: number,
 ): Promise<AgentStatus> {
-  const client = new CollectorClient({
-    ...(endpoint ? { endpoint } : {}),
-    collectorId: `status-${process.pid}`,
-    kind: CLI_KIND,
-    reconnect: false,
-    connectTimeoutMs: timeoutMs,
-  });
-  const where = client.endpoint.path;
-  try {
-    await client.connect();
-  } catch (error) {
-    if (error instanceof RejectedError && error.rejectCode === 'ERR_AUTH_FAILED') {
-      throw new StatusError(
-        `the agent at ${where} refused the token in ${client.endpoint.tokenPath} (ERR_AUTH_FAILED): is it the token file of the running agent?`,
-        { cause: error },
-      );
-    }
-    if (isTransportError(error, 'ERR_TOKEN_FILE')) {
-      throw new StatusError(`cannot use the token file: ${error.message}`, { cause: error });
-    }
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new StatusError(`no agent answers at ${where}: ${detail}`, { cause: error });
-  }
-  try {
-    const answer = new Promise<AgentStatus>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new StatusError(`the agent did not answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      client.on('message', (message) => {
-        if (message.topic !== STATUS_REPLY_TOPIC) return;
-        clearTimeout(timer);
-        try {
-          const parsed: unknown = JSON.parse(Buffer.from(message.payload).toString('utf8'));
-          if (isAgentStatus(parsed)) resolve(parsed);
-          else reject(new StatusError('the agent sent a malformed status'));
-        } catch (error) {
-          reject(new StatusError('the agent sent a malformed status', { cause: error }));
-        }
-      });
-    });
-    client.publish(STATUS_TOPIC, new Uint8Array([0x7b, 0x7d]));
-    return await answer;
-  } finally {
-    await client.close('status done');
-  }
+  const answer = await requestAgent(endpoint, STATUS_TOPIC, timeoutMs);
+  if (!isAgentStatus(answer)) throw new ControlError('the agent sent a malformed status');
+  return answer;
 }
 
 function cell(value: string | number | null, width: number): string {
@@ -92,16 +69,17 @@ export function formatStatus(status: AgentStatus): string {
     'RESULTS',
     'HEARTBEAT',
   ];
-  const widths = [12, 9, 8, 11, 7, 6, 8, 9, 9, 10];
+  const widths = [12, 9, 8, 12, 7, 6, 8, 9, 9, 10];
   const lines = [header.map((h, i) => cell(h, widths[i] ?? 8)).join(' ')];
   for (const c of status.collectors) {
     const beat = c.lastHeartbeatAgoMs === null ? null : `${c.lastHeartbeatAgoMs} ms`;
+    const state = c.health === 'degraded' && c.state === 'healthy' ? 'degraded' : c.state;
     const row = [
       c.id,
       c.kind,
       c.pid,
-      c.state,
-      c.activeTasks,
+      state,
+      c.inFlight ?? c.activeTasks,
       c.queueDepth,
       c.score,
       c.restarts,
@@ -114,13 +92,16 @@ export function formatStatus(status: AgentStatus): string {
   const a = status.aggregation;
   lines.push('');
   lines.push(
-    `rounds ${status.rounds}   pending sets ${status.pendingSets}   last aggregation ${status.lastLatencyMs ?? '-'} ms`,
+    `rounds ${status.rounds} (skipped ${status.skippedRounds ?? 0})   pending sets ${status.pendingSets}   last aggregation ${status.lastLatencyMs ?? '-'} ms`,
   );
   lines.push(
     `tasks: accepted ${t.accepted}, completed ${t.completed}, failed ${t.failed}, in flight ${t.inFlight}`,
   );
   lines.push(
     `aggregation: completed ${a.completed}, partial ${a.partial}, late ${a.late}, duplicates ${a.duplicates}`,
+  );
+  lines.push(
+    'ACTIVE: tasks the agent has on the collector; QUEUE, SCORE: from its last heartbeat (as reported)',
   );
   return `${lines.join('\n')}\n`;
 }

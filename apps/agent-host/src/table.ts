@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { AgentStatus } from './agent.js';
+import type { AgentStatus } from './status.js';
 import { formatStatus } from './status.js';
 
 /** Redraws the status table in place on a TTY, once a second. Never used on a non-TTY. */

@@ -2,7 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentStatus, OutputLine } from '../src/agent.js';
-import { type AgentProcess, alive, cli, startAgent, tempDir, until } from './helpers.js';
+import {
+  type AgentProcess,
+  alive,
+  cli,
+  outputLines,
+  startAgent,
+  tempDir,
+  until,
+} from './helpers.js';
 
 /** About 8 s in CI; set CHAOS_MS=60000 (or more) for a long run by hand. */
 const CHAOS_MS = Number(process.env.CHAOS_MS ?? 8000);
@@ -93,10 +101,7 @@ describe.skipIf(process.platform !== 'linux')('chaos', () => {
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
     const summary = agent.summary();
-    const lines: OutputLine[] = (await readFile(out, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const lines: OutputLine[] = await outputLines(out);
     const ids = lines.map((l) => l.correlationId);
     const partial = lines.filter((l) => !l.complete).length;
     const figures = {

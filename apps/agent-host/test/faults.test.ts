@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { CollectorClient } from '@daemoneye/ipc-transport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../src/agent.js';
-import { type AgentProcess, agentTestContext, alive, until } from './helpers.js';
+import { type AgentProcess, agentTestContext, alive, outputLines, until } from './helpers.js';
 
 const linux = process.platform === 'linux';
 const fixture = (name: string): string =>
@@ -170,10 +170,7 @@ describe.skipIf(!linux)('faults', () => {
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
     expect(agent.stderr).toMatch(/unexpected collector evil-1/);
-    const lines = (await readFile(out, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const lines = await outputLines(out);
     expect(lines.some((l: { correlationId: string }) => l.correlationId.includes('forged'))).toBe(
       false,
     );
@@ -186,10 +183,7 @@ describe.skipIf(!linux)('faults', () => {
     const pgid = Number(agent.child.pid);
     process.kill(-pgid, 'SIGINT');
     expect((await agent.exited).code).toBe(0);
-    const lines = (await readFile(out, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const lines = await outputLines(out);
     // Collectors ignore SIGINT; the agent ends the round and stops them: no round is cut short.
     for (const line of lines.filter((l: { kind: string }) => l.kind === 'enumerate')) {
       expect(line.reason).not.toBe('collector-failed');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { AgentStatus, AgentSummary, OutputLine } from '../src/agent.js';
+import type { AgentStatus, AgentSummary, EventLine, OutputLine } from '../src/agent.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const exec = promisify(execFile);
@@ -159,11 +159,24 @@ export function agentTestContext(): {
   };
 }
 
-/** Reads an NDJSON output file (empty when missing). */
-export async function outputLines(path: string): Promise<OutputLine[]> {
+function isResult(line: OutputLine | EventLine): line is OutputLine {
+  return line.type === 'result';
+}
+
+async function allLines(path: string): Promise<(OutputLine | EventLine)[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
   return text
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l));
+}
+
+/** The result lines of an NDJSON output file (empty when missing); event lines are left out. */
+export async function outputLines(path: string): Promise<OutputLine[]> {
+  return (await allLines(path)).filter(isResult);
+}
+
+/** The event lines (`"type":"event"`) of an NDJSON output file. */
+export async function eventLines(path: string): Promise<EventLine[]> {
+  return (await allLines(path)).filter((l): l is EventLine => l.type === 'event');
 }

@@ -59,4 +59,10 @@ export type { EndpointLoss } from './listener.js';
 export { MAX_DELAY_MS, MIN_FRAME_BYTES } from './options.js';
 export type { PublishReport, TopicMessage } from './routing.js';
 export { TOKEN_BYTES } from './token-file.js';
-export { MAX_TOPIC_LENGTH, normalizePattern, validateTopic } from './topics.js';
+export {
+  MAX_TOPIC_LENGTH,
+  normalizePattern,
+  TopicTrie,
+  type TopicTrieStats,
+  validateTopic,
+} from './topics.js';

@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { TaskAssignment } from '@daemoneye/proto';
-import { listProcesses, processFingerprint } from './process-list.js';
-import { detection, runCollector } from './runtime.js';
+import { listProcesses, type ProcessInfo, processFingerprint } from './process-list.js';
+import { detection, ENV_WATCH_INTERVAL, runCollector } from './runtime.js';
 
 /** Payload of an `integrity` task. */
 export interface IntegrityPayload {
@@ -73,4 +73,45 @@ async function handle(task: TaskAssignment) {
   throw new Error(`procmond does not handle task kind ${task.taskKind}`);
 }
 
-await runCollector({ kind: 'procmond', taskKinds: ['enumerate', 'integrity'], handle });
+/** Most lifecycle events one diff publishes (a fork bomb must not flood the agent). */
+const MAX_EVENTS_PER_DIFF = 1000;
+
+/** Diffs the process table every interval and publishes `events.process.lifecycle` (start / exit). */
+function watch(publish: (topic: string, event: unknown) => void): void {
+  const intervalMs = Number(process.env[ENV_WATCH_INTERVAL] ?? 0);
+  if (!Number.isInteger(intervalMs) || intervalMs <= 0) return;
+  let known: Map<string, ProcessInfo> | undefined;
+  let busy = false;
+  const tick = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      const now = new Map((await listProcesses()).map((p) => [processFingerprint(p), p]));
+      if (known !== undefined) {
+        let sent = 0;
+        const say = (action: 'start' | 'exit', p: ProcessInfo): void => {
+          if (sent++ < MAX_EVENTS_PER_DIFF)
+            publish('events.process.lifecycle', {
+              action,
+              pid: p.pid,
+              ppid: p.ppid,
+              name: p.name,
+              executable: p.executable,
+              at: Date.now(),
+            });
+        };
+        for (const [key, p] of now) if (!known.has(key)) say('start', p);
+        for (const [key, p] of known) if (!now.has(key)) say('exit', p);
+      }
+      known = now;
+    } catch {
+      // A failed listing is retried at the next tick.
+    } finally {
+      busy = false;
+    }
+  };
+  void tick();
+  setInterval(() => void tick(), intervalMs).unref();
+}
+
+await runCollector({ kind: 'procmond', taskKinds: ['enumerate', 'integrity'], handle, watch });

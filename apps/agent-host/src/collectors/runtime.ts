@@ -2,12 +2,20 @@ import {
   type CollectorClient,
   createCollectorClient,
   isTransportError,
+  resolveEndpoint,
 } from '@daemoneye/ipc-transport';
 import type { DetectionResult, TaskAssignment } from '@daemoneye/proto';
 
 /** Environment variables the agent sets for each collector process. */
 export const ENV_ENDPOINT = 'DAEMONEYE_ENDPOINT';
 export const ENV_COLLECTOR_ID = 'DAEMONEYE_COLLECTOR_ID';
+/** The token file to read at each (re)connect; the contract for collectors in any language. */
+export const ENV_TOKEN_FILE = 'DAEMONEYE_TOKEN_FILE';
+/** How often (ms) a collector that watches something between rounds looks; 0 = never. */
+export const ENV_WATCH_INTERVAL = 'DAEMONEYE_WATCH_INTERVAL_MS';
+
+/** Error text of a task stopped at its deadline (`TaskAssignment.deadlineUnixMs`). */
+export const DEADLINE_ERROR = 'deadline exceeded';
 
 /** Results per TaskResult frame: keeps every frame far below the 1 MiB limit. */
 export const RESULT_BATCH = 256;
@@ -20,6 +28,24 @@ export interface CollectorSpec {
   handle(task: TaskAssignment): Promise<DetectionResult[]>;
   /** Tasks run at once; the rest wait in a queue reported as queueDepth. Default 2. */
   concurrency?: number;
+  /** Runs once connected, with a way to publish events (e.g. procmond's lifecycle watch). */
+  watch?: (publish: (topic: string, event: unknown) => void) => void;
+}
+
+/** Runs `work`, or rejects with {@link DEADLINE_ERROR} once the task's deadline has passed. */
+export async function withDeadline<T>(deadlineUnixMs: bigint, work: () => Promise<T>): Promise<T> {
+  if (deadlineUnixMs === 0n) return work();
+  const left = Number(deadlineUnixMs) - Date.now();
+  if (left <= 0) throw new Error(DEADLINE_ERROR);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(DEADLINE_ERROR)), left);
+  });
+  try {
+    return await Promise.race([work(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** CPU use of this process as a 0..1 fraction of one core since the previous call. */
@@ -49,8 +75,12 @@ export async function runCollector(spec: CollectorSpec): Promise<void> {
     process.stderr.write(`${collectorId}: ${text}\n`);
   };
 
+  const tokenFile = process.env[ENV_TOKEN_FILE];
+  // The agent says where its token is: no need to derive it from the endpoint (it differs on Windows).
+  const where =
+    endpoint && tokenFile ? { ...resolveEndpoint(endpoint), tokenPath: tokenFile } : endpoint;
   const client: CollectorClient = createCollectorClient({
-    ...(endpoint ? { endpoint } : {}),
+    ...(where ? { endpoint: where } : {}),
     collectorId,
     kind: spec.kind,
     taskKinds: spec.taskKinds,
@@ -86,7 +116,7 @@ export async function runCollector(spec: CollectorSpec): Promise<void> {
   const runTask = async (task: TaskAssignment): Promise<void> => {
     let results: DetectionResult[];
     try {
-      results = await spec.handle(task);
+      results = await withDeadline(task.deadlineUnixMs, () => spec.handle(task));
     } catch (error) {
       send(task, [], true, error instanceof Error ? error.message : String(error));
       return;
@@ -140,6 +170,13 @@ export async function runCollector(spec: CollectorSpec): Promise<void> {
 
   try {
     await client.connect();
+    spec.watch?.((topic, event) => {
+      try {
+        client.publish(topic, Buffer.from(JSON.stringify(event)));
+      } catch (e) {
+        log(`could not publish on ${topic}: ${isTransportError(e) ? e.code : String(e)}`);
+      }
+    });
   } catch (error) {
     log(
       `cannot connect: ${isTransportError(error) ? `${error.code}: ${error.message}` : String(error)}`,

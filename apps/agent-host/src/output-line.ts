@@ -1,0 +1,81 @@
+import type { AggregatedResult, CoordinatorMessage } from '@daemoneye/coordinator';
+
+/** One NDJSON line for an aggregated result. */
+export interface OutputLine {
+  type: 'result';
+  correlationId: string;
+  kind: string;
+  mode: 'fan-out' | 'dispatch';
+  complete: boolean;
+  reason: string;
+  expected: readonly string[];
+  responded: readonly string[];
+  missing: readonly string[];
+  missingReasons: Readonly<Record<string, string>>;
+  resultCount: number;
+  results: {
+    fingerprint: string;
+    kind: string;
+    subject: string;
+    attributes: Record<string, string>;
+    collectedAtUnixMs: string;
+    sources: readonly string[];
+  }[];
+  startedAt: string;
+  completedAt: string;
+  latencyMs: number;
+}
+
+/** One NDJSON line for a collector's event (e.g. `events.process.lifecycle`). */
+export interface EventLine {
+  type: 'event';
+  topic: string;
+  collectorId: string;
+  receivedAt: string;
+  /** The payload parsed as JSON when it is JSON, else its base64 text. */
+  event: unknown;
+}
+
+export function resultLine(result: AggregatedResult): OutputLine {
+  return {
+    type: 'result',
+    correlationId: result.correlationId,
+    kind: result.kind,
+    mode: result.mode,
+    complete: result.complete,
+    reason: result.reason,
+    expected: result.expected,
+    responded: result.responded,
+    missing: result.missing,
+    missingReasons: result.missingReasons,
+    resultCount: result.results.length,
+    results: result.results.map((item) => ({
+      fingerprint: item.result.fingerprint,
+      kind: item.result.kind,
+      subject: item.result.subject,
+      attributes: item.result.attributes,
+      collectedAtUnixMs: item.result.collectedAtUnixMs.toString(),
+      sources: item.sources,
+    })),
+    startedAt: new Date(result.startedAtUnixMs).toISOString(),
+    completedAt: new Date(result.completedAtUnixMs).toISOString(),
+    latencyMs: Math.round((result.completedAt - result.startedAt) * 1000) / 1000,
+  };
+}
+
+export function eventLine(message: Extract<CoordinatorMessage, { type: 'event' }>): EventLine {
+  const text = Buffer.from(message.payload).toString('utf8');
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    event = Buffer.from(message.payload).toString('base64');
+  }
+  return {
+    type: 'event',
+    topic: message.topic,
+    collectorId: message.collectorId,
+    receivedAt: new Date().toISOString(),
+    event,
+  };
+}

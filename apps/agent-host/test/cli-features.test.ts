@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { until } from '@daemoneye/test-utils';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { agentTestContext, cli, eventLines, outputLines } from './helpers.js';
+
+const posix = process.platform !== 'win32';
+const PROCMOND = fileURLToPath(new URL('../dist/collectors/procmond.js', import.meta.url));
+const ctx = agentTestContext();
+let dir = '';
+
+beforeEach(async () => {
+  await ctx.setup();
+  dir = ctx.dir();
+});
+afterEach(() => ctx.teardown());
+
+describe.skipIf(!posix)('daemoneye-agent: stop, commands, config, events, give-up', () => {
+  it('stop asks the running agent over IPC to stop gracefully; without an agent it says so', async () => {
+    const out = join(dir, 'o.ndjson');
+    const agent = ctx.run([
+      '--collectors',
+      'procmond=1',
+      '--heartbeat-interval',
+      '200',
+      '--interval',
+      '200',
+      '--output',
+      out,
+    ]);
+    await until(async () => ((await ctx.status())?.rounds ?? 0) >= 1, { timeoutMs: 20_000 });
+    const stopped = await cli(['stop', '--endpoint', ctx.endpoint()]);
+    expect(stopped).toMatchObject({ code: 0, stdout: 'the agent is stopping\n' });
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+    expect(agent.stderr).toMatch(/stop requested by cli-/);
+    await expect(stat(ctx.endpoint())).rejects.toMatchObject({ code: 'ENOENT' });
+    const again = await cli(['stop', '--endpoint', ctx.endpoint()]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/daemoneye-agent stop: no agent/);
+    for (const line of await outputLines(out)) expect(line.type).toBe('result');
+  });
+
+  it('--collector-command runs any command line; procmond publishes lifecycle events as "type":"event" lines', async () => {
+    const out = join(dir, 'o.ndjson');
+    const agent = ctx.run([
+      '--collectors',
+      'procmond=1',
+      '--collector-command',
+      `procmond="${process.execPath}" '${PROCMOND}'`,
+      '--watch-interval',
+      '100',
+      '--heartbeat-interval',
+      '200',
+      '--interval',
+      '300',
+      '--output',
+      out,
+    ]);
+    await until(async () => ((await ctx.status())?.rounds ?? 0) >= 1, { timeoutMs: 20_000 });
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 400)'], { stdio: 'ignore' });
+    const pid = child.pid ?? -1;
+    const seen = await until(
+      async () => {
+        const events = (await eventLines(out)).filter(
+          (e) => e.topic === 'events.process.lifecycle',
+        );
+        const mine = events.filter((e) => JSON.stringify(e.event).includes(`"pid":${pid},`));
+        return mine.length >= 2 ? mine : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
+    expect(seen.map((e) => (e.event as { action: string }).action)).toEqual(['start', 'exit']);
+    expect(seen[0]).toMatchObject({ type: 'event', collectorId: 'procmond-1' });
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+    expect(agent.summary().events).toBeGreaterThanOrEqual(2);
+    const results = await outputLines(out);
+    expect(results.some((l) => l.kind === 'enumerate' && l.complete)).toBe(true);
+  });
+
+  it('--config sets the run; rounds with no collector are skippedRounds; --on-give-up exit ends with 3', async () => {
+    const config = join(dir, 'agent.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        collectors: [{ kind: 'procmond', count: 1, command: '/bin/false' }],
+        rounds: 3,
+        interval: 100,
+        heartbeatInterval: 200,
+        onGiveUp: 'retry',
+        output: join(dir, 'o.ndjson'),
+      }),
+    );
+    const retry = ctx.run(['--config', config]);
+    expect((await retry.exited).code).toBe(0);
+    expect(retry.summary()).toMatchObject({ rounds: 0, skippedRounds: 3 });
+    expect(retry.stderr).toMatch(/giving up on it for 60 s/);
+    expect(await outputLines(join(dir, 'o.ndjson'))).toEqual([]);
+    const exit = ctx.run(['--config', config, '--rounds', '0', '--on-give-up', 'exit']);
+    expect((await exit.exited).code).toBe(3);
+    expect(exit.stderr).toMatch(/no procmond collector is left and --on-give-up is exit/);
+  });
+
+  it('a collector command that does not exist is refused before anything starts (exit 2)', async () => {
+    const result = await cli([
+      'run',
+      '--collectors',
+      'procmond=1',
+      '--collector-command',
+      `procmond=${join(dir, 'nope')} -x`,
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /the procmond collector command ".*nope" does not exist or is not executable/,
+    );
+  });
+
+  it('an unknown config key is refused with its JSON path (exit 2)', async () => {
+    const config = join(dir, 'agent.json');
+    await writeFile(config, JSON.stringify({ collectors: [{ kind: 'procmond', cout: 1 }] }));
+    const result = await cli(['run', '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/\$\.collectors\[0\]\.cout is not a known key/);
+  });
+});

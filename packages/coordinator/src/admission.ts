@@ -1,0 +1,89 @@
+/** Why the coordinator refused a connection that passed the broker's handshake. */
+export type RefusalReason =
+  | 'unknown-collector'
+  | 'wrong-kind'
+  | 'pid-mismatch'
+  | 'control-id-taken'
+  | 'invalid-task-kinds';
+
+/** Every {@link RefusalReason}, in a stable order. */
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  'unknown-collector',
+  'wrong-kind',
+  'pid-mismatch',
+  'control-id-taken',
+  'invalid-task-kinds',
+];
+
+/** What the handshake said (the broker's `CollectorInfo`, or a Hello). */
+export interface Candidate {
+  readonly collectorId: string;
+  readonly kind: string;
+  readonly pid: number;
+  readonly taskKinds: readonly string[];
+}
+
+/** What the coordinator expects of one id. */
+export interface Expectation {
+  readonly kind: string;
+  /** Pid of the process the Supervisor started for this id now, if any. */
+  readonly pid: number | undefined;
+}
+
+/** The verdict: a collector, a control client (status / stop), or a refusal with a reason. */
+export type Admission =
+  | { readonly accept: 'collector' }
+  | { readonly accept: 'control' }
+  | { readonly reject: RefusalReason; readonly message: string };
+
+const TASK_KIND = /^[a-z0-9_-]{1,64}$/;
+
+/**
+ * Decides admission. Pure, so the same function serves both places it can run: today after the
+ * broker's Welcome (the coordinator then disconnects a refused client), and, once
+ * `@daemoneye/ipc-transport` has an `authorize(hello)` hook, inside the handshake (a Reject with
+ * the reason as code, never admitted). See `coordinator.ts` `#onConnected` for the wiring.
+ */
+export function admit(
+  candidate: Candidate,
+  expected: Expectation | undefined,
+  controlKind: string,
+): Admission {
+  const id = candidate.collectorId;
+  if (candidate.kind === controlKind) {
+    // Control clients are welcome, but never under a collector's id (that would lock it out).
+    return expected === undefined
+      ? { accept: 'control' }
+      : {
+          reject: 'control-id-taken',
+          message: `${id} is a collector id, not for a control client`,
+        };
+  }
+  if (expected === undefined) {
+    return {
+      reject: 'unknown-collector',
+      message: `unexpected collector ${id} (kind ${candidate.kind})`,
+    };
+  }
+  if (expected.kind !== candidate.kind) {
+    return {
+      reject: 'wrong-kind',
+      message: `unexpected collector ${id} (kind ${candidate.kind}, expected ${expected.kind})`,
+    };
+  }
+  // Only the process the Supervisor started may speak for this id.
+  if (expected.pid === undefined || expected.pid !== candidate.pid) {
+    return {
+      reject: 'pid-mismatch',
+      message: `${id} said it is pid ${candidate.pid}, but the coordinator started pid ${String(expected.pid)}`,
+    };
+  }
+  const bad = candidate.taskKinds.find((k) => !TASK_KIND.test(k));
+  if (bad !== undefined || candidate.taskKinds.length === 0) {
+    return {
+      reject: 'invalid-task-kinds',
+      message: `${id} declared unusable task kinds (each 1..64 of [a-z0-9_-], at least one)`,
+    };
+  }
+  return { accept: 'collector' };
+}

@@ -1,0 +1,53 @@
+export {
+  type Admission,
+  admit,
+  type Candidate,
+  type Expectation,
+  REFUSAL_REASONS,
+  type RefusalReason,
+} from './admission.js';
+export { type Clock, systemClock } from './clock.js';
+export {
+  type ControlRequest,
+  Coordinator,
+  createCoordinator,
+  ENV_COLLECTOR_ID,
+  ENV_ENDPOINT,
+  ENV_TOKEN_FILE,
+  type StartReport,
+} from './coordinator.js';
+export {
+  COORDINATOR_ERROR_CODES,
+  CoordinatorError,
+  type CoordinatorErrorCode,
+  isCoordinatorError,
+} from './errors.js';
+export {
+  type AggregationLimits,
+  type CollectorSpec,
+  type CoordinatorOptions,
+  DEFAULTS,
+  type FailoverLimits,
+  type TransportLimits,
+} from './options.js';
+export {
+  osResourceSampler,
+  parseProcStat,
+  parsePsLine,
+  type ResourceSample,
+  type ResourceSampler,
+} from './reactions/resource-sampler.js';
+export type { SelfHealth } from './reactions/self-health.js';
+export type {
+  AggregatedResult,
+  CollectorState,
+  CollectorStatus,
+  CoordinatorEvents,
+  CoordinatorMessage,
+  CoordinatorState,
+  CoordinatorStatus,
+  DispatchRequest,
+  FanOutRequest,
+  KillReason,
+  ResultReason,
+} from './types.js';

@@ -1,0 +1,457 @@
+import type { LoadBalancerOptions } from '@daemoneye/balancer';
+import type { BackoffOptions, SpawnFunction } from '@daemoneye/failover';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import type { CoordinatorError } from './errors.js';
+import type { ResourceSampler } from './reactions/resource-sampler.js';
+
+/** One collector process the coordinator spawns and supervises, whatever executable it is. */
+export interface CollectorSpec {
+  /** Collector id, 1..128 characters of `[A-Za-z0-9_.:-]`; it must say this id in its Hello. */
+  readonly id: string;
+  /** Collector kind it must say in its Hello (e.g. `procmond`). */
+  readonly kind: string;
+  /** Executable, spawned directly (no shell), so the pid check sees the real process. */
+  readonly command: string;
+  /** Arguments. Default `[]`. */
+  readonly args?: readonly string[];
+  /** Extra environment, merged over the coordinator's own (the `DAEMONEYE_*` contract wins). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Working directory. Default: the coordinator's. */
+  readonly cwd?: string;
+  /** Restart with reason `over-memory` after `watchdogHeartbeats` heartbeats above this RSS. */
+  readonly maxRssBytes?: number;
+  /** Restart with reason `over-cpu` after `watchdogHeartbeats` heartbeats above this share (0..1 of one core). */
+  readonly maxCpu?: number;
+}
+
+/** Limits of the broker (`@daemoneye/ipc-transport`), passed through. */
+export interface TransportLimits {
+  auth?: boolean | undefined;
+  handshakeTimeoutMs?: number | undefined;
+  maxFrameBytes?: number | undefined;
+  maxHandshakeBytes?: number | undefined;
+  maxConnections?: number | undefined;
+  maxQueueBytes?: number | undefined;
+  maxQueueFrames?: number | undefined;
+  maxSubscriptionsPerConnection?: number | undefined;
+  maxCollectorIdLength?: number | undefined;
+}
+
+/** Limits of the aggregator (`@daemoneye/aggregator`), passed through. */
+export interface AggregationLimits {
+  maxPendingSets?: number | undefined;
+  maxResultsPerSet?: number | undefined;
+  recentCompletedCapacity?: number | undefined;
+}
+
+/** Failover and supervision limits (`@daemoneye/failover`), passed through. */
+export interface FailoverLimits {
+  maxRetries?: number | undefined;
+  placementTimeoutMs?: number | undefined;
+  parkRetryIntervalMs?: number | undefined;
+  maxPendingTasks?: number | undefined;
+  maxRestarts?: number | undefined;
+  restartWindowMs?: number | undefined;
+  backoff?: BackoffOptions | undefined;
+  phi?: boolean | undefined;
+}
+
+/** Options of {@link createCoordinator}. */
+export interface CoordinatorOptions {
+  /** Collectors to spawn and supervise. Required (may be empty). */
+  collectors: readonly CollectorSpec[];
+  /** Socket path (Unix) or pipe name (Windows). Default: the platform default endpoint. */
+  endpoint?: string | undefined;
+  /** Heartbeat interval collectors are told to use, ms. Default 10 000; 100..3 600 000. */
+  heartbeatIntervalMs?: number | undefined;
+  /** Failed as stale after this many heartbeat intervals without one. Default 3; 1..1000. */
+  staleAfterIntervals?: number | undefined;
+  /** Time each collector has to say Hello after a spawn, ms. Default 30 000; 1..3 600 000. */
+  startTimeoutMs?: number | undefined;
+  /** Default `timeoutMs` of `fanOut` and `dispatch`, ms. Default 5000; 1..2^31-1. */
+  taskTimeoutMs?: number | undefined;
+  /** Time between SIGTERM and SIGKILL when stopping a collector, ms. Default 3000; 0..600 000. */
+  stopGraceMs?: number | undefined;
+  /** A collector whose connection dropped while its process lives is killed after this, ms. Default 2000; 0..600 000. */
+  reconnectGraceMs?: number | undefined;
+  /** First wait before a given-up collector is started again, ms. Default 60 000; 1..2^31-1. */
+  giveUpCooldownMs?: number | undefined;
+  /** The cool-down doubles up to this, ms. Default 600 000; giveUpCooldownMs..2^31-1. */
+  giveUpMaxCooldownMs?: number | undefined;
+  /** A stale verdict is forgiven when the agent's own event loop stalled this long, ms. Default 1000; 1..2^31-1. */
+  loopLagToleranceMs?: number | undefined;
+  /** Heartbeats in a row over `maxRssBytes`/`maxCpu` that restart a collector. Default 3; 1..1000. */
+  watchdogHeartbeats?: number | undefined;
+  /** The OS's view of a pid's RSS and CPU. Default: `/proc` on Linux, `ps` on macOS/BSD, none on Windows. */
+  resourceSampler?: ResourceSampler | undefined;
+  /** Hello kind of control clients (`status`, `stop`): admitted, never given tasks. Default `'cli'`. */
+  controlKind?: string | undefined;
+  /** Broker limits. */
+  transport?: TransportLimits | undefined;
+  /** Aggregator limits. */
+  aggregation?: AggregationLimits | undefined;
+  /** Balancer options (strategy, weights, ejection, slow start), except `clock`. */
+  balancing?: Omit<LoadBalancerOptions, 'clock'> | undefined;
+  /** Failover and supervision limits. */
+  failover?: FailoverLimits | undefined;
+  /** The one time source given to every library. Default {@link systemClock}. */
+  clock?: Clock | undefined;
+  /** Spawns collector processes (tests inject fakes). Default `child_process.spawn`. */
+  spawn?: SpawnFunction | undefined;
+  /** Receives errors thrown by subscribers, control handlers and event listeners. Default: re-thrown on a microtask. */
+  onCallbackError?: ((error: CoordinatorError) => void) | undefined;
+}
+
+/** Every default, in one place. */
+export const DEFAULTS = {
+  heartbeatIntervalMs: 10_000,
+  staleAfterIntervals: 3,
+  startTimeoutMs: 30_000,
+  taskTimeoutMs: 5000,
+  stopGraceMs: 3000,
+  reconnectGraceMs: 2000,
+  giveUpCooldownMs: 60_000,
+  giveUpMaxCooldownMs: 600_000,
+  loopLagToleranceMs: 1000,
+  watchdogHeartbeats: 3,
+  controlKind: 'cli',
+} as const;
+
+/** Longest delay Node timers accept. */
+export const MAX_DELAY_MS = 2_147_483_647;
+
+/** Options after validation, defaults applied. */
+export interface ResolvedOptions {
+  readonly collectors: readonly CollectorSpec[];
+  readonly endpoint: string | undefined;
+  readonly heartbeatIntervalMs: number;
+  readonly staleAfterIntervals: number;
+  readonly startTimeoutMs: number;
+  readonly taskTimeoutMs: number;
+  readonly stopGraceMs: number;
+  readonly reconnectGraceMs: number;
+  readonly giveUpCooldownMs: number;
+  readonly giveUpMaxCooldownMs: number;
+  readonly loopLagToleranceMs: number;
+  readonly watchdogHeartbeats: number;
+  readonly resourceSampler: ResourceSampler | undefined;
+  readonly controlKind: string;
+  readonly transport: TransportLimits;
+  readonly aggregation: AggregationLimits;
+  readonly balancing: Omit<LoadBalancerOptions, 'clock'>;
+  readonly failover: FailoverLimits;
+  readonly clock: Clock;
+  readonly spawn: SpawnFunction | undefined;
+  readonly onCallbackError: ((error: CoordinatorError) => void) | undefined;
+}
+
+const KNOWN = [
+  'collectors',
+  'endpoint',
+  'heartbeatIntervalMs',
+  'staleAfterIntervals',
+  'startTimeoutMs',
+  'taskTimeoutMs',
+  'stopGraceMs',
+  'reconnectGraceMs',
+  'giveUpCooldownMs',
+  'giveUpMaxCooldownMs',
+  'loopLagToleranceMs',
+  'watchdogHeartbeats',
+  'resourceSampler',
+  'controlKind',
+  'transport',
+  'aggregation',
+  'balancing',
+  'failover',
+  'clock',
+  'spawn',
+  'onCallbackError',
+] as const;
+const TRANSPORT_KEYS = [
+  'auth',
+  'handshakeTimeoutMs',
+  'maxFrameBytes',
+  'maxHandshakeBytes',
+  'maxConnections',
+  'maxQueueBytes',
+  'maxQueueFrames',
+  'maxSubscriptionsPerConnection',
+  'maxCollectorIdLength',
+];
+const AGGREGATION_KEYS = ['maxPendingSets', 'maxResultsPerSet', 'recentCompletedCapacity'];
+const FAILOVER_KEYS = [
+  'maxRetries',
+  'placementTimeoutMs',
+  'parkRetryIntervalMs',
+  'maxPendingTasks',
+  'maxRestarts',
+  'restartWindowMs',
+  'backoff',
+  'phi',
+];
+const BALANCING_KEYS = [
+  'strategy',
+  'p2cMinCandidates',
+  'weights',
+  'stalenessMs',
+  'ewmaAlpha',
+  'consecutiveFailures',
+  'baseEjectionMs',
+  'maxEjectionMs',
+  'maxEjectionPercent',
+  'slowStartMs',
+  'slowStartMinFactor',
+  'random',
+  'onEvent',
+];
+const SPEC_KEYS = ['id', 'kind', 'command', 'args', 'env', 'cwd', 'maxRssBytes', 'maxCpu'];
+const COLLECTOR_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] ?? 0;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((row[j - 1] ?? 0) + 1, current + 1, previous + cost);
+      previous = current;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/** Throws a TypeError for every key of `value` not in `known`, naming the nearest known one. */
+export function refuseUnknownKeys(path: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    let nearest = '';
+    let best = Number.POSITIVE_INFINITY;
+    for (const candidate of known) {
+      const d = distance(key.toLowerCase(), candidate.toLowerCase());
+      if (d < best) {
+        best = d;
+        nearest = candidate;
+      }
+    }
+    const hint =
+      best <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean ${nearest}?)` : '';
+    throw new TypeError(`${path}.${key} is not a known option${hint}`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') {
+    throw new TypeError(`${path} must be an integer in ${min}..${max}, got ${show(value)}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${path} must be an integer in ${min}..${max}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function fraction(path: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number')
+    throw new TypeError(`${path} must be a number in (0, 1], got ${show(value)}`);
+  if (!(value > 0 && value <= 1))
+    throw new RangeError(`${path} must be a number in (0, 1], got ${show(value)}`);
+  return value;
+}
+
+function text(path: string, value: unknown, pattern?: RegExp): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`${path} must be a non-empty string, got ${show(value)}`);
+  }
+  if (pattern && !pattern.test(value)) {
+    throw new RangeError(`${path} must match ${pattern.source}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function fn<F>(path: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`${path} must be a function, got ${show(value)}`);
+  }
+  return value;
+}
+
+function nested<T extends object>(
+  path: string,
+  value: T | undefined,
+  known: readonly string[],
+): T | Record<string, never> {
+  if (value === undefined) return {};
+  if (!isRecord(value)) throw new TypeError(`${path} must be an object, got ${show(value)}`);
+  refuseUnknownKeys(path, value, known);
+  return value;
+}
+
+function isClock(value: unknown): value is Clock {
+  return (
+    isRecord(value) &&
+    typeof value.now === 'function' &&
+    typeof value.setTimeout === 'function' &&
+    typeof value.clearTimeout === 'function'
+  );
+}
+
+function spec(path: string, value: unknown): CollectorSpec {
+  if (!isRecord(value)) throw new TypeError(`${path} must be an object, got ${show(value)}`);
+  refuseUnknownKeys(path, value, SPEC_KEYS);
+  const out: {
+    -readonly [K in keyof CollectorSpec]: CollectorSpec[K];
+  } = {
+    id: text(`${path}.id`, value.id, COLLECTOR_ID),
+    kind: text(`${path}.kind`, value.kind),
+    command: text(`${path}.command`, value.command),
+  };
+  if (value.args !== undefined) {
+    if (!Array.isArray(value.args) || value.args.some((a) => typeof a !== 'string')) {
+      throw new TypeError(`${path}.args must be an array of strings, got ${show(value.args)}`);
+    }
+    out.args = value.args.filter((a): a is string => typeof a === 'string');
+  }
+  if (value.env !== undefined) {
+    const env = value.env;
+    if (!isRecord(env) || Object.values(env).some((v) => typeof v !== 'string')) {
+      throw new TypeError(`${path}.env must be an object of strings, got ${show(env)}`);
+    }
+    const copy: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) if (typeof v === 'string') copy[k] = v;
+    out.env = copy;
+  }
+  if (value.cwd !== undefined) out.cwd = text(`${path}.cwd`, value.cwd);
+  if (value.maxRssBytes !== undefined) {
+    out.maxRssBytes = integer(`${path}.maxRssBytes`, value.maxRssBytes, 0, 1024 * 1024, 2 ** 50);
+  }
+  const cpu = fraction(`${path}.maxCpu`, value.maxCpu);
+  if (cpu !== undefined) out.maxCpu = cpu;
+  return out;
+}
+
+/** Validates the options once: TypeError for a wrong type or unknown key, RangeError out of range. */
+export function resolveOptions(input: CoordinatorOptions): ResolvedOptions {
+  if (!isRecord(input)) throw new TypeError(`options must be an object, got ${show(input)}`);
+  refuseUnknownKeys('options', input, KNOWN);
+  const o: Record<string, unknown> = input;
+  if (!Array.isArray(o.collectors)) {
+    throw new TypeError(
+      `options.collectors must be an array of collector specs, got ${show(o.collectors)}`,
+    );
+  }
+  const collectors = o.collectors.map((s, i) => spec(`options.collectors[${i}]`, s));
+  const ids = new Set<string>();
+  for (const [i, s] of collectors.entries()) {
+    if (ids.has(s.id))
+      throw new RangeError(`options.collectors[${i}].id must be unique, got ${show(s.id)} twice`);
+    ids.add(s.id);
+  }
+  const clock = o.clock ?? systemClock;
+  if (!isClock(clock)) {
+    throw new TypeError(
+      `options.clock must have now(), setTimeout() and clearTimeout(), got ${show(clock)}`,
+    );
+  }
+  const giveUpCooldownMs = integer(
+    'options.giveUpCooldownMs',
+    o.giveUpCooldownMs,
+    DEFAULTS.giveUpCooldownMs,
+    1,
+    MAX_DELAY_MS,
+  );
+  const controlKind =
+    o.controlKind === undefined ? DEFAULTS.controlKind : text('options.controlKind', o.controlKind);
+  if (collectors.some((s) => s.kind === controlKind)) {
+    throw new RangeError(`options.collectors must not use the control kind ${show(controlKind)}`);
+  }
+  return {
+    collectors,
+    endpoint: o.endpoint === undefined ? undefined : text('options.endpoint', o.endpoint),
+    heartbeatIntervalMs: integer(
+      'options.heartbeatIntervalMs',
+      o.heartbeatIntervalMs,
+      DEFAULTS.heartbeatIntervalMs,
+      100,
+      3_600_000,
+    ),
+    staleAfterIntervals: integer(
+      'options.staleAfterIntervals',
+      o.staleAfterIntervals,
+      DEFAULTS.staleAfterIntervals,
+      1,
+      1000,
+    ),
+    startTimeoutMs: integer(
+      'options.startTimeoutMs',
+      o.startTimeoutMs,
+      DEFAULTS.startTimeoutMs,
+      1,
+      3_600_000,
+    ),
+    taskTimeoutMs: integer(
+      'options.taskTimeoutMs',
+      o.taskTimeoutMs,
+      DEFAULTS.taskTimeoutMs,
+      1,
+      MAX_DELAY_MS,
+    ),
+    stopGraceMs: integer('options.stopGraceMs', o.stopGraceMs, DEFAULTS.stopGraceMs, 0, 600_000),
+    reconnectGraceMs: integer(
+      'options.reconnectGraceMs',
+      o.reconnectGraceMs,
+      DEFAULTS.reconnectGraceMs,
+      0,
+      600_000,
+    ),
+    giveUpCooldownMs,
+    giveUpMaxCooldownMs: integer(
+      'options.giveUpMaxCooldownMs',
+      o.giveUpMaxCooldownMs,
+      Math.max(DEFAULTS.giveUpMaxCooldownMs, giveUpCooldownMs),
+      giveUpCooldownMs,
+      MAX_DELAY_MS,
+    ),
+    loopLagToleranceMs: integer(
+      'options.loopLagToleranceMs',
+      o.loopLagToleranceMs,
+      DEFAULTS.loopLagToleranceMs,
+      1,
+      MAX_DELAY_MS,
+    ),
+    watchdogHeartbeats: integer(
+      'options.watchdogHeartbeats',
+      o.watchdogHeartbeats,
+      DEFAULTS.watchdogHeartbeats,
+      1,
+      1000,
+    ),
+    resourceSampler: fn('options.resourceSampler', input.resourceSampler),
+    controlKind,
+    transport: nested('options.transport', input.transport, TRANSPORT_KEYS),
+    aggregation: nested('options.aggregation', input.aggregation, AGGREGATION_KEYS),
+    balancing: nested('options.balancing', input.balancing, BALANCING_KEYS),
+    failover: nested('options.failover', input.failover, FAILOVER_KEYS),
+    clock,
+    spawn: fn('options.spawn', input.spawn),
+    onCallbackError: fn('options.onCallbackError', input.onCallbackError),
+  };
+}
