@@ -168,7 +168,7 @@ set +e
 (
   cd "$TREE"
   # stdin, stdout and stderr on files, never Unix pipes (EBADF in node:net under Wine).
-  NO_COLOR=1 VITEST_JSON=$REPORT_REL timeout --kill-after=20 "$TIMEOUT_S" \
+  DAEMONEYE_WINE=1 NO_COLOR=1 VITEST_JSON=$REPORT_REL timeout --kill-after=20 "$TIMEOUT_S" \
     "$WINE" "$NODE_EXE" node_modules/vitest/vitest.mjs run "$@" >"$LOG" 2>&1 </dev/null
 )
 rc=$?

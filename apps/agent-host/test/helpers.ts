@@ -117,6 +117,14 @@ export async function until<T>(
   }
 }
 
+/**
+ * Signals that end a process whatever its state: POSIX resumes a stopped one first (SIGCONT), so it
+ * runs its exit; Windows knows no SIGCONT (kill() throws `Unknown signal`) and stops nothing.
+ */
+export function killSignals(platform: NodeJS.Platform = process.platform): NodeJS.Signals[] {
+  return platform === 'win32' ? ['SIGKILL'] : ['SIGCONT', 'SIGKILL'];
+}
+
 /** A fresh temp dir per test, an agent list killed after each test, and a `status --json` helper. */
 export function agentTestContext(): {
   dir: () => string;
@@ -148,8 +156,7 @@ export function agentTestContext(): {
     async teardown() {
       for (const agent of agents) {
         if (agent.child.exitCode === null && agent.child.signalCode === null) {
-          agent.child.kill('SIGCONT');
-          agent.child.kill('SIGKILL');
+          for (const signal of killSignals()) agent.child.kill(signal);
         }
       }
       await Promise.all(agents.map((a) => a.exited));
