@@ -21,6 +21,8 @@
 # node_modules and turbo cache). Delete it to measure a fresh run. Environment knobs:
 #   WINDOWS_LANE_CACHE      cache folder (default .cache/windows-lane in the repo)
 #   WINDOWS_LANE_TIMEOUT_S  limit for the vitest run under Wine (default 600)
+#   WINDOWS_LANE_WORKERS    vitest workers under Wine (default 3: the slow tests wait on real
+#                           processes and timers more than they compute, even on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,6 +33,7 @@ NODE_WIN_INTEGRITY='sha512-JCwLL25UBIyiXLXUN6dfb/AMZTBtV5LUugV+DpurEn3uAM/GKm7Z/
 PNPM_VERSION=12.4.2
 CACHE=${WINDOWS_LANE_CACHE:-$ROOT/.cache/windows-lane}
 TIMEOUT_S=${WINDOWS_LANE_TIMEOUT_S:-600}
+WORKERS=${WINDOWS_LANE_WORKERS:-3}
 
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
@@ -171,7 +174,7 @@ set +e
   cd "$TREE"
   # stdin, stdout and stderr on files, never Unix pipes (EBADF in node:net under Wine).
   DAEMONEYE_WINE=1 NO_COLOR=1 VITEST_JSON=$REPORT_REL timeout --kill-after=20 "$TIMEOUT_S" \
-    "$WINE" "$NODE_EXE" node_modules/vitest/vitest.mjs run "$@" >"$LOG" 2>&1 </dev/null
+    "$WINE" "$NODE_EXE" node_modules/vitest/vitest.mjs run --maxWorkers="$WORKERS" "$@" >"$LOG" 2>&1 </dev/null
 )
 rc=$?
 set -e
