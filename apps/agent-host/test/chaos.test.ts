@@ -44,6 +44,8 @@ afterEach(async () => {
   await cleanup();
 });
 
+// Linux only: the chaos mixes SIGKILL with SIGSTOP of collectors (no SIGSTOP on Windows) and ends
+// the agent with SIGTERM (TerminateProcess on Windows).
 describe.skipIf(process.platform !== 'linux')('chaos', () => {
   it(`random collector kills and stops for ${CHAOS_MS} ms lose no task and emit every set once`, async () => {
     const random = mulberry32(SEED);

@@ -44,6 +44,8 @@ function rssKb(pid: number): Promise<number> {
   );
 }
 
+// Linux only: SIGSTOP/SIGCONT (Windows has neither), /dev/full, and stops by SIGTERM/SIGINT with a
+// clean exit (on Windows SIGTERM from another process is TerminateProcess; no handler runs).
 describe.skipIf(!linux)('faults', () => {
   it('kill -9 of the agent: collectors exit, a restarted agent replaces the stale socket', async () => {
     const first = run(['--collectors', 'procmond=1,netmond=1', '--output', join(dir, 'a.ndjson')]);

@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { resolveEndpoint } from '@daemoneye/ipc-transport';
 import type { AgentStatus, AgentSummary, EventLine, OutputLine } from '../src/agent.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -117,10 +118,44 @@ export async function until<T>(
   }
 }
 
+/** Set by scripts/windows-lane.sh: win32 under Wine, whose tasklist and netstat list nothing. */
+export const underWine = process.platform === 'win32' && process.env.DAEMONEYE_WINE === '1';
+
+/**
+ * `--collector-script` arguments for hosts without a real process table (Wine): a procmond with a
+ * fixed one. Empty elsewhere, so the real collectors run.
+ */
+export function fixedCollectorArgs(wine: boolean = underWine): string[] {
+  return wine ? ['--collector-script', `procmond=${fixture('fixed-procmond.mjs')}`] : [];
+}
+
+export const fixture = (name: string): string =>
+  fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+/**
+ * The endpoint of a test's private directory: a socket file in it on POSIX; on Windows, where pipes
+ * live in their own namespace, a pipe named after the directory (the same on every call).
+ */
+export function testEndpoint(dir: string, platform: NodeJS.Platform = process.platform): string {
+  return platform === 'win32'
+    ? `\\\\.\\pipe\\de-test-${win32.basename(dir)}`
+    : posix.join(dir, 'agent.sock');
+}
+
+/**
+ * Signals that end a process whatever its state: POSIX resumes a stopped one first (SIGCONT), so it
+ * runs its exit; Windows knows no SIGCONT (kill() throws `Unknown signal`) and stops nothing.
+ */
+export function killSignals(platform: NodeJS.Platform = process.platform): NodeJS.Signals[] {
+  return platform === 'win32' ? ['SIGKILL'] : ['SIGCONT', 'SIGKILL'];
+}
+
 /** A fresh temp dir per test, an agent list killed after each test, and a `status --json` helper. */
 export function agentTestContext(): {
   dir: () => string;
   endpoint: () => string;
+  /** The token file the agent writes for `endpoint()`. */
+  tokenPath: () => string;
   run: (args: string[], detached?: boolean) => AgentProcess;
   status: () => Promise<AgentStatus | undefined>;
   setup: () => Promise<void>;
@@ -129,10 +164,11 @@ export function agentTestContext(): {
   let dir = '';
   let cleanup: () => Promise<void> = async () => undefined;
   let agents: AgentProcess[] = [];
-  const endpoint = (): string => join(dir, 'agent.sock');
+  const endpoint = (): string => testEndpoint(dir);
   return {
     dir: () => dir,
     endpoint,
+    tokenPath: () => resolveEndpoint(endpoint()).tokenPath,
     run(args, detached = false) {
       const agent = startAgent(['--endpoint', endpoint(), ...args], detached);
       agents.push(agent);
@@ -148,8 +184,7 @@ export function agentTestContext(): {
     async teardown() {
       for (const agent of agents) {
         if (agent.child.exitCode === null && agent.child.signalCode === null) {
-          agent.child.kill('SIGCONT');
-          agent.child.kill('SIGKILL');
+          for (const signal of killSignals()) agent.child.kill(signal);
         }
       }
       await Promise.all(agents.map((a) => a.exited));

@@ -186,8 +186,9 @@ describe('Supervisor (fake processes, fake time)', () => {
     expect(last().signals).toEqual([]);
   });
 
-  it('stop(): SIGTERM, then SIGKILL after stopGraceMs; no restart', async () => {
-    const { clock, supervisor, last, events } = setup({ stopGraceMs: 2000 });
+  // Regression: this took the host's platform, so on Windows it saw an immediate SIGKILL.
+  it('POSIX stop(): SIGTERM, then SIGKILL after stopGraceMs; no restart', async () => {
+    const { clock, supervisor, last, events } = setup({ stopGraceMs: 2000, platform: 'linux' });
     supervisor.start(spec);
     supervisor.markReady('c1');
     last().honoursTerm = false;

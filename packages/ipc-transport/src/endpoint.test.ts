@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -46,7 +46,42 @@ describe('defaultEndpoint', () => {
       tmpdir: 'C:\\Temp',
     });
     expect(e.path).toBe('\\\\.\\pipe\\daemoneye-Bob_Smith-agent');
-    expect(e.tokenPath).toBe('C:\\Temp\\daemoneye-Bob_Smith\\agent.token');
+    expect(e.tokenPath).toBe('C:\\Temp\\daemoneye-Bob_Smith\\daemoneye-Bob_Smith-agent.token');
+    expect(e.dir).toBe('C:\\Temp\\daemoneye-Bob_Smith');
+  });
+  // Regression: on Windows the agent hands collectors its pipe name, and resolveEndpoint(pipe) put
+  // the token at <dir>\daemoneye-<user>-agent.token while the agent wrote <dir>\agent.token: every
+  // collector failed ERR_TOKEN_FILE and the agent ran with none.
+  it.each([
+    ['linux with XDG_RUNTIME_DIR', { ...base, env: { XDG_RUNTIME_DIR: '/run/user/1000' } }],
+    ['linux without XDG_RUNTIME_DIR', base],
+    ['darwin', { ...base, platform: 'darwin', tmpdir: '/var/folders/xy/T' }],
+    ['freebsd', { ...base, platform: 'freebsd', uid: 1001 }],
+    ['win32', { ...base, platform: 'win32', username: 'Bob Smith', tmpdir: 'C:\\Temp' }],
+  ] satisfies [string, EndpointEnvironment][])(
+    '%s: resolveEndpoint(defaultEndpoint().path) is defaultEndpoint() (collectors find the token)',
+    (_name, environment) => {
+      const endpoint = defaultEndpoint(environment);
+      expect(resolveEndpoint(endpoint.path, environment)).toEqual(endpoint);
+    },
+  );
+  it('POSIX endpoints use / on every host, Windows ones \\ (pure, whatever the host platform)', () => {
+    const linux = resolveEndpoint('/x/y/agent.sock', base);
+    expect(linux).toEqual({
+      path: '/x/y/agent.sock',
+      tokenPath: '/x/y/agent.token',
+      dir: '/x/y',
+      platform: 'linux',
+    });
+    expect(defaultEndpoint({ ...base, platform: 'darwin', tmpdir: '/T' }).tokenPath).toBe(
+      '/T/daemoneye-1000/agent.token',
+    );
+    const windows = resolveEndpoint('\\\\.\\pipe\\p', {
+      ...base,
+      platform: 'win32',
+      tmpdir: 'C:/T',
+    });
+    expect(windows.tokenPath).toBe('C:\\T\\daemoneye-alice\\p.token');
   });
   it('explicit paths put the token next to the socket', () => {
     expect(resolveEndpoint('/x/y/agent.sock', base).tokenPath).toBe('/x/y/agent.token');
@@ -77,6 +112,22 @@ describe('path length', () => {
   });
 });
 
+describe('prepareEndpointDir on win32 (no modes or owners to check there)', () => {
+  let dir = '';
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  it('only creates the token directory, even one open to others', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'de-ep-'));
+    await chmod(dir, 0o777);
+    const endpoint = { path: '\\\\.\\pipe\\x', tokenPath: join(dir, 'sub', 'x.token') };
+    await prepareEndpointDir({ ...endpoint, dir: join(dir, 'sub'), platform: 'win32' }, 4242);
+    expect((await stat(join(dir, 'sub'))).isDirectory()).toBe(true);
+  });
+});
+
+// POSIX modes and owners: Windows has neither (Node maps only the read-only attribute), so the
+// checks below cannot hold there; the win32 branch is tested above.
 describe.skipIf(process.platform === 'win32')('prepareEndpointDir', () => {
   let dir = '';
   afterEach(async () => {

@@ -1,7 +1,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { basename, dirname, join, win32 } from 'node:path';
+import { posix, win32 } from 'node:path';
 import { TransportError } from './errors.js';
 
 /** Where the agent listens and keeps its token file. */
@@ -48,50 +48,62 @@ function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]/g, '_') || 'user';
 }
 
+const PIPE_PREFIX = '\\\\.\\pipe\\';
+
+/**
+ * The Windows endpoint of a pipe name (pure, `win32` paths on any host): `\\.\pipe\<name>`, token
+ * `<tmpdir>\daemoneye-<user>\<name>.token`. The one rule for the default and for explicit names, so
+ * a collector handed the default pipe name finds the agent's token file.
+ */
+function windowsEndpoint(pipeOrName: string, environment: EndpointEnvironment): Endpoint {
+  const path = pipeOrName.startsWith(PIPE_PREFIX) ? pipeOrName : `${PIPE_PREFIX}${pipeOrName}`;
+  const name = safeName(path.slice(PIPE_PREFIX.length));
+  const dir = win32.join(environment.tmpdir, `daemoneye-${safeName(environment.username)}`);
+  return { path, tokenPath: win32.join(dir, `${name}.token`), dir, platform: environment.platform };
+}
+
+/**
+ * The POSIX endpoint of a socket path (pure, `posix` paths on any host): the token file sits next
+ * to the socket, `<dir>/<name without .sock>.token`.
+ */
+function posixEndpoint(path: string, environment: EndpointEnvironment): Endpoint {
+  const dir = posix.dirname(path);
+  const name = posix.basename(path).replace(/\.sock$/, '');
+  return { path, tokenPath: posix.join(dir, `${name}.token`), dir, platform: environment.platform };
+}
+
 /**
  * The default endpoint per platform (pure). Unix: `$XDG_RUNTIME_DIR/daemoneye/agent.sock` when
- * XDG_RUNTIME_DIR is set, else `<tmpdir>/daemoneye-<uid>/agent.sock`. Windows:
- * `\\.\pipe\daemoneye-<user>-agent`, token in `<tmpdir>\daemoneye-<user>\agent.token`.
+ * XDG_RUNTIME_DIR is set, else `<tmpdir>/daemoneye-<uid>/agent.sock`, token `agent.token` beside it.
+ * Windows: `\\.\pipe\daemoneye-<user>-agent`, token
+ * `<tmpdir>\daemoneye-<user>\daemoneye-<user>-agent.token`. Always equal to
+ * `resolveEndpoint(defaultEndpoint(environment).path, environment)`.
  */
 export function defaultEndpoint(environment: EndpointEnvironment = currentEnvironment()): Endpoint {
-  const { platform } = environment;
-  if (platform === 'win32') {
-    const user = safeName(environment.username);
-    const dir = win32.join(environment.tmpdir, `daemoneye-${user}`);
-    return {
-      path: `\\\\.\\pipe\\daemoneye-${user}-agent`,
-      tokenPath: win32.join(dir, 'agent.token'),
-      dir,
-      platform,
-    };
+  if (environment.platform === 'win32') {
+    return windowsEndpoint(`daemoneye-${safeName(environment.username)}-agent`, environment);
   }
   const runtime = environment.env.XDG_RUNTIME_DIR;
   const dir =
     runtime !== undefined && runtime !== ''
-      ? join(runtime, 'daemoneye')
-      : join(environment.tmpdir, `daemoneye-${environment.uid}`);
-  return { path: join(dir, 'agent.sock'), tokenPath: join(dir, 'agent.token'), dir, platform };
+      ? posix.join(runtime, 'daemoneye')
+      : posix.join(environment.tmpdir, `daemoneye-${environment.uid}`);
+  return posixEndpoint(posix.join(dir, 'agent.sock'), environment);
 }
 
 /**
- * The endpoint for an explicit path (e.g. `--endpoint`), or the default one. The token file sits
- * next to the socket: `<dir>/<name without .sock>.token`.
+ * The endpoint for an explicit path (e.g. `--endpoint`), or the default one. Unix: the token file
+ * sits next to the socket, `<dir>/<name without .sock>.token`. Windows: `\\.\pipe\` is prefixed
+ * unless present; token `<tmpdir>\daemoneye-<user>\<name>.token`.
  */
 export function resolveEndpoint(
   path?: string,
   environment: EndpointEnvironment = currentEnvironment(),
 ): Endpoint {
   if (path === undefined || path === '') return defaultEndpoint(environment);
-  const { platform } = environment;
-  if (platform === 'win32') {
-    const pipe = path.startsWith('\\\\.\\pipe\\') ? path : `\\\\.\\pipe\\${path}`;
-    const name = safeName(pipe.slice('\\\\.\\pipe\\'.length));
-    const dir = win32.join(environment.tmpdir, `daemoneye-${safeName(environment.username)}`);
-    return { path: pipe, tokenPath: win32.join(dir, `${name}.token`), dir, platform };
-  }
-  const dir = dirname(path);
-  const name = basename(path).replace(/\.sock$/, '');
-  return { path, tokenPath: join(dir, `${name}.token`), dir, platform };
+  return environment.platform === 'win32'
+    ? windowsEndpoint(path, environment)
+    : posixEndpoint(path, environment);
 }
 
 /** Throws `ERR_ENDPOINT_PATH_TOO_LONG` when the socket path exceeds the platform limit. */

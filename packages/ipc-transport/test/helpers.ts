@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { posix, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Broker, CollectorInfo } from '../src/index.js';
 
@@ -78,6 +79,20 @@ export function spawnFixture(name: string, env: Record<string, string>): Child {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Child(child);
+}
+
+/** Set by scripts/windows-lane.sh: win32 under Wine, which differs from Windows in a few places. */
+export const underWine = process.platform === 'win32' && process.env.DAEMONEYE_WINE === '1';
+
+/**
+ * The endpoint of a test's private directory: a socket file in it on POSIX; on Windows, where pipes
+ * live in their own namespace, a pipe named after the directory. Derived from `dir` alone, so every
+ * call in one test gives the same endpoint and two tests never share one.
+ */
+export function testEndpoint(dir: string, platform: NodeJS.Platform = process.platform): string {
+  return platform === 'win32'
+    ? `\\\\.\\pipe\\de-test-${win32.basename(dir)}`
+    : posix.join(dir, 'agent.sock');
 }
 
 /** Resolves when `id` is connected to `broker` (at once if it already is). */

@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir, until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Broker, CollectorClient, type TransportError } from '../src/index.js';
+import { Broker, CollectorClient, resolveEndpoint, type TransportError } from '../src/index.js';
+import { testEndpoint } from './helpers.js';
 
 const posix = process.platform !== 'win32';
 let dir = '';
@@ -18,19 +19,21 @@ afterEach(async () => {
   await cleanup();
 });
 
-describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, real socket)', () => {
+describe('lifecycle edge cases (in-process broker and client, real socket)', () => {
   it('close() during listen() leaves no listener and no files (regression)', async () => {
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const broker = new Broker({ endpoint: testEndpoint(dir) });
     const listening = broker.listen();
     const closing = broker.close();
     await expect(listening).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
     await closing;
-    await expect(stat(join(dir, 'agent.sock'))).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(stat(join(dir, 'agent.token'))).rejects.toMatchObject({ code: 'ENOENT' });
+    if (posix) await expect(stat(testEndpoint(dir))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(resolveEndpoint(testEndpoint(dir)).tokenPath)).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
   });
 
   it('a second concurrent listen() is refused', async () => {
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const broker = new Broker({ endpoint: testEndpoint(dir) });
     closers.push(() => broker.close());
     const first = broker.listen();
     await expect(broker.listen()).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
@@ -39,14 +42,14 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
   });
 
   it('a throwing or junk metrics callback does not stop heartbeats (regression)', async () => {
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock'), heartbeatIntervalMs: 100 });
+    const broker = new Broker({ endpoint: testEndpoint(dir), heartbeatIntervalMs: 100 });
     closers.push(() => broker.close());
     await broker.listen();
     let calls = 0;
     const errors: TransportError[] = [];
     const client = new CollectorClient({
       onCallbackError: (error) => errors.push(error),
-      endpoint: join(dir, 'agent.sock'),
+      endpoint: testEndpoint(dir),
       collectorId: 'c-1',
       kind: 'test',
       metrics: () => {
@@ -79,11 +82,11 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
   });
 
   it('close() during a handshake drops the attempt; subscribe() after close() rejects', async () => {
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock'), handshakeTimeoutMs: 60_000 });
+    const broker = new Broker({ endpoint: testEndpoint(dir), handshakeTimeoutMs: 60_000 });
     closers.push(() => broker.close());
     await broker.listen();
     const client = new CollectorClient({
-      endpoint: join(dir, 'agent.sock'),
+      endpoint: testEndpoint(dir),
       collectorId: 'c-1',
       kind: 'test',
       token: new Uint8Array(32),
@@ -98,11 +101,11 @@ describe.skipIf(!posix)('lifecycle edge cases (in-process broker and client, rea
   });
 
   it('refuses tasks past maxBufferedTasks out loud (a final error result) and counts them', async () => {
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const broker = new Broker({ endpoint: testEndpoint(dir) });
     closers.push(() => broker.close());
     await broker.listen();
     const client = new CollectorClient({
-      endpoint: join(dir, 'agent.sock'),
+      endpoint: testEndpoint(dir),
       collectorId: 'c-1',
       kind: 'test',
       maxBufferedTasks: 2,

@@ -18,10 +18,13 @@ export interface ProcessInfo {
   startTime: string;
 }
 
-/** Which enumeration a platform uses: one small function per difference. */
-export function processSource(platform: NodeJS.Platform): 'procfs' | 'ps' | 'tasklist' {
+/**
+ * Which enumeration a platform uses: one small function per difference. Windows: PowerShell's
+ * `Get-CimInstance Win32_Process` (paths and parent pids), `tasklist` when that gives nothing.
+ */
+export function processSource(platform: NodeJS.Platform): 'procfs' | 'ps' | 'cim' {
   if (platform === 'linux' || platform === 'android') return 'procfs';
-  if (platform === 'win32') return 'tasklist';
+  if (platform === 'win32') return 'cim';
   return 'ps'; // darwin, freebsd, openbsd, ...
 }
 
@@ -137,6 +140,116 @@ export function parseTasklistCsv(text: string): ProcessInfo[] {
   return out;
 }
 
+/**
+ * The PowerShell script for Windows: UTF-8 output without a BOM (the console code page would mangle
+ * names otherwise), always a JSON array (`-InputObject @(...)`), dates as UTC ISO strings.
+ */
+export const CIM_PROCESS_SCRIPT = [
+  '[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false',
+  "$p = Get-CimInstance Win32_Process | Select-Object ProcessId,ParentProcessId,Name,ExecutablePath,CommandLine,WorkingSetSize,@{Name='CreationDate';Expression={if ($_.CreationDate) { $_.CreationDate.ToUniversalTime().ToString('o') } else { '' }}}",
+  'ConvertTo-Json -Compress -Depth 2 -InputObject @($p)',
+].join('; ');
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function integer(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** A CIM date as PowerShell 5.1 serialises a bare DateTime (`/Date(ms)/`), or an ISO string. */
+function cimDate(value: unknown): string {
+  const raw = text(value);
+  const legacy = /^\/Date\((-?\d+)\)\/$/.exec(raw);
+  if (legacy?.[1] === undefined) return raw;
+  const date = new Date(Number(legacy[1]));
+  return Number.isFinite(date.getTime()) ? date.toISOString() : raw;
+}
+
+/**
+ * Parses `Get-CimInstance Win32_Process | Select-Object ... | ConvertTo-Json` output (Windows):
+ * an array, or a single object when there is one process; a leading BOM is ignored. Rows without a
+ * numeric ProcessId are skipped; anything that is not JSON throws (the caller falls back).
+ */
+export function parseCimProcessJson(output: string): ProcessInfo[] {
+  const body = output.trim(); // trim() also drops a BOM (U+FEFF)
+  if (body === '') return [];
+  const parsed: unknown = JSON.parse(body);
+  const rows = Array.isArray(parsed) ? parsed : [parsed];
+  const out: ProcessInfo[] = [];
+  for (const row of rows) {
+    if (!isRecord(row)) continue;
+    const pid = integer(row.ProcessId);
+    if (pid === undefined) continue;
+    const name = text(row.Name);
+    const commandLine = text(row.CommandLine);
+    out.push({
+      pid,
+      ppid: integer(row.ParentProcessId) ?? -1,
+      name,
+      commandLine: commandLine || name,
+      executable: text(row.ExecutablePath),
+      uid: -1,
+      rssBytes: integer(row.WorkingSetSize) ?? 0,
+      startTime: cimDate(row.CreationDate),
+    });
+  }
+  return out;
+}
+
+/**
+ * Decodes a Windows tool's output, forced to UTF-8 (PowerShell's OutputEncoding, `chcp 65001`);
+ * a BOM is dropped, invalid bytes become U+FFFD.
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+async function runWindows(command: string, args: string[]): Promise<string> {
+  const { stdout } = await run(command, args, {
+    encoding: 'buffer',
+    maxBuffer: 64 * 1024 * 1024,
+    windowsHide: true,
+    timeout: 60_000,
+  });
+  return decodeUtf8(stdout);
+}
+
+/**
+ * Windows: CIM through PowerShell first; `tasklist` (no paths, no parent pids) when PowerShell is
+ * missing, fails or lists nothing (a real system always has processes; Wine's PowerShell is a stub).
+ */
+async function listWindows(): Promise<ProcessInfo[]> {
+  try {
+    const output = await runWindows('powershell.exe', [
+      '-NoProfile',
+      '-NonInteractive',
+      '-ExecutionPolicy',
+      'Bypass',
+      // Base64 of UTF-16LE: no quoting rules of cmd, Node or PowerShell apply to the script.
+      '-EncodedCommand',
+      Buffer.from(CIM_PROCESS_SCRIPT, 'utf16le').toString('base64'),
+    ]);
+    const list = parseCimProcessJson(output);
+    if (list.length > 0) return list;
+  } catch {
+    // Fall through to tasklist.
+  }
+  // chcp 65001: tasklist writes in the console code page (OEM), which TextDecoder cannot decode.
+  const output = await runWindows('cmd.exe', [
+    '/d',
+    '/s',
+    '/c',
+    'chcp 65001 >NUL && tasklist /fo csv /nh',
+  ]);
+  return parseTasklistCsv(output);
+}
+
 /** Enumerates the real processes of this machine. */
 export async function listProcesses(
   platform: NodeJS.Platform = process.platform,
@@ -144,13 +257,8 @@ export async function listProcesses(
   switch (processSource(platform)) {
     case 'procfs':
       return listProcfs();
-    case 'tasklist': {
-      const { stdout } = await run('tasklist', ['/fo', 'csv', '/nh'], {
-        maxBuffer: 32 * 1024 * 1024,
-        windowsHide: true,
-      });
-      return parseTasklistCsv(stdout);
-    }
+    case 'cim':
+      return listWindows();
     case 'ps': {
       const { stdout } = await run('ps', ['-axo', 'pid=,ppid=,uid=,rss=,lstart=,comm=,args='], {
         maxBuffer: 32 * 1024 * 1024,
