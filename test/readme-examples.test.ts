@@ -23,7 +23,7 @@ interface Example {
 }
 
 /** The fenced ```ts blocks of one Markdown text, with the line each starts on (1-based). */
-export function extractExamples(
+function extractExamples(
   markdown: string,
 ): { line: number; runnable: boolean; code: string }[] {
   const found: { line: number; runnable: boolean; code: string }[] = [];
