@@ -23,9 +23,7 @@ interface Example {
 }
 
 /** The fenced ```ts blocks of one Markdown text, with the line each starts on (1-based). */
-function extractExamples(
-  markdown: string,
-): { line: number; runnable: boolean; code: string }[] {
+function extractExamples(markdown: string): { line: number; runnable: boolean; code: string }[] {
   const found: { line: number; runnable: boolean; code: string }[] = [];
   const lines = markdown.split('\n');
   for (let i = 0; i < lines.length; i++) {
