@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mulberry32 } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentStatus, OutputLine } from '../src/agent.js';
 import {
@@ -15,17 +16,6 @@ import {
 /** About 8 s in CI; set CHAOS_MS=60000 (or more) for a long run by hand. */
 const CHAOS_MS = Number(process.env.CHAOS_MS ?? 8000);
 const SEED = Number(process.env.CHAOS_SEED ?? 20261129);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => undefined;

@@ -1,10 +1,14 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, posix, win32 } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { posix, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { resolveEndpoint } from '@daemoneye/ipc-transport';
+import {
+  tempDir as makeTempDir,
+  type TempDir,
+  until as untilDeadline,
+} from '@daemoneye/test-utils';
 import type { AgentStatus, AgentSummary, EventLine, OutputLine } from '../src/agent.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -89,9 +93,9 @@ export async function cli(
   }
 }
 
-export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'de-agent-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+/** A private temp dir for one test (test-utils' `tempDir`, named for the agent tests). */
+export function tempDir(): Promise<TempDir> {
+  return makeTempDir('de-agent-');
 }
 
 export function alive(pid: number): boolean {
@@ -103,19 +107,15 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Polls `check` until it returns a value or `timeoutMs` passes. */
-export async function until<T>(
-  check: () => Promise<T | undefined> | T | undefined,
+/**
+ * test-utils' `until` with the agent tests' deadline: 20 s by default (real agent and collector
+ * processes on a loaded machine), polling every 100 ms.
+ */
+export function until<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 20_000,
-  everyMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return untilDeadline(check, { timeoutMs, everyMs: 100 });
 }
 
 /** Set by scripts/windows-lane.sh: win32 under Wine, whose tasklist and netstat list nothing. */

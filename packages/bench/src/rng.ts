@@ -1,14 +1,11 @@
-/** A seeded uniform random source in [0, 1) (mulberry32): the same seed gives the same stream. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '@daemoneye/test-utils';
+
+/**
+ * A seeded uniform random source in [0, 1): the same seed gives the same stream. The bench needs
+ * it at run time (seeded scenarios), and takes the one mulberry32 of `@daemoneye/test-utils`
+ * (private, like the bench) instead of a copy of it.
+ */
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /** An integer in [0, n) from a random source. */
 export function randomInt(random: () => number, n: number): number {

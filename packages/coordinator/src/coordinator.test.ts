@@ -1,6 +1,6 @@
+import { FakeClock } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fakeContext } from '../test/helpers/fake-peers.js';
-import { StallClock } from '../test/helpers/stall-clock.js';
 import { type AggregatedResult, type CoordinatorMessage, isCoordinatorError } from './index.js';
 
 const posix = process.platform !== 'win32';
@@ -251,7 +251,7 @@ describe.skipIf(!posix)('failure reactions on fake time', () => {
   });
 
   it('the agent’s own stall is not the collector’s fault: the stale verdict is forgiven', async () => {
-    const clock = new StallClock();
+    const clock = new FakeClock(1000);
     const c = ctx.make(['p1'], { heartbeatIntervalMs: 1000, loopLagToleranceMs: 1000, clock });
     const forgiven: number[] = [];
     const killed: string[] = [];
@@ -270,7 +270,7 @@ describe.skipIf(!posix)('failure reactions on fake time', () => {
 
   it('forgiven once only: a collector still silent after the stall is failed at its next deadline', async () => {
     ctx.peers.modes.set('p1', 'mute');
-    const clock = new StallClock();
+    const clock = new FakeClock(1000);
     const c = ctx.make(['p1'], { heartbeatIntervalMs: 1000, clock });
     const failed: string[] = [];
     c.on('collector-failed', (e) => failed.push(e.reason));
@@ -287,7 +287,7 @@ describe.skipIf(!posix)('failure reactions on fake time', () => {
   });
 
   it('without a stall the same silence is the collector’s: failed stale (regression guard of the above)', async () => {
-    const clock = new StallClock();
+    const clock = new FakeClock(1000);
     const c = ctx.make(['p1'], { heartbeatIntervalMs: 1000, clock });
     const failed: string[] = [];
     c.on('collector-failed', (e) => failed.push(e.reason));

@@ -63,6 +63,14 @@ export class FakeClock {
     this.#now = target;
   }
 
+  /**
+   * Moves time forward by `ms` without firing anything, as when the event loop is blocked; the next
+   * `advance` (even `advance(0)`) fires every overdue timer late, earliest first.
+   */
+  stall(ms: number): void {
+    this.#now += Math.max(0, ms);
+  }
+
   /** Moves time to an absolute value (never backwards). */
   advanceTo(time: number): void {
     this.advance(Math.max(0, time - this.#now));
