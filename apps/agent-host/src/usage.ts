@@ -24,6 +24,8 @@ Options:
   --output FILE|-              NDJSON destination (default: stdout when it is not a TTY)
   --log-level LEVEL            error | warn | info | debug (default info; warn with the live table)
   -h, --help                   show this help
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 no collector could start, 130 forced.
 `;
 
 export const STATUS_USAGE = `Usage: daemoneye-agent status [options]
@@ -56,6 +58,10 @@ Commands:
   stop     ask a running agent to stop gracefully
 
 Run 'daemoneye-agent <command> --help' for the options of a command.
-Exit codes: 0 ok, 1 runtime failure, 2 bad command line, 3 no collector of a kind left (--on-give-up exit),
-130 forced by a second signal.
+Exit codes:
+  0    ok (also when stdout is closed by its reader, e.g. '| head -1')
+  1    runtime failure
+  2    bad command line or config file (usage), a collector command that does not exist
+  3    no collector could start, or none of a kind is left with --on-give-up exit
+  130  forced by a second signal
 `;
