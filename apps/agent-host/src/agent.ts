@@ -174,6 +174,11 @@ export class Agent {
     }
   }
 
+  /** True once a stop was asked for (signal, `stop`, broken output). */
+  get stopRequested(): boolean {
+    return this.#stopping.signal.aborted;
+  }
+
   /** Stops scheduling new rounds; the round in flight still finishes or times out. */
   requestStop(): void {
     this.#stopping.abort();

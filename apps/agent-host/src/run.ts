@@ -124,7 +124,7 @@ export async function run(args: RunArgs): Promise<number> {
   let code = 0;
   try {
     const report = await current.start();
-    if (report.ready.length === 0 && report.missing.length > 0) {
+    if (report.ready.length === 0 && report.missing.length > 0 && !current.stopRequested) {
       log.error(`no collector could start (${report.missing.join(', ')}): stopping`);
       code = EXIT_NO_COLLECTOR;
     } else {

@@ -20,7 +20,8 @@ Options:
   --watch-interval MS          procmond diffs the process table this often between rounds and
                                publishes events.process.lifecycle; 0 = off (default 1000)
   --on-give-up retry|exit      a collector given up on: retry after a cool-down, or exit 3 when no
-                               collector of its kind is left (default retry)
+                               collector of its kind is left (default retry); when no collector
+                               could start at all the agent exits 3 either way
   --output FILE|-              NDJSON destination (default: stdout when it is not a TTY)
   --log-level LEVEL            error | warn | info | debug (default info; warn with the live table)
   -h, --help                   show this help
