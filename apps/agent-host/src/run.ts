@@ -91,7 +91,10 @@ export async function run(args: RunArgs): Promise<number> {
   };
   for (const signal of stopSignals()) process.on(signal, onSignal);
   // A bug anywhere must still leave no socket or token file behind.
+  let crashed = false;
   const onCrash = (error: unknown): void => {
+    if (crashed) return;
+    crashed = true;
     log.error(
       `agent crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
     );
@@ -118,7 +121,7 @@ export async function run(args: RunArgs): Promise<number> {
     c.on('collector-given-up', (e) => shown.mark(e.id, 'given-up'));
   }
   if (discarded) {
-    log.warn('results are DISCARDED: use --output FILE to keep them');
+    log.warn('results DISCARDED: use --output FILE to keep them');
   }
   const started = performance.now();
   let code = 0;
