@@ -143,13 +143,14 @@ export class Agent {
   }
 
   /** Listens, starts the collectors and waits until each said Hello (or its start timeout passed). */
-  async start(): Promise<void> {
+  async start(): Promise<{ ready: readonly string[]; missing: readonly string[] }> {
     const report = await this.coordinator.start({ signal: this.#stopping.signal });
     if (report.missing.length > 0) {
       this.#log.warn(
         `${report.missing.length} collector(s) did not connect in time (${report.missing.join(', ')}); going on without them`,
       );
     }
+    return report;
   }
 
   /** Runs rounds until `rounds` were tried or {@link requestStop} is called. */
@@ -171,6 +172,11 @@ export class Agent {
       if (rounds !== 0 && n === rounds) break;
       await sleep(intervalMs, signal);
     }
+  }
+
+  /** True once a stop was asked for (signal, `stop`, broken output). */
+  get stopRequested(): boolean {
+    return this.#stopping.signal.aborted;
   }
 
   /** Stops scheduling new rounds; the round in flight still finishes or times out. */

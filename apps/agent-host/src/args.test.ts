@@ -87,6 +87,55 @@ describe('run flags', () => {
     expect(() => parseCollectors('procmond=1,procmond=2')).toThrow(/twice/);
     expect(() => parseCollectors('procmond=65')).toThrow(/0\.\.64/);
   });
+
+  it.each([
+    ['procmond', '--collectors: expected KIND=COUNT[,KIND=COUNT], got "procmond"'],
+    ['procmond=', '--collectors: expected KIND=COUNT[,KIND=COUNT], got "procmond="'],
+    ['=2', '--collectors: expected KIND=COUNT[,KIND=COUNT], got "=2"'],
+    ['procmond=1=2', '--collectors: expected KIND=COUNT[,KIND=COUNT], got "procmond=1=2"'],
+    [
+      'procmond=x',
+      '--collectors: the count of procmond must be a whole number in 0..64, got "x"; expected KIND=COUNT[,KIND=COUNT], got "procmond=x"',
+    ],
+    [
+      'procmond=-1',
+      '--collectors: the count of procmond must be a whole number in 0..64, got "-1"; expected KIND=COUNT[,KIND=COUNT], got "procmond=-1"',
+    ],
+    [
+      'Proc=1',
+      '--collectors: kind must be 1..64 of [a-z0-9_-], got "Proc"; expected KIND=COUNT[,KIND=COUNT], got "Proc=1"',
+    ],
+    [
+      'procmond=1,procmond=2',
+      '--collectors: procmond given twice; expected KIND=COUNT[,KIND=COUNT], got "procmond=1,procmond=2"',
+    ],
+  ])('--collectors %j names the expected form', (text, message) => {
+    expect(() => parseCollectors(text)).toThrow(new UsageError(message));
+  });
+
+  it.each([
+    [['--interval', '-5'], '--interval must be a whole number >= 0, got -5'],
+    [['--interval=-5'], '--interval must be a whole number >= 0, got -5'],
+    [
+      ['--heartbeat-interval', '-100'],
+      '--heartbeat-interval must be a whole number >= 100, got -100',
+    ],
+    [['--heartbeat-interval', '99'], '--heartbeat-interval must be a whole number >= 100, got 99'],
+    [['--interval', '5x'], '--interval must be a whole number >= 0, got "5x"'],
+    [['--interval', '-1.5'], '--interval must be a whole number >= 0, got "-1.5"'],
+    [['--interval', ''], '--interval must be a whole number >= 0, got ""'],
+    [['--rounds', '1000000001'], '--rounds must be a whole number <= 1000000000, got 1000000001'],
+    [['--collector-script', 'procmond'], '--collector-script: expected KIND=PATH, got "procmond"'],
+    [['--collector-command', 'x'], '--collector-command: expected KIND=CMD, got "x"'],
+  ])('%j: the project own message, never Node "ambiguous"', (argv, message) => {
+    expect(() => parseRunArgs(argv)).toThrow(new UsageError(message));
+  });
+
+  it('a negative value of --timeout of status is answered too', () => {
+    expect(() => parseStatusArgs(['--timeout', '-3'])).toThrow(
+      new UsageError('--timeout must be a whole number >= 1, got -3'),
+    );
+  });
 });
 
 describe('status flags', () => {
@@ -216,5 +265,29 @@ describe('collector commands are checked before start', () => {
       checkCommands([{ kind: 'procmond', count: 1, command: ['/nonexistent/collector'] }]),
     ).toThrow(UsageError);
     expect(() => checkCommands([{ kind: 'procmond', count: 1 }])).not.toThrow();
+  });
+
+  it('refuses a Node.js collector script that is not a file', async () => {
+    const { checkCommands } = await import('./commands.js');
+    const { dir, cleanup } = await tempDir();
+    try {
+      for (const script of ['/nonexistent/collector.js', dir]) {
+        expect(() =>
+          checkCommands([{ kind: 'procmond', count: 1, command: [process.execPath, script] }]),
+        ).toThrow(
+          `the procmond collector script ${JSON.stringify(script)} does not exist or is not a file`,
+        );
+      }
+      const file = `${dir}/c.mjs`;
+      writeFileSync(file, '');
+      expect(() =>
+        checkCommands([{ kind: 'procmond', count: 1, command: ['node', file] }]),
+      ).not.toThrow();
+      expect(() =>
+        checkCommands([{ kind: 'procmond', count: 1, command: ['node', '--inspect', file] }]),
+      ).not.toThrow();
+    } finally {
+      await cleanup();
+    }
   });
 });

@@ -50,16 +50,49 @@ function integer(
   max: number,
 ): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value))
-    throw new UsageError(`--${name} must be a whole number, got "${value}"`);
-  const n = Number(value);
-  if (n < min || n > max) throw new UsageError(`--${name} must be in ${min}..${max}, got ${n}`);
+  const trimmed = value.trim();
+  if (!/^[-+]?\d+$/.test(trimmed))
+    throw new UsageError(`--${name} must be a whole number >= ${min}, got "${value}"`);
+  const n = Number(trimmed);
+  if (n < min) throw new UsageError(`--${name} must be a whole number >= ${min}, got ${n}`);
+  if (n > max) throw new UsageError(`--${name} must be a whole number <= ${max}, got ${n}`);
   return n;
+}
+
+/**
+ * `--interval -5` becomes `--interval=-5`: a value that looks like a negative number is the value of
+ * the string option before it (Node's parser would call it ambiguous), so the range check answers.
+ */
+function joinNegativeValues(
+  argv: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    if (
+      name !== undefined &&
+      options[name]?.type === 'string' &&
+      next !== undefined &&
+      /^-[\d.]/.test(next)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Values {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
+    return parseArgs({
+      args: joinNegativeValues(argv, options),
+      options,
+      allowPositionals: false,
+      strict: true,
+    }).values;
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
@@ -83,8 +116,13 @@ function pairs(flag: string, entries: string[], form: string): [string, string][
     const kind = entry.slice(0, at);
     const value = entry.slice(at + 1);
     if (at <= 0 || value.trim() === '')
-      throw new UsageError(`--${flag} must be ${form}, got "${entry}"`);
-    return [checkKind(`--${flag}`, kind), value];
+      throw new UsageError(`--${flag}: expected ${form}, got "${entry}"`);
+    try {
+      return [checkKind(`--${flag}`, kind), value];
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new UsageError(`${message}; expected ${form}, got "${entry}"`);
+    }
   });
 }
 

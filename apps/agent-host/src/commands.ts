@@ -1,6 +1,14 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { basename, delimiter, isAbsolute, join } from 'node:path';
 import { type CollectorPlan, UsageError } from './settings.js';
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
 
 function executable(path: string): boolean {
   try {
@@ -39,6 +47,14 @@ export function checkCommands(plans: readonly CollectorPlan[]): void {
     if (resolveCommand(command) === undefined) {
       throw new UsageError(
         `the ${plan.kind} collector command ${JSON.stringify(command)} does not exist or is not executable`,
+      );
+    }
+    // A Node.js collector (--collector-script): its script must be a file, or it crash-loops.
+    const script = plan.command?.[1];
+    const node = command === process.execPath || /^node(\.exe)?$/i.test(basename(command));
+    if (node && script !== undefined && !script.startsWith('-') && !isFile(script)) {
+      throw new UsageError(
+        `the ${plan.kind} collector script ${JSON.stringify(script)} does not exist or is not a file`,
       );
     }
   }

@@ -46,7 +46,7 @@ export async function requestAgent(
       });
     }
     const detail = error instanceof Error ? error.message : String(error);
-    throw new ControlError(`no agent answers at ${where}: ${detail}`, { cause: error });
+    throw new ControlError(`no agent is running at ${where} (${detail})`, { cause: error });
   }
   try {
     const answer = new Promise<unknown>((resolve, reject) => {

@@ -1,12 +1,12 @@
 import { isTransportError } from '@daemoneye/ipc-transport';
-import { Agent } from './agent.js';
+import { Agent, EXIT_NO_COLLECTOR } from './agent.js';
 import type { RunArgs } from './args.js';
 import { checkCommands } from './commands.js';
 import { createLogger } from './log.js';
 import { nullSink, openFileSink, type Sink, stdoutSink } from './output.js';
 import { LiveTable } from './table.js';
 
-/** Exit codes: 0 ok, 1 runtime failure, 130 forced by a second signal (3: see EXIT_NO_COLLECTOR). */
+/** Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 no collector (EXIT_NO_COLLECTOR), 130 forced. */
 const EXIT_FAILURE = 1;
 const EXIT_FORCED = 130;
 
@@ -17,16 +17,40 @@ function stopSignals(): NodeJS.Signals[] {
     : ['SIGINT', 'SIGTERM', 'SIGHUP'];
 }
 
+function isBrokenPipe(error: Error): boolean {
+  return 'code' in error && (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED');
+}
+
 /** `daemoneye-agent run`: the agent with its sink, live table, signals and exit summary. */
 export async function run(args: RunArgs): Promise<number> {
   checkCommands(args.collectors);
   const table = process.stdout.isTTY === true && args.output !== '-';
-  const log = createLogger(args.logLevel ?? (table ? 'warn' : 'info'));
+  const discarded = table && args.output === undefined;
+  let live: LiveTable | undefined;
+  // A closed stderr (`2>&1 | head`) must not kill the agent before it removed its files: the
+  // log lines are dropped from then on.
+  let stderrOpen = true;
+  process.stderr.on('error', () => {
+    stderrOpen = false;
+  });
+  const toStderr = (text: string): void => {
+    if (stderrOpen) process.stderr.write(text);
+  };
+  const log = createLogger(args.logLevel ?? (table ? 'warn' : 'info'), (line) => {
+    // On one terminal the log lines go above the live table and stay there.
+    if (live !== undefined && process.stderr.isTTY === true) live.print(line, toStderr);
+    else toStderr(line);
+  });
   let failure: Error | undefined;
   let agent: Agent | undefined;
   const onOutputError = (error: Error): void => {
-    failure = error;
-    log.error(`cannot write output: ${error.message}; stopping`);
+    if (isBrokenPipe(error) && args.output === undefined) {
+      // `daemoneye-agent run | head -1`: the reader is done; stop cleanly, exit 0.
+      log.info('stdout was closed: stopping');
+    } else {
+      failure = error;
+      log.error(`cannot write output: ${error.message}; stopping`);
+    }
     agent?.requestStop();
   };
   let sink: Sink;
@@ -47,6 +71,11 @@ export async function run(args: RunArgs): Promise<number> {
 
   agent = new Agent({ ...args, sink, log });
   const current = agent;
+  /** Ends the process after a bounded shutdown that still removes the socket and token files. */
+  const exitAfterShutdown = (code: number): void => {
+    const giveUp = new Promise((resolve) => setTimeout(resolve, 2000).unref());
+    void Promise.race([current.shutdown(), giveUp]).finally(() => process.exit(code));
+  };
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -56,31 +85,66 @@ export async function run(args: RunArgs): Promise<number> {
       return;
     }
     log.warn(`${signal} again: forcing shutdown`);
+    // The collectors are dead now, so shutdown finishes fast; it still removes the endpoint files.
     current.forceKill();
-    // The collectors are dead now, so shutdown finishes fast; it still removes the socket and
-    // token files. Give it a moment, never forever.
-    const giveUp = new Promise((resolve) => setTimeout(resolve, 2000).unref());
-    void Promise.race([current.shutdown(), giveUp]).finally(() => process.exit(EXIT_FORCED));
+    exitAfterShutdown(EXIT_FORCED);
   };
   for (const signal of stopSignals()) process.on(signal, onSignal);
+  // A bug anywhere must still leave no socket or token file behind.
+  let crashed = false;
+  const onCrash = (error: unknown): void => {
+    if (crashed) return;
+    crashed = true;
+    log.error(
+      `agent crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    exitAfterShutdown(EXIT_FAILURE);
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
 
-  const live = table ? new LiveTable(process.stdout, () => current.status()) : undefined;
+  if (table) {
+    const where = discarded
+      ? 'results DISCARDED (no --output)'
+      : `results to ${args.output ?? '-'}`;
+    live = new LiveTable(
+      process.stdout,
+      () => current.status(),
+      `daemoneye-agent: ${where} (Ctrl-C to stop)`,
+    );
+    const c = current.coordinator;
+    const shown = live;
+    c.on('collector-failed', (e) => shown.mark(e.id, 'failed'));
+    c.on('collector-exited', (e) => shown.mark(e.id, 'exited'));
+    c.on('collector-killed', (e) => shown.mark(e.id, 'killed'));
+    c.on('restart-scheduled', (e) => shown.mark(e.id, 'restarting'));
+    c.on('collector-given-up', (e) => shown.mark(e.id, 'given-up'));
+  }
+  if (discarded) {
+    log.warn('results DISCARDED: use --output FILE to keep them');
+  }
   const started = performance.now();
+  let code = 0;
   try {
-    await current.start();
-    live?.start();
-    await current.run();
+    const report = await current.start();
+    if (report.ready.length === 0 && report.missing.length > 0 && !current.stopRequested) {
+      log.error(`no collector could start (${report.missing.join(', ')}): stopping`);
+      code = EXIT_NO_COLLECTOR;
+    } else {
+      live?.start();
+      await current.run();
+    }
   } catch (error) {
     failure = error instanceof Error ? error : new Error(String(error));
-    const code = isTransportError(failure) ? `${failure.code}: ` : '';
-    log.error(`agent failed: ${code}${failure.message}`);
+    const detail = isTransportError(failure) ? `${failure.code}: ` : '';
+    log.error(`agent failed: ${detail}${failure.message}`);
   } finally {
     live?.stop();
     await current.shutdown();
     await sink.close();
   }
   const summary = { ...current.summary(), durationMs: Math.round(performance.now() - started) };
-  process.stderr.write(`daemoneye-agent summary ${JSON.stringify(summary)}\n`);
+  toStderr(`daemoneye-agent summary ${JSON.stringify(summary)}\n`);
   if (failure) return EXIT_FAILURE;
-  return current.exitCode ?? 0;
+  return code || (current.exitCode ?? 0);
 }

@@ -58,24 +58,25 @@ export function checkKind(where: string, kind: string): string {
   return kind;
 }
 
-/** Parses `procmond=2,netmond=1`. */
+/** The form `--collectors` takes, quoted in each of its errors. */
+export const COLLECTORS_FORM = 'KIND=COUNT[,KIND=COUNT]';
+
+/** Parses `procmond=2,netmond=1`; every error names the expected form and the text given. */
 export function parseCollectors(text: string): CollectorPlan[] {
+  const fail = (what: string): never => {
+    throw new UsageError(`--collectors: ${what}expected ${COLLECTORS_FORM}, got "${text}"`);
+  };
   const out: CollectorPlan[] = [];
   for (const part of text.split(',')) {
     const [kind = '', countText = '', ...extra] = part.trim().split('=');
-    if (kind === '' || countText === '' || extra.length > 0) {
-      throw new UsageError(`--collectors must be KIND=COUNT[,KIND=COUNT], got "${text}"`);
-    }
-    checkKind('--collectors', kind);
-    if (out.some((c) => c.kind === kind)) throw new UsageError(`--collectors: ${kind} given twice`);
-    if (!/^\d+$/.test(countText)) {
-      throw new UsageError(`--collectors ${kind} must be a whole number, got "${countText}"`);
-    }
+    if (kind === '' || countText === '' || extra.length > 0) fail('');
+    if (!KIND.test(kind)) fail(`kind must be 1..64 of [a-z0-9_-], got "${kind}"; `);
+    if (out.some((c) => c.kind === kind)) fail(`${kind} given twice; `);
     const count = Number(countText);
-    if (count > 64) throw new UsageError(`--collectors ${kind} must be in 0..64, got ${count}`);
+    if (!/^\d+$/.test(countText) || count > 64)
+      fail(`the count of ${kind} must be a whole number in 0..64, got "${countText}"; `);
     out.push({ kind, count });
   }
-  if (out.every((c) => c.count === 0))
-    throw new UsageError('--collectors: at least one collector is needed');
+  if (out.every((c) => c.count === 0)) fail('at least one collector is needed (a COUNT >= 1); ');
   return out;
 }

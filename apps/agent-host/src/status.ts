@@ -55,44 +55,73 @@ function cell(value: string | number | null, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 }
 
-/** Renders the collectors and counters as a plain-text table. */
-export function formatStatus(status: AgentStatus): string {
-  const header = [
-    'ID',
-    'KIND',
-    'PID',
-    'STATE',
-    'ACTIVE',
-    'QUEUE',
-    'SCORE',
-    'RESTARTS',
-    'RESULTS',
-    'HEARTBEAT',
+/** Widest line {@link formatStatus} writes for ordinary values: the table fits 80 columns. */
+export const STATUS_WIDTH = 79;
+
+/** The legend printed under the table (one line). */
+export const STATUS_LEGEND =
+  'SCORE*: higher gets more tasks · HB: age of the last heartbeat · *: as reported';
+
+/** A heartbeat age as `0.4s`, `12s`, `5m`. */
+function age(ms: number | null): string | null {
+  if (ms === null) return null;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  if (ms < 600_000) return `${Math.round(ms / 1000)}s`;
+  return `${Math.round(ms / 60_000)}m`;
+}
+
+const COLUMNS: [string, number][] = [
+  ['ID', 11],
+  ['PID', 7],
+  ['STATE', 10],
+  ['ACTIVE', 6],
+  ['QUEUE*', 6],
+  ['SCORE*', 6],
+  ['RESTARTS', 8],
+  ['RESULTS', 7],
+  ['HB', 5],
+];
+
+/**
+ * Renders the collectors and counters as a plain-text table, at most {@link STATUS_WIDTH} columns.
+ * ACTIVE is the agent's own count of tasks on the collector; QUEUE* and SCORE* come from (or are
+ * derived from) its last heartbeat. `states` overrides the STATE shown (a recent failure).
+ */
+export function formatStatus(
+  status: AgentStatus,
+  states: ReadonlyMap<string, string> = new Map(),
+): string {
+  const lines = [
+    COLUMNS.map(([h, w]) => cell(h, w))
+      .join(' ')
+      .trimEnd(),
   ];
-  const widths = [12, 9, 8, 12, 7, 6, 8, 9, 9, 10];
-  const lines = [header.map((h, i) => cell(h, widths[i] ?? 8)).join(' ')];
   for (const c of status.collectors) {
-    const beat = c.lastHeartbeatAgoMs === null ? null : `${c.lastHeartbeatAgoMs} ms`;
-    const state = c.health === 'degraded' && c.state === 'healthy' ? 'degraded' : c.state;
+    const state =
+      states.get(c.id) ?? (c.health === 'degraded' && c.state === 'healthy' ? 'degraded' : c.state);
     const row = [
       c.id,
-      c.kind,
       c.pid,
       state,
-      c.inFlight ?? c.activeTasks,
+      c.inFlight,
       c.queueDepth,
       c.score,
       c.restarts,
       c.results,
-      beat,
+      age(c.lastHeartbeatAgoMs),
     ];
-    lines.push(row.map((v, i) => cell(v, widths[i] ?? 8)).join(' '));
+    lines.push(
+      row
+        .map((v, i) => cell(v, COLUMNS[i]?.[1] ?? 8))
+        .join(' ')
+        .trimEnd(),
+    );
   }
   const t = status.tasks;
   const a = status.aggregation;
   lines.push('');
   lines.push(
-    `rounds ${status.rounds} (skipped ${status.skippedRounds ?? 0})   pending sets ${status.pendingSets}   last aggregation ${status.lastLatencyMs ?? '-'} ms`,
+    `rounds ${status.rounds} (skipped ${status.skippedRounds ?? 0})  pending sets ${status.pendingSets}  last aggregation ${status.lastLatencyMs ?? '-'} ms`,
   );
   lines.push(
     `tasks: accepted ${t.accepted}, completed ${t.completed}, failed ${t.failed}, in flight ${t.inFlight}`,
@@ -100,8 +129,6 @@ export function formatStatus(status: AgentStatus): string {
   lines.push(
     `aggregation: completed ${a.completed}, partial ${a.partial}, late ${a.late}, duplicates ${a.duplicates}`,
   );
-  lines.push(
-    'ACTIVE: tasks the agent has on the collector; QUEUE, SCORE: from its last heartbeat (as reported)',
-  );
+  lines.push(STATUS_LEGEND);
   return `${lines.join('\n')}\n`;
 }

@@ -20,10 +20,13 @@ Options:
   --watch-interval MS          procmond diffs the process table this often between rounds and
                                publishes events.process.lifecycle; 0 = off (default 1000)
   --on-give-up retry|exit      a collector given up on: retry after a cool-down, or exit 3 when no
-                               collector of its kind is left (default retry)
+                               collector of its kind is left (default retry); when no collector
+                               could start at all the agent exits 3 either way
   --output FILE|-              NDJSON destination (default: stdout when it is not a TTY)
   --log-level LEVEL            error | warn | info | debug (default info; warn with the live table)
   -h, --help                   show this help
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 no collector could start, 130 forced.
 `;
 
 export const STATUS_USAGE = `Usage: daemoneye-agent status [options]
@@ -56,6 +59,10 @@ Commands:
   stop     ask a running agent to stop gracefully
 
 Run 'daemoneye-agent <command> --help' for the options of a command.
-Exit codes: 0 ok, 1 runtime failure, 2 bad command line, 3 no collector of a kind left (--on-give-up exit),
-130 forced by a second signal.
+Exit codes:
+  0    ok (also when stdout is closed by its reader, e.g. '| head -1')
+  1    runtime failure
+  2    bad command line or config file (usage), a collector command that does not exist
+  3    no collector could start, or none of a kind is left with --on-give-up exit
+  130  forced by a second signal
 `;

@@ -210,7 +210,7 @@ describe('command line', () => {
   it.each([
     [['run', '--rounds', 'x'], /--rounds must be a whole number/],
     [['run', '--collectors', 'foo=1'], /unknown kind "foo"/],
-    [['run', '--heartbeat-interval', '5'], /--heartbeat-interval must be in 100/],
+    [['run', '--heartbeat-interval', '5'], /--heartbeat-interval must be a whole number >= 100/],
     [['run', '--bogus'], /Unknown option/],
     [['frobnicate'], /unknown command/],
   ])('%j exits 2 with a clear error', async (args, pattern) => {

@@ -80,7 +80,7 @@ describe.skipIf(!posix)('daemoneye-agent: stop, commands, config, events, give-u
     expect(results.some((l) => l.kind === 'enumerate' && l.complete)).toBe(true);
   });
 
-  it('--config sets the run; rounds with no collector are skippedRounds; --on-give-up exit ends with 3', async () => {
+  it('--config sets the run; no collector could start ends with 3, and so does --on-give-up exit', async () => {
     const config = join(dir, 'agent.json');
     await writeFile(
       config,
@@ -93,10 +93,12 @@ describe.skipIf(!posix)('daemoneye-agent: stop, commands, config, events, give-u
         output: join(dir, 'o.ndjson'),
       }),
     );
+    // No collector could start at all: exit 3 as soon as the last one is given up, even with retry.
     const retry = ctx.run(['--config', config]);
-    expect((await retry.exited).code).toBe(0);
-    expect(retry.summary()).toMatchObject({ rounds: 0, skippedRounds: 3 });
+    expect((await retry.exited).code).toBe(3);
+    expect(retry.summary()).toMatchObject({ rounds: 0, skippedRounds: 0 });
     expect(retry.stderr).toMatch(/giving up on it for 60 s/);
+    expect(retry.stderr).toMatch(/no collector could start \(procmond-1\)/);
     expect(await outputLines(join(dir, 'o.ndjson'))).toEqual([]);
     const exit = ctx.run(['--config', config, '--rounds', '0', '--on-give-up', 'exit']);
     expect((await exit.exited).code).toBe(3);
