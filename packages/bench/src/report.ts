@@ -46,6 +46,8 @@ export function formatValue(value: number | null, unit: Unit): string {
       return `${value.toFixed(1)} MiB`;
     case 'count':
       return Math.round(value).toLocaleString('en-US');
+    case '%':
+      return `${value.toFixed(1)} %`;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Summary } from './stats.js';
 
 /** Units the report knows how to print. */
-export type Unit = 'us' | 'ms' | 'results/s' | 'B' | 'MiB' | 'count';
+export type Unit = 'us' | 'ms' | 'results/s' | 'B' | 'MiB' | 'count' | '%';
 
 /** A target from the issues: `max` means measured must be <= value, `min` means >= value. */
 export interface Target {
