@@ -90,19 +90,19 @@ async function hangDetection(trials: number): Promise<{ samples: Samples; reason
 }
 
 /**
- * Redistribution through the coordinator: 3 collectors hold `2 * count` dispatched tasks that
- * they never answer (`bench-hold`); each trial SIGKILLs the one holding most and times its
- * `collector-failed` event -> the `failover` event (balancer removal + FailoverManager.handleFailure
- * + the aggregator's reassignments + the TaskAssignment writes to the new holders).
+ * Redistribution through the coordinator: 3 collectors hold `2 * N` dispatched tasks that they
+ * never answer (`bench-hold`); each trial SIGKILLs the one holding most and times its
+ * `collector-failed` event -> its `failover` event (balancer removal,
+ * FailoverManager.handleFailure, the aggregator's reassignments and the TaskAssignment writes to
+ * the new holders). One fleet for every N: tasks are topped up to `2 * N` before each N.
  */
 async function redistribution(
-  count: number,
+  counts: readonly number[],
   trials: number,
-): Promise<{ samples: Samples; moved: number[] }> {
-  const samples = new Samples(trials);
-  const moved: number[] = [];
+): Promise<Map<number, { samples: Samples; moved: number[] }>> {
+  const out = new Map<number, { samples: Samples; moved: number[] }>();
   const fleet: CoordinatorFleet = await startCoordinatorFleet(3, {
-    prefix: `move${count}`,
+    prefix: 'move',
     aggregation: { maxPendingSets: 1_000_000 },
     extra: {
       failover: { maxPendingTasks: 1_000_000, maxRestarts: 1000 },
@@ -110,47 +110,51 @@ async function redistribution(
     },
   });
   const abort = new AbortController();
+  const inFlight = (): number =>
+    fleet.coordinator.status().collectors.reduce((sum, c) => sum + c.inFlight, 0);
+  let dispatched = 0;
   try {
-    const dispatched = Array.from({ length: 2 * count }, () =>
-      fleet.coordinator.dispatch({ kind: BENCH_HOLD_KIND, signal: abort.signal }),
-    );
-    // Resolved at close (cancelled); never awaited before.
-    for (const promise of dispatched) promise.catch(() => {});
-    const inFlight = (): number =>
-      fleet.coordinator.status().collectors.reduce((sum, c) => sum + c.inFlight, 0);
-    const deadline = Date.now() + 60_000;
-    while (inFlight() < 2 * count && Date.now() < deadline) await delay(20);
-    for (let trial = 0; trial < trials; trial++) {
-      const holders = fleet.coordinator.status().collectors;
-      const victim = holders.reduce((a, b) => (b.inFlight > a.inFlight ? b : a));
-      const others = holders.filter((c) => c.id !== victim.id);
-      let failedAt = 0n;
-      const measured = new Promise<{ ms: number; moved: number }>((resolve) => {
-        const onFailed = (e: { id: string }): void => {
-          if (e.id === victim.id) failedAt = process.hrtime.bigint();
-        };
-        const onFailover = (report: { collectorId: string; moved: number }): void => {
-          if (report.collectorId !== victim.id || failedAt === 0n) return;
-          const ms = msSince(failedAt);
-          fleet.coordinator.off('collector-failed', onFailed);
-          fleet.coordinator.off('failover', onFailover);
-          resolve({ ms, moved: report.moved });
-        };
-        fleet.coordinator.on('collector-failed', onFailed);
-        fleet.coordinator.on('failover', onFailover);
-      });
-      const back = readyOnce(fleet.coordinator, victim.id);
-      process.kill(pidOf(fleet.coordinator, victim.id), 'SIGKILL');
-      const run = await within(measured, 10_000, `failover of ${victim.id}`);
-      samples.push(run.ms);
-      moved.push(run.moved);
-      if (others.length > 0) await within(back, 20_000, `restart of ${victim.id}`);
+    for (const count of counts) {
+      const samples = new Samples(trials);
+      const moved: number[] = [];
+      for (; dispatched < 2 * count; dispatched++) {
+        // Resolved at close (cancelled); never awaited.
+        fleet.coordinator.dispatch({ kind: BENCH_HOLD_KIND, signal: abort.signal }).catch(() => {});
+      }
+      const deadline = Date.now() + 60_000;
+      while (inFlight() < dispatched && Date.now() < deadline) await delay(20);
+      for (let trial = 0; trial < trials; trial++) {
+        const holders = fleet.coordinator.status().collectors;
+        const victim = holders.reduce((a, b) => (b.inFlight > a.inFlight ? b : a));
+        let failedAt = 0n;
+        const measured = new Promise<{ ms: number; moved: number }>((resolve) => {
+          const onFailed = (e: { id: string }): void => {
+            if (e.id === victim.id) failedAt = process.hrtime.bigint();
+          };
+          const onFailover = (report: { collectorId: string; moved: number }): void => {
+            if (report.collectorId !== victim.id || failedAt === 0n) return;
+            const ms = msSince(failedAt);
+            fleet.coordinator.off('collector-failed', onFailed);
+            fleet.coordinator.off('failover', onFailover);
+            resolve({ ms, moved: report.moved });
+          };
+          fleet.coordinator.on('collector-failed', onFailed);
+          fleet.coordinator.on('failover', onFailover);
+        });
+        const back = readyOnce(fleet.coordinator, victim.id);
+        process.kill(pidOf(fleet.coordinator, victim.id), 'SIGKILL');
+        const run = await within(measured, 10_000, `failover of ${victim.id}`);
+        samples.push(run.ms);
+        moved.push(run.moved);
+        await within(back, 20_000, `restart of ${victim.id}`);
+      }
+      out.set(count, { samples, moved });
     }
   } finally {
     abort.abort();
     await fleet.close();
   }
-  return { samples, moved };
+  return out;
 }
 
 /** Failure detection and redistribution. */
@@ -169,9 +173,9 @@ export const failoverScenario: Scenario = {
         target: { kind: 'max', value: 100, on: 'p99' },
       }),
     );
-    for (const count of [1000, 10_000]) {
-      context.progress(`failover: redistribute ${count}`);
-      const { samples, moved } = await redistribution(count, redistributions);
+    context.progress('failover: redistribute 1 000 and 10 000');
+    const moves = await redistribution([1000, 10_000], redistributions);
+    for (const [count, { samples, moved }] of moves) {
       rows.push(
         distributionRow(
           `redistribute ${count.toLocaleString('en-US')}-class pending tasks`,
