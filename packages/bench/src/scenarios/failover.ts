@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { loadavg } from 'node:os';
 import type { Coordinator } from '@daemoneye/coordinator';
 import { type CoordinatorFleet, delay, startCoordinatorFleet, within } from '../harness.js';
@@ -99,8 +100,8 @@ async function hangDetection(trials: number): Promise<{ samples: Samples; reason
 async function redistribution(
   counts: readonly number[],
   trials: number,
-): Promise<Map<number, { samples: Samples; moved: number[] }>> {
-  const out = new Map<number, { samples: Samples; moved: number[] }>();
+): Promise<Map<number, { samples: Samples; moved: number[]; parked: number[] }>> {
+  const out = new Map<number, { samples: Samples; moved: number[]; parked: number[] }>();
   const fleet: CoordinatorFleet = await startCoordinatorFleet(3, {
     prefix: 'move',
     aggregation: { maxPendingSets: 1_000_000 },
@@ -110,6 +111,8 @@ async function redistribution(
     },
   });
   const abort = new AbortController();
+  // Every dispatch listens on this one signal (cancelled at the end): not a leak.
+  setMaxListeners(0, abort.signal);
   const inFlight = (): number =>
     fleet.coordinator.status().collectors.reduce((sum, c) => sum + c.inFlight, 0);
   let dispatched = 0;
@@ -117,6 +120,7 @@ async function redistribution(
     for (const count of counts) {
       const samples = new Samples(trials);
       const moved: number[] = [];
+      const parked: number[] = [];
       for (; dispatched < 2 * count; dispatched++) {
         // Resolved at close (cancelled); never awaited.
         fleet.coordinator.dispatch({ kind: BENCH_HOLD_KIND, signal: abort.signal }).catch(() => {});
@@ -127,16 +131,20 @@ async function redistribution(
         const holders = fleet.coordinator.status().collectors;
         const victim = holders.reduce((a, b) => (b.inFlight > a.inFlight ? b : a));
         let failedAt = 0n;
-        const measured = new Promise<{ ms: number; moved: number }>((resolve) => {
+        const measured = new Promise<{ ms: number; moved: number; parked: number }>((resolve) => {
           const onFailed = (e: { id: string }): void => {
             if (e.id === victim.id) failedAt = process.hrtime.bigint();
           };
-          const onFailover = (report: { collectorId: string; moved: number }): void => {
+          const onFailover = (report: {
+            collectorId: string;
+            moved: number;
+            parked: number;
+          }): void => {
             if (report.collectorId !== victim.id || failedAt === 0n) return;
             const ms = msSince(failedAt);
             fleet.coordinator.off('collector-failed', onFailed);
             fleet.coordinator.off('failover', onFailover);
-            resolve({ ms, moved: report.moved });
+            resolve({ ms, moved: report.moved, parked: report.parked });
           };
           fleet.coordinator.on('collector-failed', onFailed);
           fleet.coordinator.on('failover', onFailover);
@@ -146,9 +154,10 @@ async function redistribution(
         const run = await within(measured, 10_000, `failover of ${victim.id}`);
         samples.push(run.ms);
         moved.push(run.moved);
+        parked.push(run.parked);
         await within(back, 20_000, `restart of ${victim.id}`);
       }
-      out.set(count, { samples, moved });
+      out.set(count, { samples, moved, parked });
     }
   } finally {
     abort.abort();
@@ -175,7 +184,7 @@ export const failoverScenario: Scenario = {
     );
     context.progress('failover: redistribute 1 000 and 10 000');
     const moves = await redistribution([1000, 10_000], redistributions);
-    for (const [count, { samples, moved }] of moves) {
+    for (const [count, { samples, moved, parked }] of moves) {
       rows.push(
         distributionRow(
           `redistribute ${count.toLocaleString('en-US')}-class pending tasks`,
@@ -185,7 +194,7 @@ export const failoverScenario: Scenario = {
             ...(count === 10_000
               ? { target: { kind: 'max' as const, value: 100, on: 'p99' as const } }
               : {}),
-            note: `moved per run: ${Math.min(...moved)}..${Math.max(...moved)}`,
+            note: `moved per run: ${Math.min(...moved)}..${Math.max(...moved)}, parked: ${Math.min(...parked)}..${Math.max(...parked)}`,
           },
         ),
       );
