@@ -100,13 +100,18 @@ async function hangDetection(trials: number): Promise<{ samples: Samples; reason
 async function redistribution(
   counts: readonly number[],
   trials: number,
-): Promise<Map<number, { samples: Samples; moved: number[]; parked: number[] }>> {
-  const out = new Map<number, { samples: Samples; moved: number[]; parked: number[] }>();
+): Promise<Map<number, { samples: Samples; moved: number[]; parked: number[]; failed: number[] }>> {
+  const out = new Map<
+    number,
+    { samples: Samples; moved: number[]; parked: number[]; failed: number[] }
+  >();
   const fleet: CoordinatorFleet = await startCoordinatorFleet(3, {
     prefix: 'move',
     aggregation: { maxPendingSets: 1_000_000 },
     extra: {
-      failover: { maxPendingTasks: 1_000_000, maxRestarts: 1000 },
+      // Each trial moves the held tasks again: a retry budget of 100 moves (the default 3 would
+      // fail them from the fourth trial on, and the row would time failing, not moving).
+      failover: { maxPendingTasks: 1_000_000, maxRestarts: 1000, maxRetries: 100 },
       taskTimeoutMs: 3_600_000,
     },
   });
@@ -121,6 +126,7 @@ async function redistribution(
       const samples = new Samples(trials);
       const moved: number[] = [];
       const parked: number[] = [];
+      const failed: number[] = [];
       for (; dispatched < 2 * count; dispatched++) {
         // Resolved at close (cancelled); never awaited.
         fleet.coordinator.dispatch({ kind: BENCH_HOLD_KIND, signal: abort.signal }).catch(() => {});
@@ -131,33 +137,37 @@ async function redistribution(
         const holders = fleet.coordinator.status().collectors;
         const victim = holders.reduce((a, b) => (b.inFlight > a.inFlight ? b : a));
         let failedAt = 0n;
-        const measured = new Promise<{ ms: number; moved: number; parked: number }>((resolve) => {
-          const onFailed = (e: { id: string }): void => {
-            if (e.id === victim.id) failedAt = process.hrtime.bigint();
-          };
-          const onFailover = (report: {
-            collectorId: string;
-            moved: number;
-            parked: number;
-          }): void => {
-            if (report.collectorId !== victim.id || failedAt === 0n) return;
-            const ms = msSince(failedAt);
-            fleet.coordinator.off('collector-failed', onFailed);
-            fleet.coordinator.off('failover', onFailover);
-            resolve({ ms, moved: report.moved, parked: report.parked });
-          };
-          fleet.coordinator.on('collector-failed', onFailed);
-          fleet.coordinator.on('failover', onFailover);
-        });
+        const measured = new Promise<{ ms: number; moved: number; parked: number; failed: number }>(
+          (resolve) => {
+            const onFailed = (e: { id: string }): void => {
+              if (e.id === victim.id) failedAt = process.hrtime.bigint();
+            };
+            const onFailover = (report: {
+              collectorId: string;
+              moved: number;
+              parked: number;
+              failed: number;
+            }): void => {
+              if (report.collectorId !== victim.id || failedAt === 0n) return;
+              const ms = msSince(failedAt);
+              fleet.coordinator.off('collector-failed', onFailed);
+              fleet.coordinator.off('failover', onFailover);
+              resolve({ ms, moved: report.moved, parked: report.parked, failed: report.failed });
+            };
+            fleet.coordinator.on('collector-failed', onFailed);
+            fleet.coordinator.on('failover', onFailover);
+          },
+        );
         const back = readyOnce(fleet.coordinator, victim.id);
         process.kill(pidOf(fleet.coordinator, victim.id), 'SIGKILL');
         const run = await within(measured, 10_000, `failover of ${victim.id}`);
         samples.push(run.ms);
         moved.push(run.moved);
         parked.push(run.parked);
+        failed.push(run.failed);
         await within(back, 20_000, `restart of ${victim.id}`);
       }
-      out.set(count, { samples, moved, parked });
+      out.set(count, { samples, moved, parked, failed });
     }
   } finally {
     abort.abort();
@@ -184,7 +194,7 @@ export const failoverScenario: Scenario = {
     );
     context.progress('failover: redistribute 1 000 and 10 000');
     const moves = await redistribution([1000, 10_000], redistributions);
-    for (const [count, { samples, moved, parked }] of moves) {
+    for (const [count, { samples, moved, parked, failed }] of moves) {
       rows.push(
         distributionRow(
           `redistribute ${count.toLocaleString('en-US')}-class pending tasks`,
@@ -194,7 +204,7 @@ export const failoverScenario: Scenario = {
             ...(count === 10_000
               ? { target: { kind: 'max' as const, value: 100, on: 'p99' as const } }
               : {}),
-            note: `moved per run: ${Math.min(...moved)}..${Math.max(...moved)}, parked: ${Math.min(...parked)}..${Math.max(...parked)}`,
+            note: `moved per run: ${Math.min(...moved)}..${Math.max(...moved)}, parked: ${Math.min(...parked)}..${Math.max(...parked)}, failed: ${Math.min(...failed)}..${Math.max(...failed)}`,
           },
         ),
       );
