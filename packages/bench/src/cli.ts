@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, selectScenarios, USAGE, UsageError } from './args.js';
 import { machineInfo, markdownReport, textReport } from './report.js';
@@ -45,6 +46,7 @@ async function runOne(
   quick: boolean,
 ): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
+  const loadAverage1mStart = loadavg()[0] ?? 0;
   const start = performance.now();
   const output = await scenario.run(context);
   return {
@@ -53,6 +55,7 @@ async function runOne(
     quick,
     startedAt,
     durationMs: performance.now() - start,
+    loadAverage1mStart,
     machine: machineInfo(),
     rows: output.rows,
     notes: output.notes,

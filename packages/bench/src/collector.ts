@@ -3,11 +3,21 @@
 //   ipc <json>        the same over the child_process IPC channel with JSON (the baseline)
 //   raw <json>        raw Unix socket with our framing: 'E' frames are echoed, 'O' frames are
 //                     answered with the hrtime of the write (one-way latency probe)
+//   floor <json>      raw Unix socket: on each trigger frame writes one pre-encoded frame of
+//                     `frameBytes` whose bytes 1..8 carry the hrtime of the write (raw floor at K)
+// In transport mode the id and endpoint come from the coordinator's environment
+// (DAEMONEYE_COLLECTOR_ID, DAEMONEYE_ENDPOINT) when they are not in the JSON config.
 import { connect } from 'node:net';
 import { createCollectorClient, encodeFrame, FrameDecoder } from '@daemoneye/ipc-transport';
 import {
+  BENCH_CPU_KIND,
+  BENCH_HOLD_KIND,
+  BENCH_TASK_KIND,
+  CPU_SYSTEM_ATTRIBUTE,
+  CPU_USER_ATTRIBUTE,
   decodeWork,
   type IpcResult,
+  isIpcCpuRequest,
   isIpcTask,
   makeJsonResults,
   makeResults,
@@ -17,10 +27,20 @@ import {
 interface ChildConfig {
   readonly collectorId: string;
   readonly endpoint?: string;
+  readonly frameBytes?: number;
 }
 
 function parseConfig(text: string | undefined): ChildConfig {
-  const value: unknown = JSON.parse(text ?? '{}');
+  const parsed: unknown = JSON.parse(text ?? '{}');
+  const env = process.env;
+  const value: unknown =
+    typeof parsed === 'object' && parsed !== null && !('collectorId' in parsed)
+      ? {
+          ...parsed,
+          collectorId: env.DAEMONEYE_COLLECTOR_ID,
+          ...(env.DAEMONEYE_ENDPOINT === undefined ? {} : { endpoint: env.DAEMONEYE_ENDPOINT }),
+        }
+      : parsed;
   if (
     typeof value !== 'object' ||
     value === null ||
@@ -31,9 +51,19 @@ function parseConfig(text: string | undefined): ChildConfig {
   }
   const endpoint =
     'endpoint' in value && typeof value.endpoint === 'string' ? value.endpoint : undefined;
-  return endpoint === undefined
-    ? { collectorId: value.collectorId }
-    : { collectorId: value.collectorId, endpoint };
+  const frameBytes =
+    'frameBytes' in value && typeof value.frameBytes === 'number' ? value.frameBytes : undefined;
+  return {
+    collectorId: value.collectorId,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(frameBytes === undefined ? {} : { frameBytes }),
+  };
+}
+
+/** This process's CPU time so far, microseconds, as result attributes. */
+function cpuAttributes(): Record<string, string> {
+  const usage = process.cpuUsage();
+  return { [CPU_USER_ATTRIBUTE]: String(usage.user), [CPU_SYSTEM_ATTRIBUTE]: String(usage.system) };
 }
 
 async function runTransport(config: ChildConfig): Promise<void> {
@@ -42,9 +72,21 @@ async function runTransport(config: ChildConfig): Promise<void> {
     collectorId: id,
     kind: 'bench',
     reconnect: false,
-    taskKinds: ['bench'],
+    taskKinds: [BENCH_TASK_KIND, BENCH_CPU_KIND, BENCH_HOLD_KIND],
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     onTask: (task) => {
+      if (task.taskKind === BENCH_HOLD_KIND) return; // held: never answered (failover scenario)
+      if (task.taskKind === BENCH_CPU_KIND) {
+        const result = {
+          fingerprint: `${id}/${task.taskId}/cpu`,
+          kind: 'cpu',
+          subject: id,
+          attributes: cpuAttributes(),
+          collectedAtUnixMs: BigInt(Date.now()),
+        };
+        client.sendResult(task, [result], { final: true });
+        return;
+      }
       const { batches, batchSize } = decodeWork(task.payload);
       const collectedAt = BigInt(Date.now());
       for (let b = 0; b < batches; b++) {
@@ -76,6 +118,11 @@ function runIpc(config: ChildConfig): void {
   if (!send) throw new Error('ipc mode needs an IPC channel');
   process.on('disconnect', () => process.exit(0));
   process.on('message', (message: unknown) => {
+    if (isIpcCpuRequest(message)) {
+      const usage = process.cpuUsage();
+      send({ type: 'cpu', collectorId: id, user: usage.user, system: usage.system });
+      return;
+    }
     if (!isIpcTask(message)) return;
     const collectedAt = Date.now();
     for (let b = 0; b < message.batches; b++) {
@@ -122,6 +169,26 @@ function runRaw(config: ChildConfig): void {
   socket.on('error', () => process.exit(1));
 }
 
+function runFloor(config: ChildConfig): void {
+  if (config.endpoint === undefined) throw new Error('floor mode needs an endpoint');
+  const frameBytes = Math.max(9, config.frameBytes ?? 9);
+  // Pre-encoded: the length prefix and the body are built once; a trigger only stamps and writes.
+  const frame = Buffer.alloc(4 + frameBytes, 0x61);
+  frame.writeUInt32BE(frameBytes, 0);
+  frame[4] = 0x46; // 'F'
+  const socket = connect(config.endpoint);
+  const decoder = new FrameDecoder();
+  socket.setNoDelay?.(true);
+  socket.on('data', (chunk: Buffer) => {
+    for (const _ of decoder.push(chunk)) {
+      frame.writeBigUInt64BE(process.hrtime.bigint(), 5);
+      socket.write(frame);
+    }
+  });
+  socket.on('close', () => process.exit(0));
+  socket.on('error', () => process.exit(1));
+}
+
 const [mode, configText] = process.argv.slice(2);
 const config = parseConfig(configText);
 if (mode === 'transport') {
@@ -133,6 +200,8 @@ if (mode === 'transport') {
   runIpc(config);
 } else if (mode === 'raw') {
   runRaw(config);
+} else if (mode === 'floor') {
+  runFloor(config);
 } else {
   process.stderr.write(`unknown collector mode ${String(mode)}\n`);
   process.exit(2);

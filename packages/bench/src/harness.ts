@@ -4,7 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import {
+  type AggregationLimits,
+  type Coordinator,
+  type CoordinatorOptions,
+  createCoordinator,
+} from '@daemoneye/coordinator';
 import { Broker, encodeFrame, FrameDecoder } from '@daemoneye/ipc-transport';
 
 /** Absolute path of a compiled script next to this module in `dist/`. */
@@ -20,16 +27,20 @@ export async function tempDir(
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** Node flags for every collector process (BENCH_CHILD_NODE_ARGS, e.g. for --cpu-prof). */
+function childNodeArgs(): string[] {
+  return (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+}
+
 /** Spawns `dist/collector.js` in a mode, with `process.execPath`. */
 export function spawnCollector(
-  mode: 'transport' | 'ipc' | 'raw',
-  config: { collectorId: string; endpoint?: string },
+  mode: 'transport' | 'ipc' | 'raw' | 'floor',
+  config: { collectorId: string; endpoint?: string; frameBytes?: number },
 ): ChildProcess {
   const stdio: ('ignore' | 'inherit' | 'ipc')[] =
     mode === 'ipc' ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'];
   // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the collectors.
-  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-  const args = [...nodeArgs, distScript('collector.js'), mode, JSON.stringify(config)];
+  const args = [...childNodeArgs(), distScript('collector.js'), mode, JSON.stringify(config)];
   return spawn(process.execPath, args, {
     stdio,
     serialization: 'json',
@@ -236,4 +247,166 @@ const PROBE = Uint8Array.of(0x4f);
 
 function isSocket(value: unknown): value is Socket {
   return typeof value === 'object' && value !== null && 'write' in value && 'destroy' in value;
+}
+
+/** The agent's own path: a coordinator that spawned K transport collectors of kind `bench`. */
+export interface CoordinatorFleet {
+  readonly coordinator: Coordinator;
+  readonly ids: readonly string[];
+  close(): Promise<void>;
+}
+
+/**
+ * `createCoordinator` with K collectors (`dist/collector.js transport`, spawned by the coordinator
+ * itself with the collector contract's environment); resolves when every one was admitted.
+ */
+export async function startCoordinatorFleet(
+  k: number,
+  options: {
+    prefix?: string;
+    heartbeatIntervalMs?: number;
+    aggregation?: AggregationLimits;
+    extra?: Partial<CoordinatorOptions>;
+  } = {},
+): Promise<CoordinatorFleet> {
+  const temp = await tempDir();
+  const ids = Array.from({ length: k }, (_, i) => `${options.prefix ?? 'bench'}-${i + 1}`);
+  const coordinator = createCoordinator({
+    endpoint: join(temp.dir, 'agent.sock'),
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
+    startTimeoutMs: 30_000,
+    stopGraceMs: 1000,
+    collectors: ids.map((id) => ({
+      id,
+      kind: 'bench',
+      command: process.execPath,
+      args: [...childNodeArgs(), distScript('collector.js'), 'transport'],
+    })),
+    ...(options.aggregation === undefined ? {} : { aggregation: options.aggregation }),
+    ...options.extra,
+  });
+  // start() adds a few listeners per collector to the coordinator itself (40 collectors in the
+  // failover scenario); bench rounds add their own. Not a leak: silence Node's warning at 10.
+  coordinator.setMaxListeners(0);
+  const fleet: CoordinatorFleet = {
+    coordinator,
+    ids,
+    async close() {
+      // Graceful: SIGTERM, the collectors exit on their own (and write a --cpu-prof profile).
+      await coordinator.close();
+      await temp.remove();
+    },
+  };
+  try {
+    const { missing } = await within(coordinator.start(), 40_000, `${k} collectors starting`);
+    if (missing.length > 0) throw new Error(`collectors not admitted: ${missing.join(', ')}`);
+  } catch (error) {
+    await fleet.close();
+    throw error;
+  }
+  return fleet;
+}
+
+/**
+ * The raw floor at K: K raw child processes on their own sockets, each writing one pre-encoded
+ * frame of `frameBytes` on a trigger. One round: trigger all, then wait until all K frames are
+ * read; the sample is the latest child write stamp -> the moment the K-th frame was read.
+ */
+export class FloorFleet {
+  private readonly decoders: FrameDecoder[];
+  private waiting = 0;
+  private lastWriteNs = 0n;
+  private done: ((at: bigint) => void) | undefined;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly sockets: Socket[],
+    private readonly children: ChildProcess[],
+    private readonly removeDir: () => Promise<void>,
+  ) {
+    this.decoders = sockets.map(() => new FrameDecoder());
+    sockets.forEach((socket, index) => {
+      socket.setNoDelay?.(true);
+      const decoder = this.decoders[index];
+      socket.on('data', (chunk: Buffer) => {
+        if (!decoder) return;
+        for (const frame of decoder.push(chunk)) {
+          const at = process.hrtime.bigint();
+          const sent = frame.readBigUInt64BE(1);
+          if (sent > this.lastWriteNs) this.lastWriteNs = sent;
+          if (--this.waiting === 0) this.done?.(at);
+        }
+      });
+    });
+  }
+
+  static async start(k: number, frameBytes: number): Promise<FloorFleet> {
+    const temp = await tempDir();
+    const path = join(temp.dir, 'floor.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const sockets: Socket[] = [];
+    const accepted = new Promise<void>((resolve) => {
+      server.on('connection', (socket: Socket) => {
+        sockets.push(socket);
+        if (sockets.length === k) resolve();
+      });
+    });
+    const children = Array.from({ length: k }, (_, i) =>
+      spawnCollector('floor', { collectorId: `floor-${i + 1}`, endpoint: path, frameBytes }),
+    );
+    await within(accepted, 20_000, `${k} floor peers connecting`);
+    return new FloorFleet(server, sockets, children, temp.remove);
+  }
+
+  /** One round; nanoseconds from the latest write to all K read. */
+  round(): Promise<bigint> {
+    this.lastWriteNs = 0n;
+    this.waiting = this.sockets.length;
+    const finished = new Promise<bigint>((resolve) => {
+      this.done = (at) => resolve(at - this.lastWriteNs);
+    });
+    for (const socket of this.sockets) socket.write(TRIGGER);
+    return finished;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await killAll(this.children);
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.removeDir();
+  }
+}
+
+const TRIGGER = encodeFrame(Uint8Array.of(0x47));
+
+/** CPU time and GC time of this process over one measured stretch. */
+export interface ProcessCost {
+  /** User + system CPU of this process, microseconds. */
+  readonly cpuUs: number;
+  /** Time in GC (sum of `gc` performance entries), milliseconds. */
+  readonly gcMs: number;
+  /** Wall time, milliseconds. */
+  readonly wallMs: number;
+}
+
+/** Starts measuring this process's CPU (`process.cpuUsage`) and GC (`PerformanceObserver`). */
+export function measureCost(): { stop(): ProcessCost } {
+  let gcMs = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries() as PerformanceEntry[]) gcMs += entry.duration;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  return {
+    stop() {
+      const used = process.cpuUsage(cpu);
+      const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
+      // Entries are delivered asynchronously; take what was delivered, then stop.
+      for (const entry of observer.takeRecords?.() ?? []) gcMs += entry.duration;
+      observer.disconnect();
+      return { cpuUs: used.user + used.system, gcMs, wallMs };
+    },
+  };
 }

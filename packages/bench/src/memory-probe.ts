@@ -58,7 +58,16 @@ function fill(
 ): { heap: number; rss: number; pending: number } {
   const perSetResults = 100;
   const sets = Math.ceil(n / perSetResults);
-  const aggregator = new ResultAggregator<Result>({ maxPendingSets: sets, timeoutMs: 3_600_000 });
+  const aggregator = new ResultAggregator<Result>({
+    maxPendingSets: sets,
+    timeoutMs: 3_600_000,
+    // Up to 100 000 results from one collector: the default byte budgets (8 MiB per collector,
+    // 32 MiB pending) would refuse most of them and the figure would be the refusal path's.
+    // Raised so that every result is held and the heap per pending result is measured.
+    maxBytesPerSet: 2 ** 36,
+    maxPendingBytes: 2 ** 36,
+    maxPendingBytesPerCollector: 2 ** 36,
+  });
   for (let s = 0; s < sets; s++) aggregator.begin(`corr-${s}`, ['c1', 'c2']);
   const before = settle();
   for (let i = 0; i < n; i++) {

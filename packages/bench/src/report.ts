@@ -46,6 +46,8 @@ export function formatValue(value: number | null, unit: Unit): string {
       return `${value.toFixed(1)} MiB`;
     case 'count':
       return Math.round(value).toLocaleString('en-US');
+    case '%':
+      return `${value.toFixed(1)} %`;
   }
 }
 
@@ -132,7 +134,7 @@ export function markdownSection(result: ScenarioResult): string {
   if (result.notes.length > 0) lines.push('', ...result.notes.map((note) => `- ${note}`));
   lines.push(
     '',
-    `Measured ${result.startedAt} in ${(result.durationMs / 1000).toFixed(1)} s; 1-minute load average at the start: ${result.machine.loadAverage1m.toFixed(2)}.`,
+    `Measured ${result.startedAt} in ${(result.durationMs / 1000).toFixed(1)} s; 1-minute load average ${result.loadAverage1mStart === undefined ? '' : `${result.loadAverage1mStart.toFixed(2)} at the start, `}${result.machine.loadAverage1m.toFixed(2)} at the end.`,
   );
   return lines.join('\n');
 }

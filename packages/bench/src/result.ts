@@ -1,7 +1,7 @@
 import type { Summary } from './stats.js';
 
 /** Units the report knows how to print. */
-export type Unit = 'us' | 'ms' | 'results/s' | 'B' | 'MiB' | 'count';
+export type Unit = 'us' | 'ms' | 'results/s' | 'B' | 'MiB' | 'count' | '%';
 
 /** A target from the issues: `max` means measured must be <= value, `min` means >= value. */
 export interface Target {
@@ -50,6 +50,8 @@ export interface ScenarioResult extends ScenarioOutput {
   readonly quick: boolean;
   readonly startedAt: string;
   readonly durationMs: number;
+  /** 1-minute load average when the scenario started (absent in results written before it existed). */
+  readonly loadAverage1mStart?: number;
   readonly machine: MachineInfo;
 }
 
@@ -60,7 +62,7 @@ export interface MachineInfo {
   readonly node: string;
   readonly platform: string;
   readonly kernel: string;
-  /** 1-minute load average when the scenario started (other work on the machine skews p99). */
+  /** 1-minute load average when the scenario ended (read after its run; other work on the machine skews p99). */
   readonly loadAverage1m: number;
 }
 

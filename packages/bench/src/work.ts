@@ -12,6 +12,13 @@ export interface WorkSpec {
 export const SENT_NS_ATTRIBUTE = 'bench.sent_ns';
 /** Task kind of every benchmark task. */
 export const BENCH_TASK_KIND = 'bench';
+/** Task kind asking a collector for its `process.cpuUsage()` (one result, attributes below). */
+export const BENCH_CPU_KIND = 'bench-cpu';
+/** Task kind a collector takes and never answers (tasks held for the failover scenario). */
+export const BENCH_HOLD_KIND = 'bench-hold';
+/** Attributes of the {@link BENCH_CPU_KIND} result: user and system CPU, microseconds. */
+export const CPU_USER_ATTRIBUTE = 'bench.cpu_user_us';
+export const CPU_SYSTEM_ATTRIBUTE = 'bench.cpu_system_us';
 
 /** Encodes a work spec as a TaskAssignment payload (two big-endian u32). */
 export function encodeWork(spec: WorkSpec): Uint8Array {
@@ -121,5 +128,38 @@ export function isIpcResult(message: unknown): message is IpcResult {
 export function isIpcTask(message: unknown): message is IpcTask {
   return (
     typeof message === 'object' && message !== null && 'type' in message && message.type === 'task'
+  );
+}
+
+/** The baseline's CPU request (parent to child) and answer (child to parent). */
+export interface IpcCpuRequest {
+  readonly type: 'cpu?';
+}
+export interface IpcCpuReply {
+  readonly type: 'cpu';
+  readonly collectorId: string;
+  /** `process.cpuUsage()` of the child, microseconds. */
+  readonly user: number;
+  readonly system: number;
+}
+
+/** Type guard for {@link IpcCpuRequest}. */
+export function isIpcCpuRequest(message: unknown): message is IpcCpuRequest {
+  return (
+    typeof message === 'object' && message !== null && 'type' in message && message.type === 'cpu?'
+  );
+}
+
+/** Type guard for {@link IpcCpuReply}. */
+export function isIpcCpuReply(message: unknown): message is IpcCpuReply {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    'type' in message &&
+    message.type === 'cpu' &&
+    'user' in message &&
+    typeof message.user === 'number' &&
+    'system' in message &&
+    typeof message.system === 'number'
   );
 }

@@ -1,25 +1,28 @@
 import type { ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { type AggregatedResult, ResultAggregator } from '@daemoneye/aggregator';
-import type { DetectionResult, TaskResult } from '@daemoneye/proto';
+import type { AggregatedResult as CoordinatorResult } from '@daemoneye/coordinator';
+import { encodeTaskResultFrame } from '@daemoneye/proto';
 import {
+  type CoordinatorFleet,
+  FloorFleet,
   type IpcFleet,
-  RawPeer,
+  startCoordinatorFleet,
   startIpcFleet,
-  startTransportFleet,
-  type TransportFleet,
 } from '../harness.js';
 import { distributionRow, type Row } from '../result.js';
 import { iterations, type Scenario } from '../scenario.js';
-import { nsToUs, Samples, type Summary } from '../stats.js';
+import { nsToUs, Samples } from '../stats.js';
 import {
   BENCH_TASK_KIND,
   encodeWork,
   type IpcTask,
   isIpcResult,
   type JsonResult,
+  makeResults,
+  SENT_NS_ATTRIBUTE,
   type WorkSpec,
 } from '../work.js';
-import { sentNsOf } from './floor.js';
 
 /** Per-round latencies of one scatter-gather path. */
 export interface GatherSamples {
@@ -69,34 +72,39 @@ async function awaitRound(
   }
 }
 
+/** The latest `SENT_NS_ATTRIBUTE` stamp among a set's results; 0n when none. */
+function latestStamp(result: CoordinatorResult): bigint {
+  let latest = 0n;
+  for (const item of result.results) {
+    const stamp = item.result.attributes[SENT_NS_ATTRIBUTE];
+    if (stamp !== undefined) {
+      const ns = BigInt(stamp);
+      if (ns > latest) latest = ns;
+    }
+  }
+  return latest;
+}
+
 /**
- * Scatter-gather through the Broker and ResultAggregator: each round begins a set expecting
- * every collector, assigns one task to each, and waits for the aggregate.
+ * Scatter-gather through the agent's own path: `coordinator.fanOut` to every collector the
+ * coordinator spawned, one correlation set; completion is the coordinator's `result` event.
  */
-export function transportGatherer(
-  fleet: TransportFleet,
+export function coordinatorGatherer(
+  fleet: CoordinatorFleet,
   work: WorkSpec,
   capacity: number,
   label: string,
 ): Gatherer {
   const rounds = new Map<string, Round>();
-  const aggregator = new ResultAggregator<DetectionResult>({
-    onComplete: (result: AggregatedResult<DetectionResult>) => {
-      const at = process.hrtime.bigint();
-      rounds.get(result.correlationId)?.resolve(at);
-    },
-  });
-  const onResult = (collectorId: string, result: TaskResult): void => {
-    if (result.final) {
-      const round = rounds.get(result.correlationId);
-      const sent = sentNsOf(result);
-      if (round && sent > round.lastFinalNs) round.lastFinalNs = sent;
-    }
-    aggregator.addResult(collectorId, result.correlationId, result.results, {
-      final: result.final,
-    });
+  const onResult = (result: CoordinatorResult): void => {
+    const at = process.hrtime.bigint();
+    const round = rounds.get(result.correlationId);
+    if (!round) return;
+    if (!result.complete) throw new Error(`set ${result.correlationId} ended ${result.reason}`);
+    round.lastFinalNs = latestStamp(result);
+    round.resolve(at);
   };
-  fleet.broker.on('task-result', onResult);
+  fleet.coordinator.on('result', onResult);
   const payload = encodeWork(work);
   const samples = newSamples(capacity);
   return {
@@ -107,26 +115,58 @@ export function transportGatherer(
         rounds,
         correlationId,
         () => {
-          aggregator.begin(correlationId, fleet.ids);
-          for (const id of fleet.ids) {
-            fleet.broker.assignTask(id, {
-              taskId: `${correlationId}/${id}`,
-              correlationId,
-              taskKind: BENCH_TASK_KIND,
-              payload,
-              deadlineUnixMs: 0n,
-            });
-          }
+          void fleet.coordinator.fanOut({
+            kind: BENCH_TASK_KIND,
+            payload,
+            correlationId,
+            timeoutMs: 30_000,
+          });
         },
         samples,
         record,
       );
     },
     close() {
-      fleet.broker.off('task-result', onResult);
-      aggregator.close();
+      fleet.coordinator.off('result', onResult);
     },
   };
+}
+
+/** Raw floor rounds at K (latest child write -> all K frames read), recorded like a gatherer. */
+export function floorGatherer(floor: FloorFleet, capacity: number): Gatherer {
+  const samples = newSamples(capacity);
+  return {
+    samples,
+    async round(_i, record) {
+      const ns = await floor.round();
+      if (record) samples.finalToComplete.push(nsToUs(ns));
+    },
+    close() {},
+  };
+}
+
+/** Bytes of the Envelope{TaskResult} a collector writes in one aggregation round (the floor's frame size). */
+export function resultFrameBytes(work: WorkSpec, collectorId: string): number {
+  const results = makeResults(
+    collectorId,
+    'k16-0/00000000-0000-0000-0000-000000000000',
+    0,
+    work.batchSize,
+    BigInt(Date.now()),
+  );
+  const last = results[results.length - 1];
+  if (last) last.attributes[SENT_NS_ATTRIBUTE] = String(process.hrtime.bigint());
+  const frame = encodeTaskResultFrame(
+    {
+      taskId: 'k16-0/00000000-0000-0000-0000-000000000000',
+      correlationId: 'k16-0',
+      results,
+      final: true,
+      error: '',
+    },
+    1n,
+  );
+  return frame.length - 4;
 }
 
 /** The same rounds over `child_process` IPC with JSON, into the same ResultAggregator. */
@@ -212,84 +252,84 @@ export async function alternate(
   }
 }
 
-/** Raw one-way p99 of this run (peer write -> decoded), the floor of the 2x target. */
-async function rawOneWay(warmup: number, measured: number): Promise<Summary> {
-  const peer = await RawPeer.start();
-  const samples = new Samples(measured);
-  try {
-    for (let i = 0; i < warmup + measured; i++) {
-      const ns = await peer.oneWay();
-      if (i >= warmup) samples.push(nsToUs(ns));
-    }
-  } finally {
-    await peer.close();
-  }
-  return samples.summary();
-}
-
 const WORK: WorkSpec = { batches: 1, batchSize: 8 };
 const KS = [1, 4, 16] as const;
 
-/** Aggregation latency with K real collector processes, vs the child_process JSON baseline. */
+/** Aggregation latency with K real collector processes, vs the child_process JSON baseline and the raw floor at K. */
 export const aggregationScenario: Scenario = {
   name: 'aggregation',
-  description: `Scatter-gather with K = 1, 4, 16 real collector processes, each answering one TaskResult of ${WORK.batchSize} results marked final; one round in flight. "final -> complete" runs from the last collector's process.hrtime.bigint() just before its final write to the aggregator's onComplete in the agent (CLOCK_MONOTONIC, shared by processes on Linux); "dispatch -> complete" from begin() to onComplete. Baseline: the same rounds over child_process IPC (process.send, JSON) into the same ResultAggregator, both fleets alive at once and run in alternating blocks of 100 rounds so that both see the same background load.`,
+  description: `Scatter-gather through @daemoneye/coordinator: createCoordinator spawns K = 1, 4, 16 real collector processes; each round is one coordinator.fanOut (one task per collector, one correlation set), each collector answering one TaskResult of ${WORK.batchSize} results marked final; one round in flight. "final -> complete" runs from the last collector's process.hrtime.bigint() just before its final write to the coordinator's 'result' event (CLOCK_MONOTONIC, shared by processes on Linux); "dispatch -> complete" from fanOut() to that event. Baselines in the same run, all three fleets alive at once and run in alternating blocks of 100 rounds: the same rounds over child_process IPC (process.send, JSON) into a ResultAggregator, and the raw floor at the same K (K raw child processes each write one pre-encoded frame of the same size as ours on a trigger; latest write -> all K read).`,
   async run(context) {
     const rows: Row[] = [];
-    const probe = iterations(context.quick, [2000, 20_000], [200, 2000]);
-    context.progress('aggregation: raw one-way');
-    const raw = await rawOneWay(probe.warmup, probe.measured);
-    rows.push(
-      distributionRow('raw socket one-way (peer write -> decoded)', 'us', raw, { baseline: true }),
-    );
     for (const k of KS) {
       const { warmup, measured } =
         k === 16
           ? iterations(context.quick, [300, 3000], [30, 200])
           : iterations(context.quick, [500, 5000], [50, 500]);
-      context.progress(`aggregation: K=${k}, transport and child_process alternating`);
-      const fleet = await startTransportFleet(k, { prefix: `agg${k}` });
+      context.progress(`aggregation: K=${k}, coordinator, child_process and raw floor alternating`);
+      const before = loadavg()[0] ?? 0;
+      const fleet = await startCoordinatorFleet(k, { prefix: `agg${k}` });
       let ours: GatherSamples;
       let base: GatherSamples;
+      let floorSamples: GatherSamples;
       try {
         const ipcFleet = await startIpcFleet(k);
         try {
-          const transport = transportGatherer(fleet, WORK, measured, `k${k}`);
-          const ipc = ipcGatherer(ipcFleet, WORK, measured, `k${k}`);
-          await alternate([transport, ipc], warmup, measured);
-          transport.close();
-          ipc.close();
-          ours = transport.samples;
-          base = ipc.samples;
+          const floor = await FloorFleet.start(k, resultFrameBytes(WORK, `agg${k}-1`));
+          try {
+            const coordinator = coordinatorGatherer(fleet, WORK, measured, `k${k}`);
+            const ipc = ipcGatherer(ipcFleet, WORK, measured, `k${k}`);
+            const raw = floorGatherer(floor, measured);
+            await alternate([coordinator, ipc, raw], warmup, measured);
+            coordinator.close();
+            ipc.close();
+            ours = coordinator.samples;
+            base = ipc.samples;
+            floorSamples = raw.samples;
+          } finally {
+            await floor.close();
+          }
         } finally {
           await ipcFleet.close();
         }
       } finally {
         await fleet.close();
       }
+      const after = loadavg()[0] ?? 0;
       const oursFinal = ours.finalToComplete.summary();
       const oursDispatch = ours.dispatchToComplete.summary();
       const baseFinal = base.finalToComplete.summary();
       const baseDispatch = base.dispatchToComplete.summary();
+      const floorFinal = floorSamples.finalToComplete.summary();
+      const load = `1-min load average ${before.toFixed(2)} before K=${k}, ${after.toFixed(2)} after`;
       rows.push(
-        distributionRow(`K=${k} final -> complete`, 'us', oursFinal, {
+        distributionRow(`K=${k} final -> complete (coordinator)`, 'us', oursFinal, {
           target: { kind: 'max', value: 1000, on: 'p99' },
           ratios: [
             {
-              label: 'p99 / raw one-way p99',
-              value: oursFinal.p99 / raw.p99,
+              label: 'p99 / floor p99 at this K',
+              value: oursFinal.p99 / floorFinal.p99,
               target: { kind: 'max', value: 2 },
             },
-            { label: 'baseline p99 / ours', value: baseFinal.p99 / oursFinal.p99 },
+            {
+              label: 'p99 / child_process p99',
+              value: oursFinal.p99 / baseFinal.p99,
+              target: { kind: 'max', value: 1 },
+            },
           ],
+          note: load,
         }),
         distributionRow(`K=${k} final -> complete, child_process JSON`, 'us', baseFinal, {
           baseline: true,
+          ratios: [{ label: 'p99 / floor p99 at this K', value: baseFinal.p99 / floorFinal.p99 }],
         }),
-        distributionRow(`K=${k} dispatch -> complete`, 'us', oursDispatch, {
+        distributionRow(`K=${k} raw floor (latest write -> all K read)`, 'us', floorFinal, {
+          baseline: true,
+        }),
+        distributionRow(`K=${k} dispatch -> complete (coordinator)`, 'us', oursDispatch, {
           ratios: [
-            { label: 'baseline p50 / ours', value: baseDispatch.p50 / oursDispatch.p50 },
-            { label: 'baseline p99 / ours', value: baseDispatch.p99 / oursDispatch.p99 },
+            { label: 'p50 / child_process p50', value: oursDispatch.p50 / baseDispatch.p50 },
+            { label: 'p99 / child_process p99', value: oursDispatch.p99 / baseDispatch.p99 },
           ],
         }),
         distributionRow(`K=${k} dispatch -> complete, child_process JSON`, 'us', baseDispatch, {
@@ -300,7 +340,7 @@ export const aggregationScenario: Scenario = {
     return {
       rows,
       notes: [
-        'Ratios "baseline / ours" above 1 mean we are faster than child_process IPC.',
+        'Ratios "p99 / child_process p99" below 1 mean we are faster than child_process IPC; "p99 / floor p99 at this K" is ours over the raw floor at the same K, same run.',
         'On 2 cores, K collectors plus the agent share 2 CPUs: with K = 16 the agent often waits for a runnable slot, which shows in p99.',
       ],
     };

@@ -18,6 +18,12 @@ export const aggregatorScenario: Scenario = {
     const aggregator = new ResultAggregator<Item>({
       maxPendingSets: 20_000,
       maxResultsPerSet: 1_000_000,
+      // Up to 210 000 results go into one open set: the default byte budgets (8 MiB per set,
+      // shared out per collector; 8 MiB per collector; 32 MiB pending) would refuse them after
+      // about 13 000 and case (b) would time the refusal path. Raised so it times addResult.
+      maxBytesPerSet: 2 ** 36,
+      maxPendingBytes: 2 ** 36,
+      maxPendingBytesPerCollector: 2 ** 36,
       recentCompletedCapacity: 10_000,
       timeoutMs: 3_600_000,
       onComplete: () => {
