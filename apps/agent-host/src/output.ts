@@ -54,11 +54,11 @@ export const FIFO_POLL_MS = 100;
 
 export interface SinkOptions {
   /** Lines waiting for the output before the sink fails with a backlog error. Default 10,000. */
-  maxQueuedLines?: number;
+  maxQueuedLines?: number | undefined;
   /** Largest line in bytes (newline included); longer ones are cut. Default 16 MiB. */
-  maxLineBytes?: number;
+  maxLineBytes?: number | undefined;
   /** Longest `close()` waits for the backlog to drain. Default 5,000 ms. */
-  closeTimeoutMs?: number;
+  closeTimeoutMs?: number | undefined;
 }
 
 export interface OpenOutputOptions extends SinkOptions {

@@ -42,6 +42,7 @@ export async function run(args: RunArgs): Promise<number> {
       try {
         sink = await openOutput(args.output, onOutputError, {
           signal: opening.signal,
+          maxLineBytes: args.maxLineBytes,
           onWaiting: (what) => log.warn(what),
         });
       } catch (error) {
@@ -51,7 +52,7 @@ export async function run(args: RunArgs): Promise<number> {
         return EXIT_FAILURE;
       }
     } else if (args.output === '-' || process.stdout.isTTY !== true) {
-      sink = stdoutSink(onOutputError);
+      sink = stdoutSink(onOutputError, { maxLineBytes: args.maxLineBytes });
     } else {
       sink = nullSink;
     }

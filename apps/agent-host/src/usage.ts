@@ -22,6 +22,7 @@ Options:
   --on-give-up retry|exit      a collector given up on: retry after a cool-down, or exit 3 when no
                                collector of its kind is left (default retry)
   --output FILE|-              NDJSON destination (default: stdout when it is not a TTY)
+  --max-line-bytes N           longest output line; longer ones are written truncated (default 16777216)
   --log-level LEVEL            error | warn | info | debug (default info; warn with the live table)
   -h, --help                   show this help
 `;
