@@ -22,6 +22,8 @@ interface Figures {
   honestComplete: number;
   rounds: number;
   worstStatusMs: number;
+  statusErrors?: string[];
+  notHonest?: string[];
 }
 const figures: Figures[] = [];
 
@@ -40,6 +42,7 @@ interface ResultLine {
   correlationId: string;
   responded: string[];
   missing: string[];
+  reason: string;
   results: { sources: string[] }[];
 }
 
@@ -76,18 +79,26 @@ describe.skipIf(process.platform !== 'linux')(
       let peak = 0;
       let worst = 0;
       let answered = false;
+      let lastRounds = 0;
+      const statusErrors: string[] = [];
       let done = false;
       const sampler = (async () => {
         while (!done) {
           peak = Math.max(peak, rssBytes(pid) ?? 0);
           const t0 = performance.now();
           try {
-            await fetchStatus(endpoint(), 2000);
+            lastRounds = (await fetchStatus(endpoint(), 2000)).rounds;
             answered = true;
             worst = Math.max(worst, performance.now() - t0);
-          } catch {
-            // before the agent listens, and after it stopped, status cannot answer
-            if (answered && !done && agent.child.exitCode === null) worst = Math.max(worst, 2000);
+          } catch (error) {
+            // Before the agent listens and after its last round (it is stopping), status may
+            // not connect: that is not a slow answer. A timeout or a refusal in between is.
+            const text =
+              error instanceof Error ? `${error.message} ${String(error.cause ?? '')}` : '';
+            if (answered && !done && lastRounds < ROUNDS) {
+              worst = Math.max(worst, performance.now() - t0);
+              statusErrors.push(text);
+            }
           }
           peak = Math.max(peak, rssBytes(pid) ?? 0);
           await new Promise((r) => setTimeout(r, 100));
@@ -124,6 +135,14 @@ describe.skipIf(process.platform !== 'linux')(
         honestComplete: honest.length,
         rounds: enumerate.length,
         worstStatusMs: Math.round(worst),
+        ...(honest.length < enumerate.length
+          ? {
+              notHonest: enumerate
+                .filter((l) => !honest.includes(l))
+                .map((l) => `${l.reason} missing=${l.missing.join('+')}`),
+            }
+          : {}),
+        ...(statusErrors.length > 0 ? { statusErrors: statusErrors.slice(0, 3) } : {}),
       };
       figures.push(f);
       // Every set emitted once, one enumerate set per round.
