@@ -12,7 +12,9 @@ const SCRIPT = [
   "pids=' '",
   'while IFS= read -r line; do',
   '  case "$line" in',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   '    +*) pids="$pids${line#+} " ;;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   '    -*) id=${line#-}; case "$pids" in *" $id "*) pids="${pids%% $id *} ${pids#* $id }" ;; esac ;;',
   '  esac',
   'done',
