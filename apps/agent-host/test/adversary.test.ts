@@ -1,10 +1,11 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fetchStatus } from '../src/status.js';
-import { agentTestContext, alive, fixture, until } from './helpers.js';
+import { agentTestContext, alive, CLI, fixture, until } from './helpers.js';
 
 // The adversary suite (issue 12): a compromised collector spawned by the agent runs one abuse per
 // test beside an honest procmond. Linux only: RSS is read from /proc and the real procmond lists
@@ -212,6 +213,93 @@ describe.skipIf(process.platform !== 'linux')(
         rounds: 0,
         worstStatusMs: 0,
       });
+    }, 60_000);
+  },
+);
+
+describe.skipIf(process.platform !== 'linux')(
+  'output that never blocks the agent (Linux: mkfifo, /proc)',
+  () => {
+    const { dir, endpoint, run, setup, teardown } = agentTestContext();
+    beforeEach(setup);
+    afterEach(teardown);
+
+    it('a FIFO with no reader: the agent says it waits, and SIGTERM ends the wait', async () => {
+      const fifo = join(dir(), 'out.fifo');
+      execFileSync('mkfifo', [fifo]);
+      const agent = run(['--collectors', 'procmond=1', '--output', fifo]);
+      await agent.waitLog(/FIFO with no reader; waiting for one/);
+      agent.child.kill('SIGTERM');
+      expect((await agent.exited).code).toBe(1);
+      expect(agent.stderr).toMatch(/SIGTERM while opening the output/);
+    }, 30_000);
+
+    it('a FIFO with a reader gets every round as stream writes (no ESPIPE)', async () => {
+      const fifo = join(dir(), 'out.fifo');
+      execFileSync('mkfifo', [fifo]);
+      const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const readerClosed = new Promise((r) => reader.on('close', r));
+      let text = '';
+      reader.stdout.setEncoding('utf8');
+      reader.stdout.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      const agent = run([
+        '--collectors',
+        'procmond=1',
+        '--interval',
+        '200',
+        '--rounds',
+        '2',
+        '--output',
+        fifo,
+      ]);
+      expect((await agent.exited).code).toBe(0);
+      await readerClosed;
+      expect(agent.stderr).not.toMatch(/ESPIPE/);
+      const lines = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { kind?: string });
+      expect(lines.filter((l) => l.kind === 'enumerate')).toHaveLength(2);
+    }, 60_000);
+
+    it('--output - into a pipe nobody reads: SIGTERM still completes within the bounded close', async () => {
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          'run',
+          '--endpoint',
+          endpoint(),
+          '--collectors',
+          'procmond=1',
+          '--interval',
+          '100',
+          '--output',
+          '-',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child.stdout.pause(); // nobody reads: the pipe fills
+      let stderr = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => {
+        stderr += chunk;
+      });
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      try {
+        await until(() => (/round 4:/.test(stderr) ? true : undefined), 30_000);
+        const t0 = Date.now();
+        child.kill('SIGTERM');
+        const code = await exited;
+        // The round in flight (timeout 5 s), then at most the 5 s close: never forever.
+        expect(Date.now() - t0).toBeLessThan(15_000);
+        expect(code === 0 || code === 1).toBe(true);
+        expect(stderr).toMatch(/daemoneye-agent summary/);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
     }, 60_000);
   },
 );
