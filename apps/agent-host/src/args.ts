@@ -29,6 +29,8 @@ export interface RunArgs {
   onGiveUp: OnGiveUp;
   /** A file path, `-` for stdout, or undefined for the default. */
   output: string | undefined;
+  /** `--max-line-bytes`: longest output line; longer ones are written truncated. Default 16 MiB. */
+  maxLineBytes?: number | undefined;
   logLevel: LogLevel | undefined;
   help: boolean;
 }
@@ -179,10 +181,12 @@ export function parseRunArgs(argv: string[]): RunArgs {
     'watch-interval': { type: 'string' },
     'on-give-up': { type: 'string' },
     output: { type: 'string' },
+    'max-line-bytes': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   const flags = flagSettings(values);
+  const maxLineBytes = integer('max-line-bytes', str(values, 'max-line-bytes'), 256, 2 ** 30);
   const configFile = str(values, 'config');
   const config: Settings = configFile === undefined ? {} : loadConfig(configFile);
   const pick = <K extends keyof Settings>(key: K): Settings[K] => flags[key] ?? config[key];
@@ -248,6 +252,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
     watchIntervalMs: num('watchIntervalMs'),
     onGiveUp: pick('onGiveUp') ?? 'retry',
     output: pick('output'),
+    maxLineBytes,
     logLevel: pick('logLevel'),
     help: values.help === true,
   };

@@ -3,7 +3,7 @@ import { Agent, EXIT_NO_COLLECTOR } from './agent.js';
 import type { RunArgs } from './args.js';
 import { checkCommands } from './commands.js';
 import { createLogger } from './log.js';
-import { nullSink, openFileSink, type Sink, stdoutSink } from './output.js';
+import { nullSink, openOutput, type Sink, stdoutSink } from './output.js';
 import { LiveTable } from './table.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 no collector (EXIT_NO_COLLECTOR), 130 forced. */
@@ -53,20 +53,35 @@ export async function run(args: RunArgs): Promise<number> {
     }
     agent?.requestStop();
   };
+  // Signal handlers exist before the output is opened: opening a FIFO waits for its reader, and
+  // a signal during that wait stops the agent instead of leaving it stuck.
+  const opening = new AbortController();
+  const onEarlySignal = (signal: NodeJS.Signals): void => {
+    opening.abort(new Error(`${signal} while opening the output`));
+  };
+  for (const signal of stopSignals()) process.on(signal, onEarlySignal);
   let sink: Sink;
-  if (args.output !== undefined && args.output !== '-') {
-    try {
-      sink = await openFileSink(args.output, onOutputError);
-    } catch (error) {
-      log.error(
-        `cannot open output file ${args.output}: ${error instanceof Error ? error.message : String(error)}`,
-      );
-      return EXIT_FAILURE;
+  try {
+    if (args.output !== undefined && args.output !== '-') {
+      try {
+        sink = await openOutput(args.output, onOutputError, {
+          signal: opening.signal,
+          maxLineBytes: args.maxLineBytes,
+          onWaiting: (what) => log.warn(what),
+        });
+      } catch (error) {
+        log.error(
+          `cannot open output file ${args.output}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        return EXIT_FAILURE;
+      }
+    } else if (args.output === '-' || process.stdout.isTTY !== true) {
+      sink = stdoutSink(onOutputError, { maxLineBytes: args.maxLineBytes });
+    } else {
+      sink = nullSink;
     }
-  } else if (args.output === '-' || process.stdout.isTTY !== true) {
-    sink = stdoutSink(onOutputError);
-  } else {
-    sink = nullSink;
+  } finally {
+    for (const signal of stopSignals()) process.off(signal, onEarlySignal);
   }
 
   agent = new Agent({ ...args, sink, log });

@@ -23,6 +23,7 @@ Options:
                                collector of its kind is left (default retry); when no collector
                                could start at all the agent exits 3 either way
   --output FILE|-              NDJSON destination (default: stdout when it is not a TTY)
+  --max-line-bytes N           longest output line; longer ones are written truncated (default 16777216)
   --log-level LEVEL            error | warn | info | debug (default info; warn with the live table)
   -h, --help                   show this help
 

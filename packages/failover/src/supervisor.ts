@@ -16,6 +16,7 @@ import {
   objectArgument,
   readOptions,
 } from './options.js';
+import { OrphanGuard } from './orphan-guard.js';
 import { type TerminateSignals, terminateSignals } from './platform.js';
 import { type IntensityRules, RestartIntensity } from './restart-intensity.js';
 import type {
@@ -134,6 +135,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #clock: Clock;
   readonly #signals: TerminateSignals;
   readonly #spawn: SpawnFunction;
+  /** Kills collectors left behind if this process dies (POSIX, default spawn only). */
+  readonly #guard: OrphanGuard | undefined;
   readonly #setPriority: SetPriorityFunction;
   readonly #onCallbackError: CallbackErrorHandler | undefined;
   readonly #slots = new Map<string, Slot>();
@@ -192,6 +195,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#signals = terminateSignals(o.platform ?? process.platform);
     this.#spawn =
       functionOption('options.spawn', o.spawn, isFunction<SpawnFunction>) ?? defaultSpawn;
+    this.#guard =
+      this.#spawn === defaultSpawn && process.platform !== 'win32' ? new OrphanGuard() : undefined;
     this.#setPriority =
       functionOption('options.setPriority', o.setPriority, isFunction<SetPriorityFunction>) ??
       osSetPriority;
@@ -361,6 +366,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#setOwnState('closing');
       const stops = [...this.#slots.values()].map((slot) => this.#stopSlot(slot, 'closed'));
       this.#closing = Promise.all(stops).then(() => {
+        this.#guard?.close();
         this.#setOwnState('closed');
       });
     }
@@ -458,6 +464,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       env: this.#env(spec),
       stdio: this.#stdio,
       windowsHide: true,
+      // Its own process group (and session) on POSIX: the terminal's Ctrl-C reaches only the
+      // agent, and the orphan guard can kill the collector with what it started.
+      ...(this.#guard === undefined ? {} : { detached: true }),
       ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     };
     let child: SupervisedChild;
@@ -470,6 +479,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     slot.child = child;
     slot.pid = child.pid;
+    if (child.pid !== undefined) this.#guard?.add(child.pid);
     let gone = false;
     child.on('exit', (code, signal) => {
       if (gone) return;
@@ -590,6 +600,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#clearTimer(slot, 'readyTimer');
     this.#clearTimer(slot, 'killTimer');
     slot.child = undefined;
+    if (pid !== undefined) this.#guard?.remove(pid);
     slot.lastExit = { code, signal, at: now, killedFor };
     this.#emit('exit', () =>
       this.emit('exit', { id: slot.spec.id, pid, code, signal, expected, killedFor }),
