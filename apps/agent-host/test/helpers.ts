@@ -114,8 +114,9 @@ export function alive(pid: number): boolean {
 export function until<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 20_000,
+  everyMs = 100,
 ): Promise<T> {
-  return untilDeadline(check, { timeoutMs, everyMs: 100 });
+  return untilDeadline(check, { timeoutMs, everyMs });
 }
 
 /** Set by scripts/windows-lane.sh: win32 under Wine, whose tasklist and netstat list nothing. */
