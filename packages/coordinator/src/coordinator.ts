@@ -4,11 +4,13 @@ import { type FailureReason, HealthTracker, Supervisor } from '@daemoneye/failov
 import {
   Broker,
   type CollectorInfo,
+  type HelloInfo,
   normalizePattern,
   type TopicMessage,
   TopicTrie,
+  type Admission as TransportAdmission,
 } from '@daemoneye/ipc-transport';
-import { type Admission, admit, type Candidate } from './admission.js';
+import { type Admission, admit, type Candidate, REFUSAL_CODES } from './admission.js';
 import { CoordinatorError } from './errors.js';
 import { Flows } from './flows.js';
 import { definedOnly, type FlowHost } from './host.js';
@@ -108,6 +110,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       ...definedOnly(o.transport),
       ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
       heartbeatIntervalMs: o.heartbeatIntervalMs,
+      // Admission in the handshake: a refused client gets a Reject with a code, never a Welcome.
+      authorize: (hello) => this.#admitHello(hello),
       clock,
     });
     this.#balancer = new LoadBalancer({ ...o.balancing, clock });
@@ -345,6 +349,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       });
     });
     broker.on('connection-refused', (error) => {
+      // Admission refusals are counted and emitted as `collector-refused` by #admitHello.
+      if (error.code === 'ERR_ADMISSION_REFUSED') return;
       this.#counters.transport(error.code);
       this.#emit('transport-error', {
         type: 'connection-refused',
@@ -436,11 +442,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   // ---- admission and connections ---------------------------------------------------------------
 
-  /**
-   * The admission verdict for a Hello (or the broker's `CollectorInfo`). Seam: once the broker has
-   * an `authorize(hello)` hook, pass `(hello) => this.#authorize(hello)` to it (and count the
-   * refusal there): a refused client then gets a Reject with the reason as code in the handshake.
-   */
+  /** The admission verdict for a Hello. */
   #authorize(hello: Candidate): Admission {
     const spec = this.#specs.get(hello.collectorId);
     const expected =
@@ -450,39 +452,34 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return admit(hello, expected, this.#o.controlKind);
   }
 
+  /** The broker's `authorize` hook: refusals are counted and emitted here, in the handshake. */
+  #admitHello(hello: HelloInfo): TransportAdmission {
+    const verdict = this.#authorize(hello);
+    if (!('reject' in verdict)) return { accept: true };
+    this.#counters.refused(verdict.reject);
+    this.#emit('collector-refused', {
+      collectorId: hello.collectorId,
+      kind: hello.kind,
+      pid: hello.pid,
+      reason: verdict.reject,
+      message: verdict.message,
+    });
+    return { accept: false, code: REFUSAL_CODES[verdict.reject], message: verdict.message };
+  }
+
   #onConnected(info: CollectorInfo): void {
     const id = info.collectorId;
-    const verdict = this.#authorize(info);
-    if ('reject' in verdict) {
-      // Today the client was welcomed before this verdict, so it is disconnected at once.
-      this.#counters.refused(verdict.reject);
-      this.#emit('collector-refused', {
-        collectorId: id,
-        kind: info.kind,
-        pid: info.pid,
-        reason: verdict.reject,
-        message: verdict.message,
-      });
-      this.#broker.disconnect(id, `refused: ${verdict.reject}`);
-      return;
-    }
-    if (verdict.accept === 'control') {
+    // Admitted by #admitHello in the handshake.
+    if (info.kind === this.#o.controlKind) {
       this.#controls.set(id, info.sessionId);
       return;
     }
     try {
       this.#balancer.register(id, { taskKinds: info.taskKinds });
     } catch (error) {
-      this.#counters.refused('invalid-task-kinds');
-      const message = `${id} declared unusable task kinds (${error instanceof Error ? error.message : String(error)})`;
-      this.#emit('collector-refused', {
-        collectorId: id,
-        kind: info.kind,
-        pid: info.pid,
-        reason: 'invalid-task-kinds',
-        message,
-      });
-      this.#broker.disconnect(id, 'refused: invalid-task-kinds');
+      // admit() checked the task kinds; the balancer refusing them anyway is a fault of ours.
+      this.#callbackError('balancer.register', error);
+      this.#broker.disconnect(id, 'balancer refused the collector');
       return;
     }
     this.#sessions.set(id, info.sessionId);

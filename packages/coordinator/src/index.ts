@@ -3,6 +3,7 @@ export {
   admit,
   type Candidate,
   type Expectation,
+  REFUSAL_CODES,
   REFUSAL_REASONS,
   type RefusalReason,
 } from './admission.js';
