@@ -1,6 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { LoadBalancer } from '@daemoneye/balancer';
-import { type FailureReason, HealthTracker, Supervisor } from '@daemoneye/failover';
+import {
+  type FailureReason,
+  HealthTracker,
+  ResourceWatchdog,
+  Supervisor,
+} from '@daemoneye/failover';
 import {
   Broker,
   type CollectorInfo,
@@ -20,12 +25,8 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-import { GiveUpRetry } from './reactions/give-up-retry.js';
 import { lineSplitter } from './reactions/line-splitter.js';
-import { LoopLagMonitor } from './reactions/loop-lag.js';
 import { ReconnectGrace } from './reactions/reconnect-grace.js';
-import { osResourceSampler } from './reactions/resource-sampler.js';
-import { ResourceWatchdog } from './reactions/resource-watchdog.js';
 import { type SelfHealth, selfHealth } from './reactions/self-health.js';
 import { buildStatus, Counters } from './status.js';
 import type {
@@ -78,8 +79,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #supervisor: Supervisor;
   readonly #flows: Flows;
   readonly #grace: ReconnectGrace;
-  readonly #giveUp: GiveUpRetry;
-  readonly #lag: LoopLagMonitor;
   readonly #watchdog: ResourceWatchdog;
   readonly #counters = new Counters();
   readonly #specs = new Map<string, CollectorSpec>();
@@ -87,10 +86,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #sessions = new Map<string, string>();
   readonly #controls = new Map<string, string>();
   readonly #everReady = new Set<string>();
-  /** Restarts of earlier Supervisor slots (a given-up collector started again gets a new one). */
-  readonly #restartBase = new Map<string, number>();
-  /** Forgiven a stale verdict and silent since: not forgiven twice in a row. */
-  readonly #forgiven = new Set<string>();
   readonly #failures = new Map<string, FailureReason>();
   readonly #kills = new Map<string, KillReason>();
   readonly #self = new Map<string, { health: SelfHealth; message: string }>();
@@ -120,7 +115,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       staleAfterIntervals: o.staleAfterIntervals,
       suspectAfterIntervals: Math.min(1.5, o.staleAfterIntervals),
       ...(f.phi === undefined ? {} : { phi: f.phi }),
+      // The agent's own loop stalls hold the verdicts (no collector is blamed for them).
+      stallThresholdMs: o.loopLagToleranceMs,
       clock,
+      onCallbackError: (error) => this.#callbackError('health tracker', error),
     });
     this.#flows = new Flows(this.#flowHost(), o);
     this.#supervisor = new Supervisor({
@@ -131,19 +129,20 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       ...(f.restartWindowMs === undefined ? {} : { restartWindowMs: f.restartWindowMs }),
       ...(f.backoff === undefined ? {} : { backoff: f.backoff }),
       ...(o.spawn === undefined ? {} : { spawn: o.spawn }),
+      ...(o.niceness === undefined ? {} : { niceness: o.niceness }),
+      giveUpCoolDownMs: o.giveUpCooldownMs,
+      maxGiveUpCoolDownMs: o.giveUpMaxCooldownMs,
       clock,
+      onCallbackError: (error) => this.#callbackError('supervisor', error),
     });
     this.#grace = new ReconnectGrace(clock, o.reconnectGraceMs);
-    this.#giveUp = new GiveUpRetry(clock, o.giveUpCooldownMs, o.giveUpMaxCooldownMs);
-    this.#lag = new LoopLagMonitor(
+    this.#watchdog = new ResourceWatchdog({
+      intervalMs: o.heartbeatIntervalMs,
+      consecutiveSamples: o.watchdogHeartbeats,
+      ...(o.resourceSampler === undefined ? {} : { sampler: o.resourceSampler }),
       clock,
-      Math.max(50, Math.min(500, Math.floor(o.heartbeatIntervalMs / 2))),
-      o.loopLagToleranceMs,
-    );
-    this.#watchdog = new ResourceWatchdog(
-      o.resourceSampler ?? osResourceSampler(),
-      o.watchdogHeartbeats,
-    );
+      onCallbackError: (error) => this.#callbackError('resource watchdog', error),
+    });
     for (const spec of o.collectors) this.#specs.set(spec.id, spec);
     this.#wire();
   }
@@ -189,7 +188,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.#closing !== undefined)
       throw new CoordinatorError('ERR_COORDINATOR_CLOSED', 'closed while starting');
     this.#emit('listening', { endpoint: this.endpoint });
-    this.#lag.start();
     const waits = [...this.#specs.values()].map((spec) => {
       const wait = this.#waitStarted(spec.id, signal);
       this.#spawn(spec);
@@ -277,10 +275,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       inFlight: (id) => this.#flows.registry.countFor(id),
       self: (id) => this.#self.get(id),
       results: (id) => this.#resultsBy.get(id) ?? 0,
-      retryAt: (id) => this.#giveUp.retryAt(id),
       lastKill: (id) => this.#kills.get(id),
-      restartBase: (id) => this.#restartBase.get(id) ?? 0,
-      maxLoopLagMs: this.#lag.maxLagMs,
     });
   }
 
@@ -308,9 +303,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   async #close(): Promise<void> {
     const from = this.#state;
     if (from !== 'closed') this.#setState('closing', 'close');
-    this.#lag.stop();
     this.#grace.close();
-    this.#giveUp.close();
+    this.#watchdog.close();
     this.#flows.close(this.#specs.keys());
     await this.#supervisor.close();
     this.#health.close();
@@ -326,7 +320,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     broker.on('collector-disconnected', (info, reason) => this.#onDisconnected(info, reason));
     broker.on('heartbeat', (id, beat) => {
       if (!this.#sessions.has(id)) return;
-      this.#forgiven.delete(id);
       this.#health.heartbeat(id);
       const self = selfHealth(beat);
       this.#self.set(id, self);
@@ -336,7 +329,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         cpu: beat.cpu,
         memoryBytes: beat.memoryBytes,
       });
-      this.#watch(id, Number(beat.memoryBytes), beat.cpu);
     });
     broker.on('task-result', (id, result) => this.#flows.onTaskResult(id, result));
     broker.on('protocol-error', (error, id) => {
@@ -362,15 +354,31 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     broker.subscribe('events.#', (message) => this.#onEvent(message));
 
     this.#health.on('failed', (failure) => this.#onHealthFailed(failure.id, failure.reason));
+    this.#health.on('stall', (stall) =>
+      this.#emit('loop-stall', {
+        lagMs: Math.round(stall.lagMs),
+        holdMs: Math.max(0, Math.round(stall.holdUntil - stall.at)),
+      }),
+    );
+    this.#watchdog.on('over-limit', (e) => {
+      if (this.#closing !== undefined || this.#supervisor.info(e.id)?.pid !== e.pid) return;
+      const unit = e.reason === 'over-memory' ? ' bytes rss' : ' of a core';
+      this.#kill(
+        e.id,
+        e.reason,
+        `${e.observed}${unit} over ${e.limit} for ${e.samples} samples (the OS's view of pid ${e.pid})`,
+      );
+    });
     this.#flows.failover.on('failover', (report) => this.#emit('failover', report));
     const sup = this.#supervisor;
     sup.on('spawn', (e) => {
-      this.#watchdog.forget(e.id);
+      this.#watchResources(e.id, e.pid);
       this.#emit('collector-spawned', { id: e.id, pid: e.pid, restarts: e.restarts });
       this.#pipeStderr(e.id, e.stderr);
     });
     sup.on('exit', (e) => {
       this.#grace.end(e.id);
+      this.#watchdog.unwatch(e.id);
       if (e.expected || this.#closing !== undefined) return;
       this.#emit('collector-exited', { id: e.id, pid: e.pid, code: e.code, signal: e.signal });
       this.#health.processExited(e.id, e.code, e.signal);
@@ -382,7 +390,21 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     sup.on('spawn-error', (e) =>
       this.#emit('collector-spawn-error', { id: e.id, message: e.error.message }),
     );
-    sup.on('gave-up', (e) => this.#onGaveUp(e.id, e.restarts, e.windowMs));
+    // Restart intensity reached: the Supervisor retries after its doubling cool-down.
+    sup.on('gave-up', (e) => {
+      if (this.#closing !== undefined) return;
+      this.#counters.givenUp++;
+      this.#emit('collector-given-up', {
+        id: e.id,
+        restarts: e.restarts,
+        windowMs: e.windowMs,
+        retryInMs: e.retryInMs,
+      });
+    });
+    sup.on('give-up-retry', (e) => {
+      if (this.#closing === undefined)
+        this.#emit('collector-retry', { id: e.id, attempt: e.giveUps });
+    });
   }
 
   #spawn(spec: CollectorSpec): void {
@@ -391,6 +413,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       command: spec.command,
       ...(spec.args === undefined ? {} : { args: spec.args }),
       ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+      ...(spec.niceness === undefined ? {} : { niceness: spec.niceness }),
       env: {
         ...spec.env,
         [ENV_ENDPOINT]: this.endpoint,
@@ -490,7 +513,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (restarted) this.#balancer.restarted(id);
     this.#everReady.add(id);
     this.#failures.delete(id);
-    this.#forgiven.delete(id);
     this.#health.register(id);
     this.#flows.failover.collectorAvailable(id);
     this.#emit('collector-ready', { id, pid: info.pid, restarted });
@@ -520,20 +542,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   #onHealthFailed(id: string, reason: FailureReason): void {
     if (this.#closing !== undefined) return;
-    if (reason === 'stale' || reason === 'phi') {
-      // Seam (loop lag): the agent's own stall, not the collector's silence. When the
-      // HealthTracker measures loop lag itself, this check moves into it.
-      const window = this.#o.staleAfterIntervals * this.#o.heartbeatIntervalMs;
-      const lagMs = this.#lag.stallWithin(window);
-      // Once only: a collector that stays silent after the stall is failed at its next deadline.
-      if (lagMs > 0 && this.#sessions.has(id) && !this.#forgiven.has(id)) {
-        this.#forgiven.add(id);
-        this.#counters.lagForgiven++;
-        this.#health.register(id);
-        this.#emit('lag-forgiven', { id, lagMs: Math.round(lagMs) });
-        return;
-      }
-    }
+    // The agent's own loop stalls were already held by the HealthTracker (stallThresholdMs).
     this.#failures.set(id, reason);
     this.#emit('collector-failed', { id, reason });
     this.#balancer.remove(id);
@@ -545,41 +554,19 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   #kill(id: string, reason: KillReason, detail: string): void {
     const pid = this.#supervisor.info(id)?.pid;
-    if (!this.#supervisor.kill(id)) return;
+    if (!this.#supervisor.kill(id, reason)) return;
     this.#kills.set(id, reason);
     this.#counters.killed(reason);
     this.#emit('collector-killed', { id, pid, reason, detail });
   }
 
-  #onGaveUp(id: string, restarts: number, windowMs: number): void {
-    if (this.#closing !== undefined) return;
-    this.#counters.givenUp++;
+  /** The OS's view of the pid the Supervisor started, for a collector with limits. */
+  #watchResources(id: string, pid: number): void {
     const spec = this.#specs.get(id);
-    const retryInMs = this.#giveUp.schedule(id, () => {
-      if (this.#closing !== undefined || spec === undefined) return;
-      this.#emit('collector-retry', { id, attempt: this.#giveUp.attempts(id) });
-      // A new Supervisor slot starts its counters at 0: keep the restarts seen so far.
-      const before = this.#supervisor.info(id);
-      this.#restartBase.set(id, (this.#restartBase.get(id) ?? 0) + (before?.restarts ?? 0) + 1);
-      try {
-        this.#spawn(spec);
-      } catch {
-        // Closed meanwhile.
-      }
-    });
-    this.#emit('collector-given-up', { id, restarts, windowMs, retryInMs });
-  }
-
-  #watch(id: string, memoryBytes: number, cpu: number): void {
-    const spec = this.#specs.get(id);
-    const pid = this.#supervisor.info(id)?.pid;
-    if (spec === undefined || pid === undefined) return;
-    if (spec.maxRssBytes === undefined && spec.maxCpu === undefined) return;
-    void this.#watchdog.check(id, pid, spec, { memoryBytes, cpu }).then((verdict) => {
-      if (verdict === undefined || this.#closing !== undefined) return;
-      if (this.#supervisor.info(id)?.pid !== pid) return;
-      const detail = `rss ${verdict.sample.rssBytes} bytes, cpu ${verdict.sample.cpu?.toFixed(2) ?? '?'}`;
-      this.#kill(id, verdict.reason, detail);
+    if (spec === undefined || (spec.maxRssBytes === undefined && spec.maxCpu === undefined)) return;
+    this.#watchdog.watch(id, pid, {
+      ...(spec.maxRssBytes === undefined ? {} : { maxRssBytes: spec.maxRssBytes }),
+      ...(spec.maxCpu === undefined ? {} : { maxCpu: spec.maxCpu }),
     });
   }
 

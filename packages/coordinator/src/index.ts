@@ -31,13 +31,6 @@ export {
   type FailoverLimits,
   type TransportLimits,
 } from './options.js';
-export {
-  osResourceSampler,
-  parseProcStat,
-  parsePsLine,
-  type ResourceSample,
-  type ResourceSampler,
-} from './reactions/resource-sampler.js';
 export type { SelfHealth } from './reactions/self-health.js';
 export type {
   AggregatedResult,

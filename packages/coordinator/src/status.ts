@@ -26,7 +26,6 @@ const MAX_CODES = 64;
 /** The coordinator's own counters; they only grow. */
 export class Counters {
   rejectedResults = 0;
-  lagForgiven = 0;
   givenUp = 0;
   readonly refusals: Record<RefusalReason, number> = Object.fromEntries(
     REFUSAL_REASONS.map((r) => [r, 0]),
@@ -67,10 +66,7 @@ export interface StatusSources {
   readonly inFlight: (id: string) => number;
   readonly self: (id: string) => { health: SelfHealth; message: string } | undefined;
   readonly results: (id: string) => number;
-  readonly retryAt: (id: string) => number | undefined;
   readonly lastKill: (id: string) => KillReason | undefined;
-  readonly restartBase: (id: string) => number;
-  readonly maxLoopLagMs: number;
 }
 
 function stateOf(s: StatusSources, id: string): CollectorState {
@@ -93,7 +89,7 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
     const health = s.health.get(spec.id);
     const balance = byId.get(spec.id);
     const self = s.self(spec.id);
-    const retryAt = s.retryAt(spec.id);
+    const retryAt = proc?.retryAt;
     return {
       id: spec.id,
       kind: spec.kind,
@@ -105,13 +101,14 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
       activeTasks: balance?.activeTasks ?? null,
       queueDepth: balance?.queueDepth ?? null,
       score: balance ? Math.round(balance.score * 10) / 10 : null,
-      restarts: s.restartBase(spec.id) + (proc?.restarts ?? 0),
+      restarts: proc?.restarts ?? 0,
       results: s.results(spec.id),
       lastHeartbeatAgoMs:
         health && health.heartbeats > 0
           ? Math.max(0, Math.round(s.now - health.lastHeartbeatAt))
           : null,
-      retryInMs: retryAt === undefined ? null : Math.max(0, Math.round(retryAt - s.now)),
+      retryInMs:
+        retryAt === undefined || retryAt === null ? null : Math.max(0, Math.round(retryAt - s.now)),
       lastKill: s.lastKill(spec.id) ?? null,
     };
   });
@@ -119,6 +116,7 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
   const aggregation = s.aggregator.stats();
   const completed = Object.values(aggregation.completed).reduce((a, b) => a + b, 0);
   const c = s.counters;
+  const healthStats = s.health.stats();
   return {
     state: s.state,
     endpoint: s.endpoint,
@@ -142,8 +140,9 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
     refusals: { ...c.refusals },
     transportErrors: Object.fromEntries(c.transportErrors),
     kills: { ...c.kills },
-    lagForgiven: c.lagForgiven,
-    maxLoopLagMs: Math.round(s.maxLoopLagMs),
+    lagForgiven: healthStats.heldVerdicts,
+    loopStalls: healthStats.stalls,
+    maxLoopLagMs: Math.round(healthStats.maxLagMs),
     givenUp: c.givenUp,
   };
 }

@@ -137,7 +137,10 @@ export interface CoordinatorStatus {
   /** Kills by the coordinator, per reason. */
   readonly kills: Readonly<Record<KillReason, number>>;
   /** Stale verdicts forgiven because the agent's own loop stalled. */
+  /** Stale/suspect verdicts the HealthTracker held because the agent's own loop stalled. */
   readonly lagForgiven: number;
+  /** Stalls of the agent's own event loop seen (over `loopLagToleranceMs`). */
+  readonly loopStalls: number;
   readonly maxLoopLagMs: number;
   readonly givenUp: number;
 }
@@ -169,12 +172,13 @@ export type CoordinatorEvents = {
   'collector-start-timeout': [event: { id: string; message: string }];
   'collector-spawn-error': [event: { id: string; message: string }];
   'collector-given-up': [
-    event: { id: string; restarts: number; windowMs: number; retryInMs: number },
+    event: { id: string; restarts: number; windowMs: number; retryInMs: number | undefined },
   ];
   'collector-retry': [event: { id: string; attempt: number }];
   /** One line its stderr printed (at most 4 KiB, longer lines are cut). */
   'collector-stderr': [event: { id: string; line: string }];
-  'lag-forgiven': [event: { id: string; lagMs: number }];
+  /** The agent's own event loop stalled; the HealthTracker holds every verdict for `holdMs`. */
+  'loop-stall': [event: { lagMs: number; holdMs: number }];
   failover: [report: FailoverReport];
   'task-failed': [
     event: {
