@@ -16,6 +16,7 @@ import {
   type Admission as TransportAdmission,
 } from '@daemoneye/ipc-transport';
 import { type Admission, admit, type Candidate, REFUSAL_CODES } from './admission.js';
+import { InboundBackpressure } from './backpressure.js';
 import { CoordinatorError } from './errors.js';
 import { Flows } from './flows.js';
 import { definedOnly, type FlowHost } from './host.js';
@@ -80,6 +81,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #flows: Flows;
   readonly #grace: ReconnectGrace;
   readonly #watchdog: ResourceWatchdog;
+  readonly #inbound: InboundBackpressure;
   readonly #counters = new Counters();
   readonly #specs = new Map<string, CollectorSpec>();
   /** Collector id -> broker session admitted for it. */
@@ -121,6 +123,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       onCallbackError: (error) => this.#callbackError('health tracker', error),
     });
     this.#flows = new Flows(this.#flowHost(), o);
+    this.#inbound = new InboundBackpressure({
+      broker: this.#broker,
+      aggregator: this.#flows.aggregator,
+      health: this.#health,
+      connected: (id) => this.#sessions.has(id),
+      paused: (e) => this.#emit('inbound-paused', e),
+      resumed: (e) => this.#emit('inbound-resumed', e),
+    });
     this.#supervisor = new Supervisor({
       stdio: ['ignore', 'ignore', 'pipe'],
       stopGraceMs: o.stopGraceMs,
@@ -276,6 +286,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       self: (id) => this.#self.get(id),
       results: (id) => this.#resultsBy.get(id) ?? 0,
       lastKill: (id) => this.#kills.get(id),
+      paused: (id) => this.#inbound.isPaused(id),
+      inbound: this.#inbound.stats(),
     });
   }
 
@@ -352,6 +364,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       });
     });
     broker.subscribe('events.#', (message) => this.#onEvent(message));
+    // A collector whose share of a set is full is no longer read (real backpressure).
+    this.#flows.aggregator.on('share-full', (e) =>
+      this.#inbound.onShareFull(e.collectorId, e.correlationId, e.reason),
+    );
 
     this.#health.on('failed', (failure) => this.#onHealthFailed(failure.id, failure.reason));
     this.#health.on('stall', (stall) =>
@@ -527,6 +543,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     // Only the session we admitted counts: a refused impostor's exit says nothing of ours.
     if (this.#sessions.get(id) !== info.sessionId) return;
     this.#sessions.delete(id);
+    this.#inbound.forget(id);
     if (this.#closing !== undefined) return;
     this.#emit('collector-disconnected', { id, reason });
     this.#health.connectionLost(id);
@@ -543,6 +560,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   #onHealthFailed(id: string, reason: FailureReason): void {
     if (this.#closing !== undefined) return;
     // The agent's own loop stalls were already held by the HealthTracker (stallThresholdMs).
+    // A collector we stopped reading could not be heard: its verdict waits for the resume.
+    if ((reason === 'stale' || reason === 'phi') && this.#inbound.holdVerdict(id)) return;
     this.#failures.set(id, reason);
     this.#emit('collector-failed', { id, reason });
     this.#balancer.remove(id);
@@ -624,6 +643,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       closed: () => this.#closing !== undefined,
       emit: (event, ...args) => this.#emit(event, ...args),
       deliver: (topic, message) => this.#deliver(topic, message),
+      setEnded: () => this.#inbound.afterSet(),
       callbackError: (where, cause) => this.#callbackError(where, cause),
     };
   }

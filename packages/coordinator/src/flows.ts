@@ -456,6 +456,7 @@ export class Flows {
     const result = toResult(raw, record, (id) => this.#owner.failures.get(id), this.#now());
     this.#publishResult(result);
     record.resolve(result);
+    this.#owner.setEnded();
   }
 
   #publishResult(result: AggregatedResult): void {

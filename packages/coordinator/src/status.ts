@@ -67,6 +67,8 @@ export interface StatusSources {
   readonly self: (id: string) => { health: SelfHealth; message: string } | undefined;
   readonly results: (id: string) => number;
   readonly lastKill: (id: string) => KillReason | undefined;
+  readonly paused: (id: string) => boolean;
+  readonly inbound: CoordinatorStatus['inbound'];
 }
 
 function stateOf(s: StatusSources, id: string): CollectorState {
@@ -75,6 +77,7 @@ function stateOf(s: StatusSources, id: string): CollectorState {
   switch (proc.state) {
     case 'running':
       if (!s.connected(id)) return 'disconnected';
+      if (s.paused(id)) return 'paused';
       return s.health.state(id) ?? 'starting';
     default:
       return proc.state;
@@ -144,5 +147,6 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
     loopStalls: healthStats.stalls,
     maxLoopLagMs: Math.round(healthStats.maxLagMs),
     givenUp: c.givenUp,
+    inbound: { ...s.inbound },
   };
 }

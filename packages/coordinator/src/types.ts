@@ -1,4 +1,4 @@
-import type { AggregatedItem, CompletionReason } from '@daemoneye/aggregator';
+import type { AggregatedItem, CompletionReason, ShareFullReason } from '@daemoneye/aggregator';
 import type { FailoverReport, FailureReason } from '@daemoneye/failover';
 import type { DetectionResult } from '@daemoneye/proto';
 import type { RefusalReason } from './admission.js';
@@ -35,6 +35,8 @@ export interface AggregatedResult {
   }[];
   readonly duplicatesDropped: number;
   readonly overflowDropped: number;
+  /** Collectors of `missing` whose share of this set filled up (their part ended `overflow`). */
+  readonly overflowed: readonly string[];
   /** Clock ms at the request and at completion. */
   readonly startedAt: number;
   readonly completedAt: number;
@@ -79,6 +81,8 @@ export type CoordinatorState = 'idle' | 'starting' | 'running' | 'closing' | 'cl
 export type CollectorState =
   | 'starting'
   | 'healthy'
+  /** Connected, but its socket is not read: its share of a pending set is full. */
+  | 'paused'
   | 'suspect'
   | 'failed'
   | 'disconnected'
@@ -143,6 +147,16 @@ export interface CoordinatorStatus {
   readonly loopStalls: number;
   readonly maxLoopLagMs: number;
   readonly givenUp: number;
+  /**
+   * Inbound backpressure: collectors not read now (`paused`), `pauses` and `resumes` so far, and
+   * stale verdicts held because the coordinator was not reading the collector (`heldVerdicts`).
+   */
+  readonly inbound: {
+    readonly paused: number;
+    readonly pauses: number;
+    readonly resumes: number;
+    readonly heldVerdicts: number;
+  };
 }
 
 /** Typed events of a coordinator. Listeners that throw go to `onCallbackError`. */
@@ -179,6 +193,10 @@ export type CoordinatorEvents = {
   'collector-stderr': [event: { id: string; line: string }];
   /** The agent's own event loop stalled; the HealthTracker holds every verdict for `holdMs`. */
   'loop-stall': [event: { lagMs: number; holdMs: number }];
+  /** Its share of `correlationId` is full: its socket is no longer read. */
+  'inbound-paused': [event: { id: string; correlationId: string; reason: ShareFullReason }];
+  /** No pending set has its share full any more: read again (`heldVerdict`: tracked afresh). */
+  'inbound-resumed': [event: { id: string; heldVerdict: boolean }];
   failover: [report: FailoverReport];
   'task-failed': [
     event: {
