@@ -41,3 +41,26 @@ describe.skipIf(!posix)('inbound backpressure on fake time', () => {
     expect(ctx.peers.children.get('f1')).toHaveLength(1);
   });
 });
+
+describe.skipIf(!posix)('conflicts on fake time', () => {
+  it('the same fingerprint with other content from two collectors is a conflict with every variant', async () => {
+    ctx.peers.modes.set('p2', 'forge');
+    const c = ctx.make(['p1', 'p2']);
+    await c.start();
+    const result = await c.fanOut({ kind: 'enumerate' });
+    expect(result.complete).toBe(true);
+    expect(result.conflicts).toBe(1);
+    const shared = result.results.find((r) => r.key === 'shared');
+    expect(shared?.conflict).toBe(true);
+    if (shared?.conflict !== true) return;
+    const variants = shared.variants.map((v) => ({
+      sources: [...v.sources],
+      executable: v.result.attributes.executable,
+    }));
+    expect(variants).toHaveLength(2);
+    expect(variants).toContainEqual({ sources: ['p1'], executable: undefined });
+    expect(variants).toContainEqual({ sources: ['p2'], executable: '/tmp/evil' });
+    // Agreeing copies are not conflicts.
+    expect(result.results.filter((r) => r.conflict)).toHaveLength(1);
+  });
+});

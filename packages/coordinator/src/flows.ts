@@ -9,6 +9,7 @@ import { definedOnly, type FlowHost } from './host.js';
 import { MAX_DELAY_MS, type ResolvedOptions } from './options.js';
 import { emptyResult, openRecord, placeholderOf, type SetRecord, toResult } from './sets.js';
 import type { AggregatedResult, DispatchRequest, FanOutRequest } from './types.js';
+import { contentKey, encodedSize } from './weights.js';
 
 /** What a task carries through the registry and failover. */
 export interface TaskPayload {
@@ -48,6 +49,9 @@ export class Flows {
       ...definedOnly(o.aggregation),
       clock,
       timeoutMs: o.taskTimeoutMs,
+      // Byte budgets count what collectors sent; conflicts compare content, not collection time.
+      weigh: encodedSize,
+      contentKey,
       onComplete: (raw) => this.#onAggregated(raw),
       onCallbackError: (error) => this.#owner.callbackError('aggregator', error),
     });

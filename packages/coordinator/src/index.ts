@@ -1,3 +1,4 @@
+export type { AggregatedItem, AggregatedVariant } from '@daemoneye/aggregator';
 export {
   type Admission,
   admit,
@@ -45,3 +46,4 @@ export type {
   KillReason,
   ResultReason,
 } from './types.js';
+export { contentKey, encodedSize } from './weights.js';

@@ -43,6 +43,12 @@ export interface TransportLimits {
 export interface AggregationLimits {
   maxPendingSets?: number | undefined;
   maxResultsPerSet?: number | undefined;
+  maxBytesPerSet?: number | undefined;
+  maxPendingBytes?: number | undefined;
+  maxPendingBytesPerCollector?: number | undefined;
+  resultOverheadBytes?: number | undefined;
+  maxVariantsPerItem?: number | undefined;
+  maxItemBytes?: number | undefined;
   recentCompletedCapacity?: number | undefined;
 }
 
@@ -185,7 +191,17 @@ const TRANSPORT_KEYS = [
   'maxSubscriptionsPerConnection',
   'maxCollectorIdLength',
 ];
-const AGGREGATION_KEYS = ['maxPendingSets', 'maxResultsPerSet', 'recentCompletedCapacity'];
+const AGGREGATION_KEYS = [
+  'maxPendingSets',
+  'maxResultsPerSet',
+  'maxBytesPerSet',
+  'maxPendingBytes',
+  'maxPendingBytesPerCollector',
+  'resultOverheadBytes',
+  'maxVariantsPerItem',
+  'maxItemBytes',
+  'recentCompletedCapacity',
+];
 const FAILOVER_KEYS = [
   'maxRetries',
   'placementTimeoutMs',

@@ -35,6 +35,8 @@ export interface AggregatedResult {
   }[];
   readonly duplicatesDropped: number;
   readonly overflowDropped: number;
+  /** Items of `results` with `conflict: true`: collectors disagreed about their content (a tamper signal). */
+  readonly conflicts: number;
   /** Collectors of `missing` whose share of this set filled up (their part ended `overflow`). */
   readonly overflowed: readonly string[];
   /** Clock ms at the request and at completion. */

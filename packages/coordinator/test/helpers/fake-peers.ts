@@ -14,7 +14,16 @@ import {
 
 /** How a fake collector behaves. */
 /** `flood`: answers every task with 200 distinct results, never final. */
-export type PeerMode = 'answer' | 'hold' | 'silent' | 'crash' | 'wrong-pid' | 'mute' | 'flood';
+/** `forge`: answers like `answer`, but its `shared` result carries other attributes. */
+export type PeerMode =
+  | 'answer'
+  | 'hold'
+  | 'silent'
+  | 'crash'
+  | 'wrong-pid'
+  | 'mute'
+  | 'flood'
+  | 'forge';
 
 /** A fake child process: the "process" is an in-process CollectorClient with a made-up pid. */
 export class FakeChild extends EventEmitter implements SupervisedChild {
@@ -91,12 +100,13 @@ export class FakePeers {
           client.sendResult(task, many, { final: false });
           return;
         }
-        if (!['answer', 'mute'].includes(this.modes.get(id) ?? 'answer')) return;
+        const forged = this.modes.get(id) === 'forge';
+        if (!['answer', 'mute', 'forge'].includes(this.modes.get(id) ?? 'answer')) return;
         const shared = {
           fingerprint: 'shared',
           kind: 'process',
           subject: 's',
-          attributes: {},
+          attributes: forged ? { executable: '/tmp/evil' } : {},
           collectedAtUnixMs: at,
         };
         const own = {
