@@ -28,7 +28,7 @@ import {
 } from './options.js';
 import { lineSplitter } from './reactions/line-splitter.js';
 import { ReconnectGrace } from './reactions/reconnect-grace.js';
-import { type SelfHealth, selfHealth } from './reactions/self-health.js';
+import { applyHeartbeat } from './reactions/self-health.js';
 import { buildStatus, Counters } from './status.js';
 import type {
   AggregatedResult,
@@ -90,7 +90,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #everReady = new Set<string>();
   readonly #failures = new Map<string, FailureReason>();
   readonly #kills = new Map<string, KillReason>();
-  readonly #self = new Map<string, { health: SelfHealth; message: string }>();
   readonly #resultsBy = new Map<string, number>();
   readonly #subscribers = new TopicTrie<Subscriber>();
   #state: CoordinatorState = 'idle';
@@ -283,7 +282,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       counters: this.#counters,
       connected: (id) => this.#sessions.has(id),
       inFlight: (id) => this.#flows.registry.countFor(id),
-      self: (id) => this.#self.get(id),
       results: (id) => this.#resultsBy.get(id) ?? 0,
       lastKill: (id) => this.#kills.get(id),
       paused: (id) => this.#inbound.isPaused(id),
@@ -332,15 +330,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     broker.on('collector-disconnected', (info, reason) => this.#onDisconnected(info, reason));
     broker.on('heartbeat', (id, beat) => {
       if (!this.#sessions.has(id)) return;
-      this.#health.heartbeat(id);
-      const self = selfHealth(beat);
-      this.#self.set(id, self);
-      this.#balancer.updateMetrics(id, {
-        activeTasks: beat.activeTasks,
-        queueDepth: beat.queueDepth,
-        cpu: beat.cpu,
-        memoryBytes: beat.memoryBytes,
-      });
+      applyHeartbeat(id, beat, { health: this.#health, balancer: this.#balancer });
     });
     broker.on('task-result', (id, result) => this.#flows.onTaskResult(id, result));
     broker.on('protocol-error', (error, id) => {
@@ -370,6 +360,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     );
 
     this.#health.on('failed', (failure) => this.#onHealthFailed(failure.id, failure.reason));
+    this.#health.on('reported-health-change', (e) =>
+      this.#emit('collector-health', {
+        id: e.id,
+        from: e.from,
+        to: e.to,
+        message: e.message ?? '',
+      }),
+    );
     this.#health.on('stall', (stall) =>
       this.#emit('loop-stall', {
         lagMs: Math.round(stall.lagMs),

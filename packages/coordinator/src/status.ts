@@ -4,7 +4,7 @@ import type { HealthTracker, PendingTaskRegistry, Supervisor } from '@daemoneye/
 import type { DetectionResult } from '@daemoneye/proto';
 import { REFUSAL_REASONS, type RefusalReason } from './admission.js';
 import type { CollectorSpec } from './options.js';
-import type { SelfHealth } from './reactions/self-health.js';
+import { reportedHealth } from './reactions/self-health.js';
 import type {
   CollectorState,
   CollectorStatus,
@@ -64,7 +64,6 @@ export interface StatusSources {
   readonly counters: Counters;
   readonly connected: (id: string) => boolean;
   readonly inFlight: (id: string) => number;
-  readonly self: (id: string) => { health: SelfHealth; message: string } | undefined;
   readonly results: (id: string) => number;
   readonly lastKill: (id: string) => KillReason | undefined;
   readonly paused: (id: string) => boolean;
@@ -91,15 +90,15 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
     const proc = s.supervisor.info(spec.id);
     const health = s.health.get(spec.id);
     const balance = byId.get(spec.id);
-    const self = s.self(spec.id);
+    const self = reportedHealth(s.health, spec.id);
     const retryAt = proc?.retryAt;
     return {
       id: spec.id,
       kind: spec.kind,
       pid: proc?.pid ?? null,
       state: stateOf(s, spec.id),
-      health: self?.health ?? 'healthy',
-      healthMessage: self?.message ?? '',
+      health: self.health,
+      healthMessage: self.message,
       inFlight: s.inFlight(spec.id),
       activeTasks: balance?.activeTasks ?? null,
       queueDepth: balance?.queueDepth ?? null,

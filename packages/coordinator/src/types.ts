@@ -191,6 +191,8 @@ export type CoordinatorEvents = {
     event: { id: string; restarts: number; windowMs: number; retryInMs: number | undefined },
   ];
   'collector-retry': [event: { id: string; attempt: number }];
+  /** Its self-reported health changed (heartbeat `state`): `degraded` means less work, never a restart. */
+  'collector-health': [event: { id: string; from: SelfHealth; to: SelfHealth; message: string }];
   /** One line its stderr printed (at most 4 KiB, longer lines are cut). */
   'collector-stderr': [event: { id: string; line: string }];
   /** The agent's own event loop stalled; the HealthTracker holds every verdict for `holdMs`. */
