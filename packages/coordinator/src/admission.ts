@@ -95,3 +95,38 @@ export function admit(
   }
   return { accept: 'collector' };
 }
+
+/** A refusal as the `collector-refused` event carries it. */
+export interface Refusal {
+  readonly collectorId: string;
+  readonly kind: string;
+  readonly pid: number;
+  readonly reason: RefusalReason;
+  readonly message: string;
+}
+
+/**
+ * The broker's `authorize` answer for a Hello: `{ accept: true }`, or a Reject with the reason's
+ * code ({@link REFUSAL_CODES}) and the refusal to count and emit.
+ */
+export function handshakeVerdict(
+  hello: Candidate,
+  expected: Expectation | undefined,
+  controlKind: string,
+): {
+  admission: { accept: true } | { accept: false; code: string; message: string };
+  refusal: Refusal | undefined;
+} {
+  const verdict = admit(hello, expected, controlKind);
+  if (!('reject' in verdict)) return { admission: { accept: true }, refusal: undefined };
+  return {
+    admission: { accept: false, code: REFUSAL_CODES[verdict.reject], message: verdict.message },
+    refusal: {
+      collectorId: hello.collectorId,
+      kind: hello.kind,
+      pid: hello.pid,
+      reason: verdict.reject,
+      message: verdict.message,
+    },
+  };
+}

@@ -1,22 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { LoadBalancer } from '@daemoneye/balancer';
-import {
-  type FailureReason,
-  HealthTracker,
-  ResourceWatchdog,
-  Supervisor,
-} from '@daemoneye/failover';
+import { type FailureReason, HealthTracker, type Supervisor } from '@daemoneye/failover';
 import {
   Broker,
   type CollectorInfo,
   type HelloInfo,
-  normalizePattern,
-  type TopicMessage,
-  TopicTrie,
   type Admission as TransportAdmission,
 } from '@daemoneye/ipc-transport';
-import { type Admission, admit, type Candidate, REFUSAL_CODES } from './admission.js';
+import { handshakeVerdict } from './admission.js';
 import { InboundBackpressure } from './backpressure.js';
+import { emitGuarded, reportCallbackError } from './callbacks.js';
 import { CoordinatorError } from './errors.js';
 import { Flows } from './flows.js';
 import { definedOnly, type FlowHost } from './host.js';
@@ -26,10 +19,16 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-import { lineSplitter } from './reactions/line-splitter.js';
-import { ReconnectGrace } from './reactions/reconnect-grace.js';
+import {
+  ENV_COLLECTOR_ID,
+  ENV_ENDPOINT,
+  ENV_TOKEN_FILE,
+  Processes,
+  waitStarted,
+} from './processes.js';
 import { applyHeartbeat } from './reactions/self-health.js';
 import { buildStatus, Counters } from './status.js';
+import { type ControlRequest, Topics } from './topics.js';
 import type {
   AggregatedResult,
   CoordinatorEvents,
@@ -38,13 +37,9 @@ import type {
   CoordinatorStatus,
   DispatchRequest,
   FanOutRequest,
-  KillReason,
 } from './types.js';
 
-/** Environment a collector process gets: the contract for collectors in any language. */
-export const ENV_ENDPOINT = 'DAEMONEYE_ENDPOINT';
-export const ENV_COLLECTOR_ID = 'DAEMONEYE_COLLECTOR_ID';
-export const ENV_TOKEN_FILE = 'DAEMONEYE_TOKEN_FILE';
+export { type ControlRequest, ENV_COLLECTOR_ID, ENV_ENDPOINT, ENV_TOKEN_FILE };
 
 /** What `start()` resolves with. */
 export interface StartReport {
@@ -52,19 +47,6 @@ export interface StartReport {
   readonly ready: readonly string[];
   /** Collectors that did not (start timeout, spawn error, given up). */
   readonly missing: readonly string[];
-}
-
-/** A control request (from a client of `controlKind`) and the way to answer it. */
-export interface ControlRequest {
-  readonly topic: string;
-  readonly clientId: string;
-  readonly payload: Uint8Array;
-}
-
-const MAX_STDERR_LINE = 4096;
-
-interface Subscriber {
-  readonly handler: (message: CoordinatorMessage) => void;
 }
 
 /**
@@ -77,21 +59,18 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #broker: Broker;
   readonly #balancer: LoadBalancer;
   readonly #health: HealthTracker;
+  readonly #procs: Processes;
   readonly #supervisor: Supervisor;
   readonly #flows: Flows;
-  readonly #grace: ReconnectGrace;
-  readonly #watchdog: ResourceWatchdog;
   readonly #inbound: InboundBackpressure;
   readonly #counters = new Counters();
   readonly #specs = new Map<string, CollectorSpec>();
   /** Collector id -> broker session admitted for it. */
   readonly #sessions = new Map<string, string>();
-  readonly #controls = new Map<string, string>();
   readonly #everReady = new Set<string>();
   readonly #failures = new Map<string, FailureReason>();
-  readonly #kills = new Map<string, KillReason>();
   readonly #resultsBy = new Map<string, number>();
-  readonly #subscribers = new TopicTrie<Subscriber>();
+  readonly #topics: Topics;
   #state: CoordinatorState = 'idle';
   #closing: Promise<void> | undefined;
   #starting: Promise<StartReport> | undefined;
@@ -110,6 +89,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       authorize: (hello) => this.#admitHello(hello),
       clock,
     });
+    this.#topics = new Topics(this.#broker, (where, cause) => this.#callbackError(where, cause));
     this.#balancer = new LoadBalancer({ ...o.balancing, clock });
     this.#health = new HealthTracker({
       heartbeatIntervalMs: o.heartbeatIntervalMs,
@@ -130,28 +110,21 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       paused: (e) => this.#emit('inbound-paused', e),
       resumed: (e) => this.#emit('inbound-resumed', e),
     });
-    this.#supervisor = new Supervisor({
-      stdio: ['ignore', 'ignore', 'pipe'],
-      stopGraceMs: o.stopGraceMs,
-      readyTimeoutMs: o.startTimeoutMs,
-      ...(f.maxRestarts === undefined ? {} : { maxRestarts: f.maxRestarts }),
-      ...(f.restartWindowMs === undefined ? {} : { restartWindowMs: f.restartWindowMs }),
-      ...(f.backoff === undefined ? {} : { backoff: f.backoff }),
-      ...(o.spawn === undefined ? {} : { spawn: o.spawn }),
-      ...(o.niceness === undefined ? {} : { niceness: o.niceness }),
-      giveUpCoolDownMs: o.giveUpCooldownMs,
-      maxGiveUpCoolDownMs: o.giveUpMaxCooldownMs,
-      clock,
-      onCallbackError: (error) => this.#callbackError('supervisor', error),
-    });
-    this.#grace = new ReconnectGrace(clock, o.reconnectGraceMs);
-    this.#watchdog = new ResourceWatchdog({
-      intervalMs: o.heartbeatIntervalMs,
-      consecutiveSamples: o.watchdogHeartbeats,
-      ...(o.resourceSampler === undefined ? {} : { sampler: o.resourceSampler }),
-      clock,
-      onCallbackError: (error) => this.#callbackError('resource watchdog', error),
-    });
+    this.#procs = new Processes(
+      {
+        specs: this.#specs,
+        counters: this.#counters,
+        health: this.#health,
+        endpoint: () => this.endpoint,
+        tokenFile: () => this.tokenFile,
+        connected: (id) => this.#sessions.has(id),
+        closed: () => this.#closing !== undefined,
+        emit: (event, ...args) => this.#emit(event, ...args),
+        callbackError: (where, cause) => this.#callbackError(where, cause),
+      },
+      o,
+    );
+    this.#supervisor = this.#procs.supervisor;
     for (const spec of o.collectors) this.#specs.set(spec.id, spec);
     this.#wire();
   }
@@ -198,8 +171,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       throw new CoordinatorError('ERR_COORDINATOR_CLOSED', 'closed while starting');
     this.#emit('listening', { endpoint: this.endpoint });
     const waits = [...this.#specs.values()].map((spec) => {
-      const wait = this.#waitStarted(spec.id, signal);
-      this.#spawn(spec);
+      const wait = waitStarted(this, spec.id, signal);
+      this.#procs.spawn(spec);
       return wait;
     });
     const outcomes = await Promise.all(waits);
@@ -241,22 +214,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    * unsubscribe function. Throws `ERR_COORDINATOR_INVALID_REQUEST` for a bad pattern.
    */
   subscribe(pattern: string, handler: (message: CoordinatorMessage) => void): () => void {
-    if (typeof handler !== 'function') {
-      throw new CoordinatorError('ERR_COORDINATOR_INVALID_REQUEST', 'handler must be a function');
-    }
-    let canonical: string;
-    try {
-      canonical = normalizePattern(pattern);
-    } catch (cause) {
-      throw new CoordinatorError(
-        'ERR_COORDINATOR_INVALID_REQUEST',
-        `invalid pattern ${JSON.stringify(pattern)}`,
-        { cause },
-      );
-    }
-    const subscriber: Subscriber = { handler };
-    this.#subscribers.add(canonical, subscriber);
-    return () => void this.#subscribers.remove(canonical, subscriber);
+    return this.#topics.subscribe(pattern, handler);
   }
 
   /**
@@ -264,7 +222,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    * `handler`'s bytes go back to the client on `<topic>.reply`. Returns the function that removes it.
    */
   handleControl(topic: string, handler: (request: ControlRequest) => Uint8Array): () => void {
-    return this.#broker.subscribe(topic, (message) => this.#onControl(message, handler));
+    return this.#topics.handleControl(topic, handler);
   }
 
   /** The snapshot `status --json` prints. */
@@ -283,7 +241,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       connected: (id) => this.#sessions.has(id),
       inFlight: (id) => this.#flows.registry.countFor(id),
       results: (id) => this.#resultsBy.get(id) ?? 0,
-      lastKill: (id) => this.#kills.get(id),
+      lastKill: (id) => this.#procs.lastKill(id),
       paused: (id) => this.#inbound.isPaused(id),
       inbound: this.#inbound.stats(),
     });
@@ -291,14 +249,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /** SIGKILLs every collector process now (a second signal in the app), whatever its state. */
   forceKill(): void {
-    for (const info of this.#supervisor.list()) {
-      if (info.pid === undefined) continue;
-      try {
-        process.kill(info.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    this.#procs.forceKill();
   }
 
   /**
@@ -313,10 +264,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   async #close(): Promise<void> {
     const from = this.#state;
     if (from !== 'closed') this.#setState('closing', 'close');
-    this.#grace.close();
-    this.#watchdog.close();
     this.#flows.close(this.#specs.keys());
-    await this.#supervisor.close();
+    await this.#procs.close();
     this.#health.close();
     await this.#broker.close();
     if (this.#state !== 'closed') this.#setState('closed', 'closed');
@@ -353,7 +302,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         message: error.message,
       });
     });
-    broker.subscribe('events.#', (message) => this.#onEvent(message));
+    broker.subscribe('events.#', (m) => this.#topics.onEvent(m, this.#sessions.has(m.sender)));
     // A collector whose share of a set is full is no longer read (real backpressure).
     this.#flows.aggregator.on('share-full', (e) =>
       this.#inbound.onShareFull(e.collectorId, e.correlationId, e.reason),
@@ -374,141 +323,31 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         holdMs: Math.max(0, Math.round(stall.holdUntil - stall.at)),
       }),
     );
-    this.#watchdog.on('over-limit', (e) => {
-      if (this.#closing !== undefined || this.#supervisor.info(e.id)?.pid !== e.pid) return;
-      const unit = e.reason === 'over-memory' ? ' bytes rss' : ' of a core';
-      this.#kill(
-        e.id,
-        e.reason,
-        `${e.observed}${unit} over ${e.limit} for ${e.samples} samples (the OS's view of pid ${e.pid})`,
-      );
-    });
     this.#flows.failover.on('failover', (report) => this.#emit('failover', report));
-    const sup = this.#supervisor;
-    sup.on('spawn', (e) => {
-      this.#watchResources(e.id, e.pid);
-      this.#emit('collector-spawned', { id: e.id, pid: e.pid, restarts: e.restarts });
-      this.#pipeStderr(e.id, e.stderr);
-    });
-    sup.on('exit', (e) => {
-      this.#grace.end(e.id);
-      this.#watchdog.unwatch(e.id);
-      if (e.expected || this.#closing !== undefined) return;
-      this.#emit('collector-exited', { id: e.id, pid: e.pid, code: e.code, signal: e.signal });
-      this.#health.processExited(e.id, e.code, e.signal);
-    });
-    sup.on('restart-scheduled', (e) => this.#emit('restart-scheduled', e));
-    sup.on('start-timeout', (e) =>
-      this.#emit('collector-start-timeout', { id: e.id, message: e.error.message }),
-    );
-    sup.on('spawn-error', (e) =>
-      this.#emit('collector-spawn-error', { id: e.id, message: e.error.message }),
-    );
-    // Restart intensity reached: the Supervisor retries after its doubling cool-down.
-    sup.on('gave-up', (e) => {
-      if (this.#closing !== undefined) return;
-      this.#counters.givenUp++;
-      this.#emit('collector-given-up', {
-        id: e.id,
-        restarts: e.restarts,
-        windowMs: e.windowMs,
-        retryInMs: e.retryInMs,
-      });
-    });
-    sup.on('give-up-retry', (e) => {
-      if (this.#closing === undefined)
-        this.#emit('collector-retry', { id: e.id, attempt: e.giveUps });
-    });
-  }
-
-  #spawn(spec: CollectorSpec): void {
-    this.#supervisor.start({
-      id: spec.id,
-      command: spec.command,
-      ...(spec.args === undefined ? {} : { args: spec.args }),
-      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
-      ...(spec.niceness === undefined ? {} : { niceness: spec.niceness }),
-      env: {
-        ...spec.env,
-        [ENV_ENDPOINT]: this.endpoint,
-        [ENV_COLLECTOR_ID]: spec.id,
-        [ENV_TOKEN_FILE]: this.tokenFile,
-      },
-    });
-  }
-
-  /** Resolves true when `id` is admitted, false at its first start timeout, give-up or close. */
-  #waitStarted(id: string, signal: AbortSignal | undefined): Promise<boolean> {
-    return new Promise((resolve) => {
-      const onAbort = (): void => done(false);
-      const done = (value: boolean): void => {
-        signal?.removeEventListener('abort', onAbort);
-        this.off('collector-ready', onReady);
-        this.off('collector-start-timeout', onFail);
-        this.off('collector-given-up', onFail);
-        this.off('state-change', onClose);
-        resolve(value);
-      };
-      const onReady = (e: { id: string }): void => {
-        if (e.id === id) done(true);
-      };
-      const onFail = (e: { id: string }): void => {
-        if (e.id === id) done(false);
-      };
-      const onClose = (e: { to: CoordinatorState }): void => {
-        if (e.to === 'closing' || e.to === 'closed') done(false);
-      };
-      this.on('collector-ready', onReady);
-      this.on('collector-start-timeout', onFail);
-      this.on('collector-given-up', onFail);
-      this.on('state-change', onClose);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (signal?.aborted) onAbort();
-    });
-  }
-
-  #pipeStderr(id: string, stream: NodeJS.ReadableStream | null): void {
-    if (stream === null) return;
-    const split = lineSplitter(MAX_STDERR_LINE);
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      for (const line of split(chunk)) this.#emit('collector-stderr', { id, line });
-    });
-    stream.on('error', () => undefined);
   }
 
   // ---- admission and connections ---------------------------------------------------------------
 
-  /** The admission verdict for a Hello. */
-  #authorize(hello: Candidate): Admission {
+  /** The broker's `authorize` hook: refusals are counted and emitted here, in the handshake. */
+  #admitHello(hello: HelloInfo): TransportAdmission {
     const spec = this.#specs.get(hello.collectorId);
     const expected =
       spec === undefined
         ? undefined
         : { kind: spec.kind, pid: this.#supervisor.info(spec.id)?.pid };
-    return admit(hello, expected, this.#o.controlKind);
-  }
-
-  /** The broker's `authorize` hook: refusals are counted and emitted here, in the handshake. */
-  #admitHello(hello: HelloInfo): TransportAdmission {
-    const verdict = this.#authorize(hello);
-    if (!('reject' in verdict)) return { accept: true };
-    this.#counters.refused(verdict.reject);
-    this.#emit('collector-refused', {
-      collectorId: hello.collectorId,
-      kind: hello.kind,
-      pid: hello.pid,
-      reason: verdict.reject,
-      message: verdict.message,
-    });
-    return { accept: false, code: REFUSAL_CODES[verdict.reject], message: verdict.message };
+    const { admission, refusal } = handshakeVerdict(hello, expected, this.#o.controlKind);
+    if (refusal !== undefined) {
+      this.#counters.refused(refusal.reason);
+      this.#emit('collector-refused', refusal);
+    }
+    return admission;
   }
 
   #onConnected(info: CollectorInfo): void {
     const id = info.collectorId;
     // Admitted by #admitHello in the handshake.
     if (info.kind === this.#o.controlKind) {
-      this.#controls.set(id, info.sessionId);
+      this.#topics.controls.set(id, info.sessionId);
       return;
     }
     try {
@@ -520,7 +359,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       return;
     }
     this.#sessions.set(id, info.sessionId);
-    this.#grace.end(id);
+    this.#procs.connected(id);
     this.#supervisor.markReady(id, info.pid);
     const restarted = this.#everReady.has(id);
     // A collector seen before is a restart: slow start ramps its share back up.
@@ -534,8 +373,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   #onDisconnected(info: CollectorInfo, reason: string): void {
     const id = info.collectorId;
-    if (this.#controls.get(id) === info.sessionId) {
-      this.#controls.delete(id);
+    if (this.#topics.controls.get(id) === info.sessionId) {
+      this.#topics.controls.delete(id);
       return;
     }
     // Only the session we admitted counts: a refused impostor's exit says nothing of ours.
@@ -545,14 +384,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.#closing !== undefined) return;
     this.#emit('collector-disconnected', { id, reason });
     this.#health.connectionLost(id);
-    const proc = this.#supervisor.info(id);
-    if (proc?.state === 'running' && proc.pid !== undefined) {
-      const pid = proc.pid;
-      this.#grace.begin(id, () => {
-        if (this.#sessions.has(id) || this.#supervisor.info(id)?.pid !== pid) return;
-        this.#kill(id, 'connection-lost', `no reconnect within ${this.#o.reconnectGraceMs} ms`);
-      });
-    }
+    this.#procs.connectionLost(id);
   }
 
   #onHealthFailed(id: string, reason: FailureReason): void {
@@ -565,66 +397,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#balancer.remove(id);
     this.#flows.failover.handleFailure(id, reason);
     // A hung collector (no heartbeats, socket still open) is killed so the Supervisor restarts it.
-    if (reason === 'stale' || reason === 'phi') this.#kill(id, reason, 'no heartbeat in time');
+    if (reason === 'stale' || reason === 'phi')
+      this.#procs.kill(id, reason, 'no heartbeat in time');
     this.#broker.disconnect(id, `declared failed: ${reason}`);
-  }
-
-  #kill(id: string, reason: KillReason, detail: string): void {
-    const pid = this.#supervisor.info(id)?.pid;
-    if (!this.#supervisor.kill(id, reason)) return;
-    this.#kills.set(id, reason);
-    this.#counters.killed(reason);
-    this.#emit('collector-killed', { id, pid, reason, detail });
-  }
-
-  /** The OS's view of the pid the Supervisor started, for a collector with limits. */
-  #watchResources(id: string, pid: number): void {
-    const spec = this.#specs.get(id);
-    if (spec === undefined || (spec.maxRssBytes === undefined && spec.maxCpu === undefined)) return;
-    this.#watchdog.watch(id, pid, {
-      ...(spec.maxRssBytes === undefined ? {} : { maxRssBytes: spec.maxRssBytes }),
-      ...(spec.maxCpu === undefined ? {} : { maxCpu: spec.maxCpu }),
-    });
-  }
-
-  #onControl(message: TopicMessage, handler: (request: ControlRequest) => Uint8Array): void {
-    const clientId = message.sender;
-    if (!this.#controls.has(clientId)) return;
-    let answer: Uint8Array;
-    try {
-      answer = handler({ topic: message.topic, clientId, payload: message.payload });
-    } catch (error) {
-      this.#callbackError('control handler', error);
-      return;
-    }
-    try {
-      this.#broker.sendTo(clientId, {
-        $case: 'publish',
-        value: { topic: `${message.topic}.reply`, payload: answer, sender: '' },
-      });
-    } catch {
-      // The client went away or its queue is full: it times out on its side.
-    }
-  }
-
-  #onEvent(message: TopicMessage): void {
-    if (!this.#sessions.has(message.sender)) return;
-    this.#deliver(message.topic, {
-      type: 'event',
-      topic: message.topic,
-      collectorId: message.sender,
-      payload: message.payload,
-    });
-  }
-
-  #deliver(topic: string, message: CoordinatorMessage): void {
-    for (const subscriber of this.#subscribers.match(topic)) {
-      try {
-        subscriber.handler(message);
-      } catch (error) {
-        this.#callbackError(`subscriber of ${topic}`, error);
-      }
-    }
   }
 
   #flowHost(): FlowHost {
@@ -640,7 +415,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       taskTimeoutMs: this.#o.taskTimeoutMs,
       closed: () => this.#closing !== undefined,
       emit: (event, ...args) => this.#emit(event, ...args),
-      deliver: (topic, message) => this.#deliver(topic, message),
+      deliver: (topic, message) => this.#topics.deliver(topic, message),
       setEnded: () => this.#inbound.afterSet(),
       callbackError: (where, cause) => this.#callbackError(where, cause),
     };
@@ -649,33 +424,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   // ---- callbacks -------------------------------------------------------------------------------
 
   #emit<K extends keyof CoordinatorEvents>(event: K, ...args: CoordinatorEvents[K]): void {
-    for (const listener of this.rawListeners(event)) {
-      try {
-        Reflect.apply(listener, this, args);
-      } catch (error) {
-        this.#callbackError(`${String(event)} listener`, error);
-      }
-    }
+    emitGuarded(this, event, args, (where, cause) => this.#callbackError(where, cause));
   }
 
   #callbackError(where: string, cause: unknown): void {
-    const error = new CoordinatorError(
-      'ERR_COORDINATOR_CALLBACK_FAILED',
-      `${where} threw: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
-    const report = this.#o.onCallbackError;
-    if (report !== undefined) {
-      try {
-        report(error);
-        return;
-      } catch {
-        // Falls through to the uncaught path.
-      }
-    }
-    queueMicrotask(() => {
-      throw error;
-    });
+    reportCallbackError(this.#o.onCallbackError, where, cause);
   }
 
   #setState(to: CoordinatorState, reason: string): void {
