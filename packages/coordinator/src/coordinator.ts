@@ -1,18 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { LoadBalancer } from '@daemoneye/balancer';
-import { type FailureReason, HealthTracker, type Supervisor } from '@daemoneye/failover';
-import {
+import type { FailureReason, HealthTracker, Supervisor } from '@daemoneye/failover';
+import type {
   Broker,
-  type CollectorInfo,
-  type HelloInfo,
-  type Admission as TransportAdmission,
+  CollectorInfo,
+  HelloInfo,
+  Admission as TransportAdmission,
 } from '@daemoneye/ipc-transport';
 import { handshakeVerdict } from './admission.js';
 import { InboundBackpressure } from './backpressure.js';
 import { emitGuarded, reportCallbackError } from './callbacks.js';
+import { createBrokerFor, createHealthFor } from './compose.js';
 import { CoordinatorError } from './errors.js';
 import { Flows } from './flows.js';
-import { definedOnly, type FlowHost } from './host.js';
+import type { FlowHost } from './host.js';
 import {
   type CollectorSpec,
   type CoordinatorOptions,
@@ -79,36 +80,22 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     super();
     const o = resolveOptions(options);
     this.#o = o;
-    const clock = o.clock;
-    const f = o.failover;
-    this.#broker = new Broker({
-      ...definedOnly(o.transport),
-      ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
-      heartbeatIntervalMs: o.heartbeatIntervalMs,
-      // Admission in the handshake: a refused client gets a Reject with a code, never a Welcome.
-      authorize: (hello) => this.#admitHello(hello),
-      clock,
-    });
-    this.#topics = new Topics(this.#broker, (where, cause) => this.#callbackError(where, cause));
-    this.#balancer = new LoadBalancer({ ...o.balancing, clock });
-    this.#health = new HealthTracker({
-      heartbeatIntervalMs: o.heartbeatIntervalMs,
-      staleAfterIntervals: o.staleAfterIntervals,
-      suspectAfterIntervals: Math.min(1.5, o.staleAfterIntervals),
-      ...(f.phi === undefined ? {} : { phi: f.phi }),
-      // The agent's own loop stalls hold the verdicts (no collector is blamed for them).
-      stallThresholdMs: o.loopLagToleranceMs,
-      clock,
-      onCallbackError: (error) => this.#callbackError('health tracker', error),
-    });
+    const onError = (where: string, cause: unknown): void => this.#callbackError(where, cause);
+    const emit = <K extends keyof CoordinatorEvents>(event: K, ...args: CoordinatorEvents[K]) =>
+      this.#emit(event, ...args);
+    // Admission in the handshake: a refused client gets a Reject with a code, never a Welcome.
+    this.#broker = createBrokerFor(o, (hello) => this.#admitHello(hello));
+    this.#topics = new Topics(this.#broker, onError);
+    this.#balancer = new LoadBalancer({ ...o.balancing, clock: o.clock });
+    this.#health = createHealthFor(o, onError, emit);
     this.#flows = new Flows(this.#flowHost(), o);
     this.#inbound = new InboundBackpressure({
       broker: this.#broker,
       aggregator: this.#flows.aggregator,
       health: this.#health,
       connected: (id) => this.#sessions.has(id),
-      paused: (e) => this.#emit('inbound-paused', e),
-      resumed: (e) => this.#emit('inbound-resumed', e),
+      paused: (e) => emit('inbound-paused', e),
+      resumed: (e) => emit('inbound-resumed', e),
     });
     this.#procs = new Processes(
       {
@@ -119,8 +106,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
         tokenFile: () => this.tokenFile,
         connected: (id) => this.#sessions.has(id),
         closed: () => this.#closing !== undefined,
-        emit: (event, ...args) => this.#emit(event, ...args),
-        callbackError: (where, cause) => this.#callbackError(where, cause),
+        emit,
+        callbackError: onError,
       },
       o,
     );
@@ -282,25 +269,24 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       applyHeartbeat(id, beat, { health: this.#health, balancer: this.#balancer });
     });
     broker.on('task-result', (id, result) => this.#flows.onTaskResult(id, result));
-    broker.on('protocol-error', (error, id) => {
+    const transportError = (
+      type: 'protocol-error' | 'connection-refused',
+      error: { code: string; message: string },
+      collectorId: string | undefined,
+    ): void => {
       this.#counters.transport(error.code);
       this.#emit('transport-error', {
-        type: 'protocol-error',
+        type,
         code: error.code,
-        collectorId: id,
+        collectorId,
         message: error.message,
       });
-    });
+    };
+    broker.on('protocol-error', (error, id) => transportError('protocol-error', error, id));
     broker.on('connection-refused', (error) => {
       // Admission refusals are counted and emitted as `collector-refused` by #admitHello.
-      if (error.code === 'ERR_ADMISSION_REFUSED') return;
-      this.#counters.transport(error.code);
-      this.#emit('transport-error', {
-        type: 'connection-refused',
-        code: error.code,
-        collectorId: undefined,
-        message: error.message,
-      });
+      if (error.code !== 'ERR_ADMISSION_REFUSED')
+        transportError('connection-refused', error, undefined);
     });
     broker.subscribe('events.#', (m) => this.#topics.onEvent(m, this.#sessions.has(m.sender)));
     // A collector whose share of a set is full is no longer read (real backpressure).
@@ -309,20 +295,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     );
 
     this.#health.on('failed', (failure) => this.#onHealthFailed(failure.id, failure.reason));
-    this.#health.on('reported-health-change', (e) =>
-      this.#emit('collector-health', {
-        id: e.id,
-        from: e.from,
-        to: e.to,
-        message: e.message ?? '',
-      }),
-    );
-    this.#health.on('stall', (stall) =>
-      this.#emit('loop-stall', {
-        lagMs: Math.round(stall.lagMs),
-        holdMs: Math.max(0, Math.round(stall.holdUntil - stall.at)),
-      }),
-    );
     this.#flows.failover.on('failover', (report) => this.#emit('failover', report));
   }
 
