@@ -22,7 +22,7 @@ export interface BackpressureHost {
  * collector is tracked afresh on resume.
  */
 export class InboundBackpressure {
-  readonly #host: BackpressureHost;
+  readonly #owner: BackpressureHost;
   readonly #paused = new Set<string>();
   /** Paused collectors whose stale verdict was held: registered again on resume. */
   readonly #held = new Set<string>();
@@ -30,27 +30,27 @@ export class InboundBackpressure {
   #resumes = 0;
   #heldVerdicts = 0;
 
-  constructor(host: BackpressureHost) {
-    this.#host = host;
+  constructor(owner: BackpressureHost) {
+    this.#owner = owner;
   }
 
   /** The aggregator's `share-full`: stop reading `id`. */
   onShareFull(id: string, correlationId: string, reason: ShareFullReason): void {
-    if (this.#paused.has(id) || !this.#host.connected(id)) return;
+    if (this.#paused.has(id) || !this.#owner.connected(id)) return;
     try {
-      this.#host.broker.pauseInbound(id);
+      this.#owner.broker.pauseInbound(id);
     } catch {
       return; // Gone meanwhile.
     }
     this.#paused.add(id);
     this.#pauses++;
-    this.#host.paused({ id, correlationId, reason });
+    this.#owner.paused({ id, correlationId, reason });
   }
 
   /** After a set completed: resume every paused collector no pending set is full for. */
   afterSet(): void {
     for (const id of [...this.#paused]) {
-      if (this.#host.aggregator.fullShares(id) === 0) this.#resume(id);
+      if (this.#owner.aggregator.fullShares(id) === 0) this.#resume(id);
     }
   }
 
@@ -86,12 +86,12 @@ export class InboundBackpressure {
     const heldVerdict = this.#held.delete(id);
     this.#resumes++;
     // Tracked afresh before the held frames (its queued heartbeats among them) are delivered.
-    if (heldVerdict) this.#host.health.register(id);
+    if (heldVerdict) this.#owner.health.register(id);
     try {
-      this.#host.broker.resumeInbound(id);
+      this.#owner.broker.resumeInbound(id);
     } catch {
       // Gone meanwhile.
     }
-    this.#host.resumed({ id, heldVerdict });
+    this.#owner.resumed({ id, heldVerdict });
   }
 }

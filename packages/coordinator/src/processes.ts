@@ -33,14 +33,14 @@ export interface ProcessHost {
  */
 export class Processes {
   readonly supervisor: Supervisor;
-  readonly #host: ProcessHost;
+  readonly #owner: ProcessHost;
   readonly #watchdog: ResourceWatchdog;
   readonly #grace: ReconnectGrace;
   readonly #graceMs: number;
   readonly #kills = new Map<string, KillReason>();
 
-  constructor(host: ProcessHost, o: ResolvedOptions) {
-    this.#host = host;
+  constructor(owner: ProcessHost, o: ResolvedOptions) {
+    this.#owner = owner;
     const f = o.failover;
     const clock = o.clock;
     this.supervisor = new Supervisor({
@@ -55,7 +55,7 @@ export class Processes {
       giveUpCoolDownMs: o.giveUpCooldownMs,
       maxGiveUpCoolDownMs: o.giveUpMaxCooldownMs,
       clock,
-      onCallbackError: (error) => host.callbackError('supervisor', error),
+      onCallbackError: (error) => owner.callbackError('supervisor', error),
     });
     this.#graceMs = o.reconnectGraceMs;
     this.#grace = new ReconnectGrace(clock, o.reconnectGraceMs);
@@ -64,7 +64,7 @@ export class Processes {
       consecutiveSamples: o.watchdogHeartbeats,
       ...(o.resourceSampler === undefined ? {} : { sampler: o.resourceSampler }),
       clock,
-      onCallbackError: (error) => host.callbackError('resource watchdog', error),
+      onCallbackError: (error) => owner.callbackError('resource watchdog', error),
     });
     this.#wire();
   }
@@ -79,9 +79,9 @@ export class Processes {
       ...(spec.niceness === undefined ? {} : { niceness: spec.niceness }),
       env: {
         ...spec.env,
-        [ENV_ENDPOINT]: this.#host.endpoint(),
+        [ENV_ENDPOINT]: this.#owner.endpoint(),
         [ENV_COLLECTOR_ID]: spec.id,
-        [ENV_TOKEN_FILE]: this.#host.tokenFile(),
+        [ENV_TOKEN_FILE]: this.#owner.tokenFile(),
       },
     });
   }
@@ -91,8 +91,8 @@ export class Processes {
     const pid = this.supervisor.info(id)?.pid;
     if (!this.supervisor.kill(id, reason)) return;
     this.#kills.set(id, reason);
-    this.#host.counters.killed(reason);
-    this.#host.emit('collector-killed', { id, pid, reason, detail });
+    this.#owner.counters.killed(reason);
+    this.#owner.emit('collector-killed', { id, pid, reason, detail });
   }
 
   lastKill(id: string): KillReason | undefined {
@@ -110,7 +110,7 @@ export class Processes {
     if (proc?.state !== 'running' || proc.pid === undefined) return;
     const pid = proc.pid;
     this.#grace.begin(id, () => {
-      if (this.#host.connected(id) || this.supervisor.info(id)?.pid !== pid) return;
+      if (this.#owner.connected(id) || this.supervisor.info(id)?.pid !== pid) return;
       this.kill(id, 'connection-lost', `no reconnect within ${this.#graceMs} ms`);
     });
   }
@@ -134,9 +134,9 @@ export class Processes {
   }
 
   #wire(): void {
-    const host = this.#host;
+    const owner = this.#owner;
     this.#watchdog.on('over-limit', (e) => {
-      if (host.closed() || this.supervisor.info(e.id)?.pid !== e.pid) return;
+      if (owner.closed() || this.supervisor.info(e.id)?.pid !== e.pid) return;
       const unit = e.reason === 'over-memory' ? ' bytes rss' : ' of a core';
       this.kill(
         e.id,
@@ -147,28 +147,28 @@ export class Processes {
     const sup = this.supervisor;
     sup.on('spawn', (e) => {
       this.#watchResources(e.id, e.pid);
-      host.emit('collector-spawned', { id: e.id, pid: e.pid, restarts: e.restarts });
+      owner.emit('collector-spawned', { id: e.id, pid: e.pid, restarts: e.restarts });
       this.#pipeStderr(e.id, e.stderr);
     });
     sup.on('exit', (e) => {
       this.#grace.end(e.id);
       this.#watchdog.unwatch(e.id);
-      if (e.expected || host.closed()) return;
-      host.emit('collector-exited', { id: e.id, pid: e.pid, code: e.code, signal: e.signal });
-      host.health.processExited(e.id, e.code, e.signal);
+      if (e.expected || owner.closed()) return;
+      owner.emit('collector-exited', { id: e.id, pid: e.pid, code: e.code, signal: e.signal });
+      owner.health.processExited(e.id, e.code, e.signal);
     });
-    sup.on('restart-scheduled', (e) => host.emit('restart-scheduled', e));
+    sup.on('restart-scheduled', (e) => owner.emit('restart-scheduled', e));
     sup.on('start-timeout', (e) =>
-      host.emit('collector-start-timeout', { id: e.id, message: e.error.message }),
+      owner.emit('collector-start-timeout', { id: e.id, message: e.error.message }),
     );
     sup.on('spawn-error', (e) =>
-      host.emit('collector-spawn-error', { id: e.id, message: e.error.message }),
+      owner.emit('collector-spawn-error', { id: e.id, message: e.error.message }),
     );
     // Restart intensity reached: the Supervisor retries after its doubling cool-down.
     sup.on('gave-up', (e) => {
-      if (host.closed()) return;
-      host.counters.givenUp++;
-      host.emit('collector-given-up', {
+      if (owner.closed()) return;
+      owner.counters.givenUp++;
+      owner.emit('collector-given-up', {
         id: e.id,
         restarts: e.restarts,
         windowMs: e.windowMs,
@@ -176,13 +176,13 @@ export class Processes {
       });
     });
     sup.on('give-up-retry', (e) => {
-      if (!host.closed()) host.emit('collector-retry', { id: e.id, attempt: e.giveUps });
+      if (!owner.closed()) owner.emit('collector-retry', { id: e.id, attempt: e.giveUps });
     });
   }
 
   /** The OS's view of the pid the Supervisor started, for a collector with limits. */
   #watchResources(id: string, pid: number): void {
-    const spec = this.#host.specs.get(id);
+    const spec = this.#owner.specs.get(id);
     if (spec === undefined || (spec.maxRssBytes === undefined && spec.maxCpu === undefined)) return;
     this.#watchdog.watch(id, pid, {
       ...(spec.maxRssBytes === undefined ? {} : { maxRssBytes: spec.maxRssBytes }),
@@ -195,7 +195,7 @@ export class Processes {
     const split = lineSplitter(MAX_STDERR_LINE);
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
-      for (const line of split(chunk)) this.#host.emit('collector-stderr', { id, line });
+      for (const line of split(chunk)) this.#owner.emit('collector-stderr', { id, line });
     });
     stream.on('error', () => undefined);
   }

@@ -8,11 +8,11 @@ export interface TaskPayload {
   readonly deadlineUnixMs: bigint;
 }
 /** Connected, healthy collectors that take `kind`. */
-export function eligible(host: FlowHost, kind: string): string[] {
+export function eligible(owner: FlowHost, kind: string): string[] {
   const out: string[] = [];
-  for (const id of host.specs.keys()) {
-    if (!host.sessions.has(id) || !host.health.isAlive(id)) continue;
-    if (host.broker.collector(id)?.taskKinds.includes(kind)) out.push(id);
+  for (const id of owner.specs.keys()) {
+    if (!owner.sessions.has(id) || !owner.health.isAlive(id)) continue;
+    if (owner.broker.collector(id)?.taskKinds.includes(kind)) out.push(id);
   }
   return out;
 }
@@ -23,7 +23,7 @@ export function eligible(host: FlowHost, kind: string): string[] {
  * collector, or undefined when none can take it.
  */
 export function placeTask(
-  host: FlowHost,
+  owner: FlowHost,
   task: PendingTask<TaskPayload>,
   exclude: ReadonlySet<string>,
 ): string | undefined {
@@ -31,12 +31,12 @@ export function placeTask(
   if (payload === undefined) return undefined;
   const excluded = new Set(exclude);
   for (;;) {
-    const id = host.balancer.trySelect({ taskKind: payload.kind, exclude: excluded });
+    const id = owner.balancer.trySelect({ taskKind: payload.kind, exclude: excluded });
     if (id === undefined) return undefined;
     excluded.add(id);
-    if (!host.health.isAlive(id) || !host.sessions.has(id)) continue;
+    if (!owner.health.isAlive(id) || !owner.sessions.has(id)) continue;
     try {
-      host.broker.assignTask(id, {
+      owner.broker.assignTask(id, {
         taskId: task.taskId,
         correlationId: task.correlationId,
         taskKind: payload.kind,
@@ -46,7 +46,7 @@ export function placeTask(
     } catch {
       continue;
     }
-    host.balancer.taskStarted(id);
+    owner.balancer.taskStarted(id);
     return id;
   }
 }
