@@ -90,6 +90,9 @@ export class Agent {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       taskTimeoutMs: options.timeoutMs,
       controlKind: CLI_KIND,
+      // --on-give-up exit: a given-up collector stays given up (no cool-down retry); the agent
+      // reacts to collector-given-up below.
+      ...(options.onGiveUp === 'exit' ? { giveUpCooldownMs: 0 } : {}),
       failover: { placementTimeoutMs: Math.max(options.timeoutMs, 1000) },
       onCallbackError: (error) => this.#log.error(error.message),
     });

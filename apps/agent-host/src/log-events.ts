@@ -34,14 +34,16 @@ export function logEvents(coordinator: Coordinator, log: Logger, intervalMs = 10
   c.on('collector-spawn-error', (e) => log.error(`cannot start ${e.id}: ${e.message}`));
   c.on('collector-given-up', (e) =>
     log.error(
-      `${e.id} crashed ${e.restarts} times in ${e.windowMs} ms; giving up on it for ${Math.round(e.retryInMs / 1000)} s`,
+      `${e.id} crashed ${e.restarts} times in ${e.windowMs} ms; giving up on it${e.retryInMs === undefined ? '' : ` for ${Math.round(e.retryInMs / 1000)} s`}`,
     ),
   );
   c.on('collector-retry', (e) =>
     log.info(`retrying ${e.id} after its cool-down (attempt ${e.attempt})`),
   );
-  c.on('lag-forgiven', (e) =>
-    log.warn(`${e.id} looked stale, but the agent itself stalled ${e.lagMs} ms: keeping it`),
+  c.on('loop-stall', (e) =>
+    log.warn(
+      `the agent itself stalled ${e.lagMs} ms: no collector is judged stale for the next ${e.holdMs} ms`,
+    ),
   );
   c.on('failover', (r) =>
     log.info(

@@ -1,4 +1,19 @@
 import type { AggregatedResult, CoordinatorMessage } from '@daemoneye/coordinator';
+import type { DetectionResult } from '@daemoneye/proto';
+
+/** One content of a result, as written. */
+export interface OutputContent {
+  fingerprint: string;
+  kind: string;
+  subject: string;
+  attributes: Record<string, string>;
+  collectedAtUnixMs: string;
+  sources: readonly string[];
+}
+
+/** A result item: `conflict: true` when collectors disagreed, with every variant and its sources. */
+export type OutputItem = OutputContent &
+  ({ conflict: false } | { conflict: true; variants: OutputContent[]; variantsDropped: number });
 
 /** One NDJSON line for an aggregated result. */
 export interface OutputLine {
@@ -13,14 +28,10 @@ export interface OutputLine {
   missing: readonly string[];
   missingReasons: Readonly<Record<string, string>>;
   resultCount: number;
-  results: {
-    fingerprint: string;
-    kind: string;
-    subject: string;
-    attributes: Record<string, string>;
-    collectedAtUnixMs: string;
-    sources: readonly string[];
-  }[];
+  /** Items whose collectors disagreed about the content (a tamper signal). */
+  conflicts: number;
+  overflowed: readonly string[];
+  results: OutputItem[];
   startedAt: string;
   completedAt: string;
   latencyMs: number;
@@ -49,17 +60,32 @@ export function resultLine(result: AggregatedResult): OutputLine {
     missing: result.missing,
     missingReasons: result.missingReasons,
     resultCount: result.results.length,
-    results: result.results.map((item) => ({
-      fingerprint: item.result.fingerprint,
-      kind: item.result.kind,
-      subject: item.result.subject,
-      attributes: item.result.attributes,
-      collectedAtUnixMs: item.result.collectedAtUnixMs.toString(),
-      sources: item.sources,
-    })),
+    conflicts: result.conflicts,
+    overflowed: result.overflowed,
+    results: result.results.map((item): OutputItem => {
+      const first = content(item.result, item.sources);
+      if (!item.conflict) return { ...first, conflict: false };
+      return {
+        ...first,
+        conflict: true,
+        variants: item.variants.map((v) => content(v.result, v.sources)),
+        variantsDropped: item.variantsDropped,
+      };
+    }),
     startedAt: new Date(result.startedAtUnixMs).toISOString(),
     completedAt: new Date(result.completedAtUnixMs).toISOString(),
     latencyMs: Math.round((result.completedAt - result.startedAt) * 1000) / 1000,
+  };
+}
+
+function content(r: DetectionResult, sources: readonly string[]): OutputContent {
+  return {
+    fingerprint: r.fingerprint,
+    kind: r.kind,
+    subject: r.subject,
+    attributes: r.attributes,
+    collectedAtUnixMs: r.collectedAtUnixMs.toString(),
+    sources,
   };
 }
 

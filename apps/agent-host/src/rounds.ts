@@ -12,7 +12,7 @@ export class RoundPolicy {
   readonly #seen = new Set<string>();
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: Pick<Coordinator, 'fanOut' | 'dispatch'>,
     private readonly log: Logger,
     private readonly options: { timeoutMs: number; integrityPerRound: number },
   ) {}
@@ -31,7 +31,10 @@ export class RoundPolicy {
     return 'ran';
   }
 
-  /** Balanced integrity checks of processes first seen in this round. */
+  /**
+   * Balanced integrity checks of processes first seen in this round. Targets come only from items
+   * without conflict: when collectors disagree about a process, its fields may be forged.
+   */
   async integrity(n: number, enumerated: AggregatedResult): Promise<void> {
     const fresh: { pid: number; executable: string }[] = [];
     const alive = new Set<string>();
@@ -39,6 +42,7 @@ export class RoundPolicy {
       const r = item.result;
       if (r.kind !== 'process') continue;
       alive.add(item.key);
+      if (item.conflict) continue;
       if (this.#seen.has(item.key) || fresh.length >= this.options.integrityPerRound) continue;
       const executable = r.attributes.executable ?? '';
       const pid = Number(r.attributes.pid);

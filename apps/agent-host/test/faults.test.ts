@@ -136,7 +136,7 @@ describe.skipIf(!linux)('faults', () => {
     expect(agent.stderr).toMatch(/cannot open output file .*ENOENT/);
   });
 
-  it('a client with the token but a foreign id is disconnected and its results refused', async () => {
+  it('a client with the token but a foreign id is refused in the handshake, never admitted', async () => {
     const out = join(dir, 'a.ndjson');
     const agent = run(['--collectors', 'procmond=1', '--output', out]);
     await allHealthy();
@@ -146,26 +146,19 @@ describe.skipIf(!linux)('faults', () => {
       kind: 'procmond',
       reconnect: false,
     });
-    const closed = new Promise<void>((resolve) =>
-      intruder.on('state-change', ({ to }) => to === 'closed' && resolve()),
-    );
-    await intruder.connect();
-    try {
-      intruder.sendResult({ taskId: 'x', correlationId: 'r1-enumerate-forged' }, [], {
-        final: true,
-      });
-    } catch {
-      // Already disconnected: also fine.
-    }
-    await closed;
+    // Refused by the coordinator's admission inside the handshake: a Reject with a code.
+    await expect(intruder.connect()).rejects.toMatchObject({
+      rejectCode: 'ERR_UNKNOWN_COLLECTOR',
+    });
     const impostor = new CollectorClient({
       endpoint: endpoint(),
       collectorId: 'procmond-1',
       kind: 'procmond',
       reconnect: false,
     });
+    // Not the process the agent started for that id (admission runs before the duplicate check).
     await expect(impostor.connect()).rejects.toMatchObject({
-      rejectCode: 'ERR_DUPLICATE_COLLECTOR',
+      rejectCode: 'ERR_PID_MISMATCH',
     });
     const s = await allHealthy();
     expect(s.collectors.map((c) => c.id)).toEqual(['procmond-1']);

@@ -109,7 +109,7 @@ export function alive(pid: number): boolean {
 
 /**
  * test-utils' `until` with the agent tests' deadline: 20 s by default (real agent and collector
- * processes on a loaded machine), polling every 100 ms.
+ * processes on a loaded machine), polling every `everyMs` (100 ms).
  */
 export function until<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { admit } from './admission.js';
 import { COORDINATOR_ERROR_CODES, CoordinatorError, isCoordinatorError } from './errors.js';
 import { lineSplitter } from './reactions/line-splitter.js';
-import { parseProcStat, parsePsLine } from './reactions/resource-sampler.js';
 import { selfHealth } from './reactions/self-health.js';
 
 const hello = { collectorId: 'p1', kind: 'procmond', pid: 42, taskKinds: ['enumerate'] };
@@ -57,21 +56,7 @@ describe('errors', () => {
   });
 });
 
-describe('resource samplers and self health', () => {
-  it('parse /proc/<pid>/stat (a name with spaces and parentheses) and ps output', () => {
-    const fields = Array.from({ length: 50 }, (_, i) => String(i));
-    fields[11] = '300'; // utime
-    fields[12] = '200'; // stime
-    fields[21] = '1000'; // rss pages
-    expect(parseProcStat(`123 (a (b) c) ${fields.join(' ')}`)).toEqual({
-      ticks: 500,
-      rssPages: 1000,
-    });
-    expect(parseProcStat('garbage')).toBeUndefined();
-    expect(parsePsLine(' 2048  12.5\n')).toEqual({ rssBytes: 2048 * 1024, cpu: 0.125 });
-    expect(parsePsLine('')).toBeUndefined();
-  });
-
+describe('self health', () => {
   it('reads a heartbeat state when protocol v1 carries one, healthy otherwise', () => {
     const beat = { activeTasks: 0, queueDepth: 0, cpu: 0, memoryBytes: 0n, monotonicNs: 0n };
     expect(selfHealth(beat).health).toBe('healthy');

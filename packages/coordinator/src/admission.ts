@@ -15,7 +15,16 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   'invalid-task-kinds',
 ];
 
-/** What the handshake said (the broker's `CollectorInfo`, or a Hello). */
+/** The Reject code a client sees (`RejectedError.rejectCode`) for each {@link RefusalReason}. */
+export const REFUSAL_CODES: Readonly<Record<RefusalReason, string>> = {
+  'unknown-collector': 'ERR_UNKNOWN_COLLECTOR',
+  'wrong-kind': 'ERR_WRONG_KIND',
+  'pid-mismatch': 'ERR_PID_MISMATCH',
+  'control-id-taken': 'ERR_CONTROL_ID_TAKEN',
+  'invalid-task-kinds': 'ERR_INVALID_TASK_KINDS',
+};
+
+/** What the handshake said (the broker's `HelloInfo`). */
 export interface Candidate {
   readonly collectorId: string;
   readonly kind: string;
@@ -39,10 +48,9 @@ export type Admission =
 const TASK_KIND = /^[a-z0-9_-]{1,64}$/;
 
 /**
- * Decides admission. Pure, so the same function serves both places it can run: today after the
- * broker's Welcome (the coordinator then disconnects a refused client), and, once
- * `@daemoneye/ipc-transport` has an `authorize(hello)` hook, inside the handshake (a Reject with
- * the reason as code, never admitted). See `coordinator.ts` `#onConnected` for the wiring.
+ * Decides admission. Pure; the coordinator calls it from the broker's `authorize(hello)` hook, so
+ * a refused client gets a Reject with the reason's code ({@link REFUSAL_CODES}) in the handshake
+ * and is never admitted.
  */
 export function admit(
   candidate: Candidate,
@@ -86,4 +94,39 @@ export function admit(
     };
   }
   return { accept: 'collector' };
+}
+
+/** A refusal as the `collector-refused` event carries it. */
+export interface Refusal {
+  readonly collectorId: string;
+  readonly kind: string;
+  readonly pid: number;
+  readonly reason: RefusalReason;
+  readonly message: string;
+}
+
+/**
+ * The broker's `authorize` answer for a Hello: `{ accept: true }`, or a Reject with the reason's
+ * code ({@link REFUSAL_CODES}) and the refusal to count and emit.
+ */
+export function handshakeVerdict(
+  hello: Candidate,
+  expected: Expectation | undefined,
+  controlKind: string,
+): {
+  admission: { accept: true } | { accept: false; code: string; message: string };
+  refusal: Refusal | undefined;
+} {
+  const verdict = admit(hello, expected, controlKind);
+  if (!('reject' in verdict)) return { admission: { accept: true }, refusal: undefined };
+  return {
+    admission: { accept: false, code: REFUSAL_CODES[verdict.reject], message: verdict.message },
+    refusal: {
+      collectorId: hello.collectorId,
+      kind: hello.kind,
+      pid: hello.pid,
+      reason: verdict.reject,
+      message: verdict.message,
+    },
+  };
 }

@@ -250,25 +250,27 @@ describe.skipIf(!posix)('failure reactions on fake time', () => {
     expect(c.status().collectors[0]?.restarts).toBe(1);
   });
 
-  it('the agent’s own stall is not the collector’s fault: the stale verdict is forgiven', async () => {
+  it('the agent’s own stall is not the collector’s fault: the HealthTracker holds the verdict', async () => {
     const clock = new FakeClock(1000);
     const c = ctx.make(['p1'], { heartbeatIntervalMs: 1000, loopLagToleranceMs: 1000, clock });
-    const forgiven: number[] = [];
+    const stalls: number[] = [];
     const killed: string[] = [];
-    c.on('lag-forgiven', (e) => forgiven.push(e.lagMs));
+    c.on('loop-stall', (e) => stalls.push(e.lagMs));
     c.on('collector-killed', (e) => killed.push(e.reason));
     await c.start();
     // A 5 s block: every timer due in it fires late, at once, before any socket is read.
     clock.stall(5000);
     clock.advance(0);
-    expect(forgiven).toHaveLength(1);
-    expect(forgiven[0]).toBeGreaterThanOrEqual(4000);
+    expect(stalls).toHaveLength(1);
+    expect(stalls[0]).toBeGreaterThanOrEqual(2000);
     expect(killed).toEqual([]);
-    expect(c.status().lagForgiven).toBe(1);
-    expect(c.status().collectors[0]?.state).toBe('healthy');
+    expect(c.status().lagForgiven).toBeGreaterThanOrEqual(1);
+    expect(c.status().loopStalls).toBe(1);
+    expect(c.status().maxLoopLagMs).toBeGreaterThanOrEqual(2000);
+    expect(c.status().collectors[0]?.state).not.toBe('failed');
   });
 
-  it('forgiven once only: a collector still silent after the stall is failed at its next deadline', async () => {
+  it('held, not forgiven for good: a collector still silent after the stall is failed once the hold ends', async () => {
     ctx.peers.modes.set('p1', 'mute');
     const clock = new FakeClock(1000);
     const c = ctx.make(['p1'], { heartbeatIntervalMs: 1000, clock });
@@ -277,12 +279,10 @@ describe.skipIf(!posix)('failure reactions on fake time', () => {
     await c.start();
     clock.stall(5000);
     clock.advance(0);
-    expect(c.status().lagForgiven).toBe(1);
+    expect(c.status().lagForgiven).toBeGreaterThanOrEqual(1);
     expect(failed).toEqual([]);
-    // The agent stalls again: with no heartbeat in between, this time the verdict stands.
-    clock.stall(5000);
-    clock.advance(0);
-    expect(c.status().lagForgiven).toBe(1);
+    // The hold is one interval plus the threshold: then the silence is the collector's.
+    for (let i = 0; i < 25 && failed.length === 0; i++) clock.advance(100);
     expect(failed).toEqual(['stale']);
   });
 
@@ -301,7 +301,7 @@ describe.skipIf(!posix)('failure reactions on fake time', () => {
     const c = ctx.make(['p1'], {
       heartbeatIntervalMs: 200,
       collectors: [{ id: 'p1', kind: 'procmond', command: 'fake', maxRssBytes: 64 * 1024 * 1024 }],
-      resourceSampler: async () => ({ rssBytes: 512 * 1024 * 1024, cpu: 0.1 }),
+      resourceSampler: async () => ({ rssBytes: 512 * 1024 * 1024, cpuTimeMs: 0 }),
     });
     const killed: { reason: string; detail: string }[] = [];
     c.on('collector-killed', (e) => killed.push(e));

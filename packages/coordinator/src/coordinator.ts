@@ -1,31 +1,35 @@
 import { EventEmitter } from 'node:events';
 import { LoadBalancer } from '@daemoneye/balancer';
-import { type FailureReason, HealthTracker, Supervisor } from '@daemoneye/failover';
-import {
+import type { FailureReason, HealthTracker, Supervisor } from '@daemoneye/failover';
+import type {
   Broker,
-  type CollectorInfo,
-  normalizePattern,
-  type TopicMessage,
-  TopicTrie,
+  CollectorInfo,
+  HelloInfo,
+  Admission as TransportAdmission,
 } from '@daemoneye/ipc-transport';
-import { type Admission, admit, type Candidate } from './admission.js';
+import { handshakeVerdict } from './admission.js';
+import { InboundBackpressure } from './backpressure.js';
+import { emitGuarded, reportCallbackError } from './callbacks.js';
+import { createBrokerFor, createHealthFor } from './compose.js';
 import { CoordinatorError } from './errors.js';
 import { Flows } from './flows.js';
-import { definedOnly, type FlowHost } from './host.js';
+import type { FlowHost } from './host.js';
 import {
   type CollectorSpec,
   type CoordinatorOptions,
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-import { GiveUpRetry } from './reactions/give-up-retry.js';
-import { lineSplitter } from './reactions/line-splitter.js';
-import { LoopLagMonitor } from './reactions/loop-lag.js';
-import { ReconnectGrace } from './reactions/reconnect-grace.js';
-import { osResourceSampler } from './reactions/resource-sampler.js';
-import { ResourceWatchdog } from './reactions/resource-watchdog.js';
-import { type SelfHealth, selfHealth } from './reactions/self-health.js';
+import {
+  ENV_COLLECTOR_ID,
+  ENV_ENDPOINT,
+  ENV_TOKEN_FILE,
+  Processes,
+  waitStarted,
+} from './processes.js';
+import { applyHeartbeat } from './reactions/self-health.js';
 import { buildStatus, Counters } from './status.js';
+import { type ControlRequest, Topics } from './topics.js';
 import type {
   AggregatedResult,
   CoordinatorEvents,
@@ -34,13 +38,9 @@ import type {
   CoordinatorStatus,
   DispatchRequest,
   FanOutRequest,
-  KillReason,
 } from './types.js';
 
-/** Environment a collector process gets: the contract for collectors in any language. */
-export const ENV_ENDPOINT = 'DAEMONEYE_ENDPOINT';
-export const ENV_COLLECTOR_ID = 'DAEMONEYE_COLLECTOR_ID';
-export const ENV_TOKEN_FILE = 'DAEMONEYE_TOKEN_FILE';
+export { type ControlRequest, ENV_COLLECTOR_ID, ENV_ENDPOINT, ENV_TOKEN_FILE };
 
 /** What `start()` resolves with. */
 export interface StartReport {
@@ -48,19 +48,6 @@ export interface StartReport {
   readonly ready: readonly string[];
   /** Collectors that did not (start timeout, spawn error, given up). */
   readonly missing: readonly string[];
-}
-
-/** A control request (from a client of `controlKind`) and the way to answer it. */
-export interface ControlRequest {
-  readonly topic: string;
-  readonly clientId: string;
-  readonly payload: Uint8Array;
-}
-
-const MAX_STDERR_LINE = 4096;
-
-interface Subscriber {
-  readonly handler: (message: CoordinatorMessage) => void;
 }
 
 /**
@@ -73,27 +60,18 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #broker: Broker;
   readonly #balancer: LoadBalancer;
   readonly #health: HealthTracker;
+  readonly #procs: Processes;
   readonly #supervisor: Supervisor;
   readonly #flows: Flows;
-  readonly #grace: ReconnectGrace;
-  readonly #giveUp: GiveUpRetry;
-  readonly #lag: LoopLagMonitor;
-  readonly #watchdog: ResourceWatchdog;
+  readonly #inbound: InboundBackpressure;
   readonly #counters = new Counters();
   readonly #specs = new Map<string, CollectorSpec>();
   /** Collector id -> broker session admitted for it. */
   readonly #sessions = new Map<string, string>();
-  readonly #controls = new Map<string, string>();
   readonly #everReady = new Set<string>();
-  /** Restarts of earlier Supervisor slots (a given-up collector started again gets a new one). */
-  readonly #restartBase = new Map<string, number>();
-  /** Forgiven a stale verdict and silent since: not forgiven twice in a row. */
-  readonly #forgiven = new Set<string>();
   readonly #failures = new Map<string, FailureReason>();
-  readonly #kills = new Map<string, KillReason>();
-  readonly #self = new Map<string, { health: SelfHealth; message: string }>();
   readonly #resultsBy = new Map<string, number>();
-  readonly #subscribers = new TopicTrie<Subscriber>();
+  readonly #topics: Topics;
   #state: CoordinatorState = 'idle';
   #closing: Promise<void> | undefined;
   #starting: Promise<StartReport> | undefined;
@@ -102,44 +80,38 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     super();
     const o = resolveOptions(options);
     this.#o = o;
-    const clock = o.clock;
-    const f = o.failover;
-    this.#broker = new Broker({
-      ...definedOnly(o.transport),
-      ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
-      heartbeatIntervalMs: o.heartbeatIntervalMs,
-      clock,
-    });
-    this.#balancer = new LoadBalancer({ ...o.balancing, clock });
-    this.#health = new HealthTracker({
-      heartbeatIntervalMs: o.heartbeatIntervalMs,
-      staleAfterIntervals: o.staleAfterIntervals,
-      suspectAfterIntervals: Math.min(1.5, o.staleAfterIntervals),
-      ...(f.phi === undefined ? {} : { phi: f.phi }),
-      clock,
-    });
+    const onError = (where: string, cause: unknown): void => this.#callbackError(where, cause);
+    const emit = <K extends keyof CoordinatorEvents>(event: K, ...args: CoordinatorEvents[K]) =>
+      this.#emit(event, ...args);
+    // Admission in the handshake: a refused client gets a Reject with a code, never a Welcome.
+    this.#broker = createBrokerFor(o, (hello) => this.#admitHello(hello));
+    this.#topics = new Topics(this.#broker, onError);
+    this.#balancer = new LoadBalancer({ ...o.balancing, clock: o.clock });
+    this.#health = createHealthFor(o, onError, emit);
     this.#flows = new Flows(this.#flowHost(), o);
-    this.#supervisor = new Supervisor({
-      stdio: ['ignore', 'ignore', 'pipe'],
-      stopGraceMs: o.stopGraceMs,
-      readyTimeoutMs: o.startTimeoutMs,
-      ...(f.maxRestarts === undefined ? {} : { maxRestarts: f.maxRestarts }),
-      ...(f.restartWindowMs === undefined ? {} : { restartWindowMs: f.restartWindowMs }),
-      ...(f.backoff === undefined ? {} : { backoff: f.backoff }),
-      ...(o.spawn === undefined ? {} : { spawn: o.spawn }),
-      clock,
+    this.#inbound = new InboundBackpressure({
+      broker: this.#broker,
+      aggregator: this.#flows.aggregator,
+      health: this.#health,
+      connected: (id) => this.#sessions.has(id),
+      paused: (e) => emit('inbound-paused', e),
+      resumed: (e) => emit('inbound-resumed', e),
     });
-    this.#grace = new ReconnectGrace(clock, o.reconnectGraceMs);
-    this.#giveUp = new GiveUpRetry(clock, o.giveUpCooldownMs, o.giveUpMaxCooldownMs);
-    this.#lag = new LoopLagMonitor(
-      clock,
-      Math.max(50, Math.min(500, Math.floor(o.heartbeatIntervalMs / 2))),
-      o.loopLagToleranceMs,
+    this.#procs = new Processes(
+      {
+        specs: this.#specs,
+        counters: this.#counters,
+        health: this.#health,
+        endpoint: () => this.endpoint,
+        tokenFile: () => this.tokenFile,
+        connected: (id) => this.#sessions.has(id),
+        closed: () => this.#closing !== undefined,
+        emit,
+        callbackError: onError,
+      },
+      o,
     );
-    this.#watchdog = new ResourceWatchdog(
-      o.resourceSampler ?? osResourceSampler(),
-      o.watchdogHeartbeats,
-    );
+    this.#supervisor = this.#procs.supervisor;
     for (const spec of o.collectors) this.#specs.set(spec.id, spec);
     this.#wire();
   }
@@ -185,10 +157,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.#closing !== undefined)
       throw new CoordinatorError('ERR_COORDINATOR_CLOSED', 'closed while starting');
     this.#emit('listening', { endpoint: this.endpoint });
-    this.#lag.start();
     const waits = [...this.#specs.values()].map((spec) => {
-      const wait = this.#waitStarted(spec.id, signal);
-      this.#spawn(spec);
+      const wait = waitStarted(this, spec.id, signal);
+      this.#procs.spawn(spec);
       return wait;
     });
     const outcomes = await Promise.all(waits);
@@ -230,22 +201,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    * unsubscribe function. Throws `ERR_COORDINATOR_INVALID_REQUEST` for a bad pattern.
    */
   subscribe(pattern: string, handler: (message: CoordinatorMessage) => void): () => void {
-    if (typeof handler !== 'function') {
-      throw new CoordinatorError('ERR_COORDINATOR_INVALID_REQUEST', 'handler must be a function');
-    }
-    let canonical: string;
-    try {
-      canonical = normalizePattern(pattern);
-    } catch (cause) {
-      throw new CoordinatorError(
-        'ERR_COORDINATOR_INVALID_REQUEST',
-        `invalid pattern ${JSON.stringify(pattern)}`,
-        { cause },
-      );
-    }
-    const subscriber: Subscriber = { handler };
-    this.#subscribers.add(canonical, subscriber);
-    return () => void this.#subscribers.remove(canonical, subscriber);
+    return this.#topics.subscribe(pattern, handler);
   }
 
   /**
@@ -253,7 +209,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
    * `handler`'s bytes go back to the client on `<topic>.reply`. Returns the function that removes it.
    */
   handleControl(topic: string, handler: (request: ControlRequest) => Uint8Array): () => void {
-    return this.#broker.subscribe(topic, (message) => this.#onControl(message, handler));
+    return this.#topics.handleControl(topic, handler);
   }
 
   /** The snapshot `status --json` prints. */
@@ -271,25 +227,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       counters: this.#counters,
       connected: (id) => this.#sessions.has(id),
       inFlight: (id) => this.#flows.registry.countFor(id),
-      self: (id) => this.#self.get(id),
       results: (id) => this.#resultsBy.get(id) ?? 0,
-      retryAt: (id) => this.#giveUp.retryAt(id),
-      lastKill: (id) => this.#kills.get(id),
-      restartBase: (id) => this.#restartBase.get(id) ?? 0,
-      maxLoopLagMs: this.#lag.maxLagMs,
+      lastKill: (id) => this.#procs.lastKill(id),
+      paused: (id) => this.#inbound.isPaused(id),
+      inbound: this.#inbound.stats(),
     });
   }
 
   /** SIGKILLs every collector process now (a second signal in the app), whatever its state. */
   forceKill(): void {
-    for (const info of this.#supervisor.list()) {
-      if (info.pid === undefined) continue;
-      try {
-        process.kill(info.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    this.#procs.forceKill();
   }
 
   /**
@@ -304,11 +251,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   async #close(): Promise<void> {
     const from = this.#state;
     if (from !== 'closed') this.#setState('closing', 'close');
-    this.#lag.stop();
-    this.#grace.close();
-    this.#giveUp.close();
     this.#flows.close(this.#specs.keys());
-    await this.#supervisor.close();
+    await this.#procs.close();
     this.#health.close();
     await this.#broker.close();
     if (this.#state !== 'closed') this.#setState('closed', 'closed');
@@ -322,178 +266,78 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     broker.on('collector-disconnected', (info, reason) => this.#onDisconnected(info, reason));
     broker.on('heartbeat', (id, beat) => {
       if (!this.#sessions.has(id)) return;
-      this.#forgiven.delete(id);
-      this.#health.heartbeat(id);
-      const self = selfHealth(beat);
-      this.#self.set(id, self);
-      this.#balancer.updateMetrics(id, {
-        activeTasks: beat.activeTasks,
-        queueDepth: beat.queueDepth,
-        cpu: beat.cpu,
-        memoryBytes: beat.memoryBytes,
-      });
-      this.#watch(id, Number(beat.memoryBytes), beat.cpu);
+      applyHeartbeat(id, beat, { health: this.#health, balancer: this.#balancer });
     });
     broker.on('task-result', (id, result) => this.#flows.onTaskResult(id, result));
-    broker.on('protocol-error', (error, id) => {
+    const transportError = (
+      type: 'protocol-error' | 'connection-refused',
+      error: { code: string; message: string },
+      collectorId: string | undefined,
+    ): void => {
       this.#counters.transport(error.code);
       this.#emit('transport-error', {
-        type: 'protocol-error',
+        type,
         code: error.code,
-        collectorId: id,
+        collectorId,
         message: error.message,
       });
-    });
+    };
+    broker.on('protocol-error', (error, id) => transportError('protocol-error', error, id));
     broker.on('connection-refused', (error) => {
-      this.#counters.transport(error.code);
-      this.#emit('transport-error', {
-        type: 'connection-refused',
-        code: error.code,
-        collectorId: undefined,
-        message: error.message,
-      });
+      // Admission refusals are counted and emitted as `collector-refused` by #admitHello.
+      if (error.code !== 'ERR_ADMISSION_REFUSED')
+        transportError('connection-refused', error, undefined);
     });
-    broker.subscribe('events.#', (message) => this.#onEvent(message));
+    broker.subscribe('events.#', (m) => this.#topics.onEvent(m, this.#sessions.has(m.sender)));
+    // A collector whose share of a set is full is no longer read (real backpressure).
+    this.#flows.aggregator.on('share-full', (e) =>
+      this.#inbound.onShareFull(e.collectorId, e.correlationId, e.reason),
+    );
 
     this.#health.on('failed', (failure) => this.#onHealthFailed(failure.id, failure.reason));
     this.#flows.failover.on('failover', (report) => this.#emit('failover', report));
-    const sup = this.#supervisor;
-    sup.on('spawn', (e) => {
-      this.#watchdog.forget(e.id);
-      this.#emit('collector-spawned', { id: e.id, pid: e.pid, restarts: e.restarts });
-      this.#pipeStderr(e.id, e.stderr);
-    });
-    sup.on('exit', (e) => {
-      this.#grace.end(e.id);
-      if (e.expected || this.#closing !== undefined) return;
-      this.#emit('collector-exited', { id: e.id, pid: e.pid, code: e.code, signal: e.signal });
-      this.#health.processExited(e.id, e.code, e.signal);
-    });
-    sup.on('restart-scheduled', (e) => this.#emit('restart-scheduled', e));
-    sup.on('start-timeout', (e) =>
-      this.#emit('collector-start-timeout', { id: e.id, message: e.error.message }),
-    );
-    sup.on('spawn-error', (e) =>
-      this.#emit('collector-spawn-error', { id: e.id, message: e.error.message }),
-    );
-    sup.on('gave-up', (e) => this.#onGaveUp(e.id, e.restarts, e.windowMs));
-  }
-
-  #spawn(spec: CollectorSpec): void {
-    this.#supervisor.start({
-      id: spec.id,
-      command: spec.command,
-      ...(spec.args === undefined ? {} : { args: spec.args }),
-      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
-      env: {
-        ...spec.env,
-        [ENV_ENDPOINT]: this.endpoint,
-        [ENV_COLLECTOR_ID]: spec.id,
-        [ENV_TOKEN_FILE]: this.tokenFile,
-      },
-    });
-  }
-
-  /** Resolves true when `id` is admitted, false at its first start timeout, give-up or close. */
-  #waitStarted(id: string, signal: AbortSignal | undefined): Promise<boolean> {
-    return new Promise((resolve) => {
-      const onAbort = (): void => done(false);
-      const done = (value: boolean): void => {
-        signal?.removeEventListener('abort', onAbort);
-        this.off('collector-ready', onReady);
-        this.off('collector-start-timeout', onFail);
-        this.off('collector-given-up', onFail);
-        this.off('state-change', onClose);
-        resolve(value);
-      };
-      const onReady = (e: { id: string }): void => {
-        if (e.id === id) done(true);
-      };
-      const onFail = (e: { id: string }): void => {
-        if (e.id === id) done(false);
-      };
-      const onClose = (e: { to: CoordinatorState }): void => {
-        if (e.to === 'closing' || e.to === 'closed') done(false);
-      };
-      this.on('collector-ready', onReady);
-      this.on('collector-start-timeout', onFail);
-      this.on('collector-given-up', onFail);
-      this.on('state-change', onClose);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (signal?.aborted) onAbort();
-    });
-  }
-
-  #pipeStderr(id: string, stream: NodeJS.ReadableStream | null): void {
-    if (stream === null) return;
-    const split = lineSplitter(MAX_STDERR_LINE);
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      for (const line of split(chunk)) this.#emit('collector-stderr', { id, line });
-    });
-    stream.on('error', () => undefined);
   }
 
   // ---- admission and connections ---------------------------------------------------------------
 
-  /**
-   * The admission verdict for a Hello (or the broker's `CollectorInfo`). Seam: once the broker has
-   * an `authorize(hello)` hook, pass `(hello) => this.#authorize(hello)` to it (and count the
-   * refusal there): a refused client then gets a Reject with the reason as code in the handshake.
-   */
-  #authorize(hello: Candidate): Admission {
+  /** The broker's `authorize` hook: refusals are counted and emitted here, in the handshake. */
+  #admitHello(hello: HelloInfo): TransportAdmission {
     const spec = this.#specs.get(hello.collectorId);
     const expected =
       spec === undefined
         ? undefined
         : { kind: spec.kind, pid: this.#supervisor.info(spec.id)?.pid };
-    return admit(hello, expected, this.#o.controlKind);
+    const { admission, refusal } = handshakeVerdict(hello, expected, this.#o.controlKind);
+    if (refusal !== undefined) {
+      this.#counters.refused(refusal.reason);
+      this.#emit('collector-refused', refusal);
+    }
+    return admission;
   }
 
   #onConnected(info: CollectorInfo): void {
     const id = info.collectorId;
-    const verdict = this.#authorize(info);
-    if ('reject' in verdict) {
-      // Today the client was welcomed before this verdict, so it is disconnected at once.
-      this.#counters.refused(verdict.reject);
-      this.#emit('collector-refused', {
-        collectorId: id,
-        kind: info.kind,
-        pid: info.pid,
-        reason: verdict.reject,
-        message: verdict.message,
-      });
-      this.#broker.disconnect(id, `refused: ${verdict.reject}`);
-      return;
-    }
-    if (verdict.accept === 'control') {
-      this.#controls.set(id, info.sessionId);
+    // Admitted by #admitHello in the handshake.
+    if (info.kind === this.#o.controlKind) {
+      this.#topics.controls.set(id, info.sessionId);
       return;
     }
     try {
       this.#balancer.register(id, { taskKinds: info.taskKinds });
     } catch (error) {
-      this.#counters.refused('invalid-task-kinds');
-      const message = `${id} declared unusable task kinds (${error instanceof Error ? error.message : String(error)})`;
-      this.#emit('collector-refused', {
-        collectorId: id,
-        kind: info.kind,
-        pid: info.pid,
-        reason: 'invalid-task-kinds',
-        message,
-      });
-      this.#broker.disconnect(id, 'refused: invalid-task-kinds');
+      // admit() checked the task kinds; the balancer refusing them anyway is a fault of ours.
+      this.#callbackError('balancer.register', error);
+      this.#broker.disconnect(id, 'balancer refused the collector');
       return;
     }
     this.#sessions.set(id, info.sessionId);
-    this.#grace.end(id);
+    this.#procs.connected(id);
     this.#supervisor.markReady(id, info.pid);
     const restarted = this.#everReady.has(id);
     // A collector seen before is a restart: slow start ramps its share back up.
     if (restarted) this.#balancer.restarted(id);
     this.#everReady.add(id);
     this.#failures.delete(id);
-    this.#forgiven.delete(id);
     this.#health.register(id);
     this.#flows.failover.collectorAvailable(id);
     this.#emit('collector-ready', { id, pid: info.pid, restarted });
@@ -501,129 +345,33 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   #onDisconnected(info: CollectorInfo, reason: string): void {
     const id = info.collectorId;
-    if (this.#controls.get(id) === info.sessionId) {
-      this.#controls.delete(id);
+    if (this.#topics.controls.get(id) === info.sessionId) {
+      this.#topics.controls.delete(id);
       return;
     }
     // Only the session we admitted counts: a refused impostor's exit says nothing of ours.
     if (this.#sessions.get(id) !== info.sessionId) return;
     this.#sessions.delete(id);
+    this.#inbound.forget(id);
     if (this.#closing !== undefined) return;
     this.#emit('collector-disconnected', { id, reason });
     this.#health.connectionLost(id);
-    const proc = this.#supervisor.info(id);
-    if (proc?.state === 'running' && proc.pid !== undefined) {
-      const pid = proc.pid;
-      this.#grace.begin(id, () => {
-        if (this.#sessions.has(id) || this.#supervisor.info(id)?.pid !== pid) return;
-        this.#kill(id, 'connection-lost', `no reconnect within ${this.#o.reconnectGraceMs} ms`);
-      });
-    }
+    this.#procs.connectionLost(id);
   }
 
   #onHealthFailed(id: string, reason: FailureReason): void {
     if (this.#closing !== undefined) return;
-    if (reason === 'stale' || reason === 'phi') {
-      // Seam (loop lag): the agent's own stall, not the collector's silence. When the
-      // HealthTracker measures loop lag itself, this check moves into it.
-      const window = this.#o.staleAfterIntervals * this.#o.heartbeatIntervalMs;
-      const lagMs = this.#lag.stallWithin(window);
-      // Once only: a collector that stays silent after the stall is failed at its next deadline.
-      if (lagMs > 0 && this.#sessions.has(id) && !this.#forgiven.has(id)) {
-        this.#forgiven.add(id);
-        this.#counters.lagForgiven++;
-        this.#health.register(id);
-        this.#emit('lag-forgiven', { id, lagMs: Math.round(lagMs) });
-        return;
-      }
-    }
+    // The agent's own loop stalls were already held by the HealthTracker (stallThresholdMs).
+    // A collector we stopped reading could not be heard: its verdict waits for the resume.
+    if ((reason === 'stale' || reason === 'phi') && this.#inbound.holdVerdict(id)) return;
     this.#failures.set(id, reason);
     this.#emit('collector-failed', { id, reason });
     this.#balancer.remove(id);
     this.#flows.failover.handleFailure(id, reason);
     // A hung collector (no heartbeats, socket still open) is killed so the Supervisor restarts it.
-    if (reason === 'stale' || reason === 'phi') this.#kill(id, reason, 'no heartbeat in time');
+    if (reason === 'stale' || reason === 'phi')
+      this.#procs.kill(id, reason, 'no heartbeat in time');
     this.#broker.disconnect(id, `declared failed: ${reason}`);
-  }
-
-  #kill(id: string, reason: KillReason, detail: string): void {
-    const pid = this.#supervisor.info(id)?.pid;
-    if (!this.#supervisor.kill(id)) return;
-    this.#kills.set(id, reason);
-    this.#counters.killed(reason);
-    this.#emit('collector-killed', { id, pid, reason, detail });
-  }
-
-  #onGaveUp(id: string, restarts: number, windowMs: number): void {
-    if (this.#closing !== undefined) return;
-    this.#counters.givenUp++;
-    const spec = this.#specs.get(id);
-    const retryInMs = this.#giveUp.schedule(id, () => {
-      if (this.#closing !== undefined || spec === undefined) return;
-      this.#emit('collector-retry', { id, attempt: this.#giveUp.attempts(id) });
-      // A new Supervisor slot starts its counters at 0: keep the restarts seen so far.
-      const before = this.#supervisor.info(id);
-      this.#restartBase.set(id, (this.#restartBase.get(id) ?? 0) + (before?.restarts ?? 0) + 1);
-      try {
-        this.#spawn(spec);
-      } catch {
-        // Closed meanwhile.
-      }
-    });
-    this.#emit('collector-given-up', { id, restarts, windowMs, retryInMs });
-  }
-
-  #watch(id: string, memoryBytes: number, cpu: number): void {
-    const spec = this.#specs.get(id);
-    const pid = this.#supervisor.info(id)?.pid;
-    if (spec === undefined || pid === undefined) return;
-    if (spec.maxRssBytes === undefined && spec.maxCpu === undefined) return;
-    void this.#watchdog.check(id, pid, spec, { memoryBytes, cpu }).then((verdict) => {
-      if (verdict === undefined || this.#closing !== undefined) return;
-      if (this.#supervisor.info(id)?.pid !== pid) return;
-      const detail = `rss ${verdict.sample.rssBytes} bytes, cpu ${verdict.sample.cpu?.toFixed(2) ?? '?'}`;
-      this.#kill(id, verdict.reason, detail);
-    });
-  }
-
-  #onControl(message: TopicMessage, handler: (request: ControlRequest) => Uint8Array): void {
-    const clientId = message.sender;
-    if (!this.#controls.has(clientId)) return;
-    let answer: Uint8Array;
-    try {
-      answer = handler({ topic: message.topic, clientId, payload: message.payload });
-    } catch (error) {
-      this.#callbackError('control handler', error);
-      return;
-    }
-    try {
-      this.#broker.sendTo(clientId, {
-        $case: 'publish',
-        value: { topic: `${message.topic}.reply`, payload: answer, sender: '' },
-      });
-    } catch {
-      // The client went away or its queue is full: it times out on its side.
-    }
-  }
-
-  #onEvent(message: TopicMessage): void {
-    if (!this.#sessions.has(message.sender)) return;
-    this.#deliver(message.topic, {
-      type: 'event',
-      topic: message.topic,
-      collectorId: message.sender,
-      payload: message.payload,
-    });
-  }
-
-  #deliver(topic: string, message: CoordinatorMessage): void {
-    for (const subscriber of this.#subscribers.match(topic)) {
-      try {
-        subscriber.handler(message);
-      } catch (error) {
-        this.#callbackError(`subscriber of ${topic}`, error);
-      }
-    }
   }
 
   #flowHost(): FlowHost {
@@ -639,7 +387,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       taskTimeoutMs: this.#o.taskTimeoutMs,
       closed: () => this.#closing !== undefined,
       emit: (event, ...args) => this.#emit(event, ...args),
-      deliver: (topic, message) => this.#deliver(topic, message),
+      deliver: (topic, message) => this.#topics.deliver(topic, message),
+      setEnded: () => this.#inbound.afterSet(),
       callbackError: (where, cause) => this.#callbackError(where, cause),
     };
   }
@@ -647,33 +396,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   // ---- callbacks -------------------------------------------------------------------------------
 
   #emit<K extends keyof CoordinatorEvents>(event: K, ...args: CoordinatorEvents[K]): void {
-    for (const listener of this.rawListeners(event)) {
-      try {
-        Reflect.apply(listener, this, args);
-      } catch (error) {
-        this.#callbackError(`${String(event)} listener`, error);
-      }
-    }
+    emitGuarded(this, event, args, (where, cause) => this.#callbackError(where, cause));
   }
 
   #callbackError(where: string, cause: unknown): void {
-    const error = new CoordinatorError(
-      'ERR_COORDINATOR_CALLBACK_FAILED',
-      `${where} threw: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
-    const report = this.#o.onCallbackError;
-    if (report !== undefined) {
-      try {
-        report(error);
-        return;
-      } catch {
-        // Falls through to the uncaught path.
-      }
-    }
-    queueMicrotask(() => {
-      throw error;
-    });
+    reportCallbackError(this.#o.onCallbackError, where, cause);
   }
 
   #setState(to: CoordinatorState, reason: string): void {

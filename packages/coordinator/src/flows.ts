@@ -4,20 +4,16 @@ import { FailoverManager, type PendingTask, PendingTaskRegistry } from '@daemone
 import { isTransportError } from '@daemoneye/ipc-transport';
 import type { DetectionResult, TaskResult } from '@daemoneye/proto';
 import type { Clock } from './clock.js';
-import { CoordinatorError } from './errors.js';
 import { definedOnly, type FlowHost } from './host.js';
-import { MAX_DELAY_MS, type ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options.js';
+import { checkRequest, RecentIds } from './requests.js';
+import { eligible, placeTask, type TaskPayload } from './routing.js';
 import { emptyResult, openRecord, placeholderOf, type SetRecord, toResult } from './sets.js';
 import type { AggregatedResult, DispatchRequest, FanOutRequest } from './types.js';
+import { contentKey, encodedSize } from './weights.js';
 
-/** What a task carries through the registry and failover. */
-export interface TaskPayload {
-  readonly kind: string;
-  readonly body: Uint8Array;
-  readonly deadlineUnixMs: bigint;
-}
+export type { TaskPayload };
 
-const KIND = /^[a-z0-9_-]{1,64}$/;
 const EMPTY = new Uint8Array();
 const MAX_REMEMBERED_IDS = 10_000;
 
@@ -37,7 +33,7 @@ export class Flows {
   /** Dispatched tasks parked before any placement: task id -> their set's placeholder. */
   readonly #unplaced = new Map<string, string>();
   /** Correlation ids used lately (bounded): a caller's id is never reused while results may still come. */
-  readonly #usedIds = new Set<string>();
+  readonly #usedIds = new RecentIds(MAX_REMEMBERED_IDS);
 
   constructor(owner: FlowHost, o: ResolvedOptions) {
     this.#owner = owner;
@@ -48,6 +44,9 @@ export class Flows {
       ...definedOnly(o.aggregation),
       clock,
       timeoutMs: o.taskTimeoutMs,
+      // Byte budgets count what collectors sent; conflicts compare content, not collection time.
+      weigh: encodedSize,
+      contentKey,
       onComplete: (raw) => this.#onAggregated(raw),
       onCallbackError: (error) => this.#owner.callbackError('aggregator', error),
     });
@@ -118,48 +117,12 @@ export class Flows {
     request: R,
     fanOut: boolean,
   ): { request: R; timeoutMs: number } {
-    if (this.#owner.closed())
-      throw new CoordinatorError('ERR_COORDINATOR_CLOSED', 'coordinator is closed');
-    const bad = (message: string): CoordinatorError =>
-      new CoordinatorError('ERR_COORDINATOR_INVALID_REQUEST', message);
-    if (typeof request !== 'object' || request === null) throw bad('request must be an object');
-    if (typeof request.kind !== 'string' || !KIND.test(request.kind)) {
-      throw bad(
-        `request.kind must be 1..64 characters of [a-z0-9_-], got ${JSON.stringify(request.kind)}`,
-      );
-    }
-    if (request.payload !== undefined && !(request.payload instanceof Uint8Array))
-      throw bad('request.payload must be a Uint8Array');
-    const timeoutMs = request.timeoutMs ?? this.#owner.taskTimeoutMs;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_DELAY_MS) {
-      throw bad(
-        `request.timeoutMs must be an integer in 1..${MAX_DELAY_MS}, got ${String(timeoutMs)}`,
-      );
-    }
-    if (request.signal !== undefined && !(request.signal instanceof AbortSignal))
-      throw bad('request.signal must be an AbortSignal');
-    const cid = request.correlationId;
-    if (cid !== undefined && (typeof cid !== 'string' || !/^[A-Za-z0-9_.:/-]{1,128}$/.test(cid))) {
-      throw bad('request.correlationId must be 1..128 characters of [A-Za-z0-9_.:/-]');
-    }
-    if (fanOut && 'targets' in request && request.targets !== undefined) {
-      if (!Array.isArray(request.targets))
-        throw bad('request.targets must be an array of collector ids');
-      for (const id of request.targets) {
-        if (!this.#owner.specs.has(id)) {
-          throw new CoordinatorError(
-            'ERR_COORDINATOR_UNKNOWN_COLLECTOR',
-            `request.targets names ${JSON.stringify(id)}, which is not a collector of this coordinator`,
-          );
-        }
-      }
-      if (new Set(request.targets).size !== request.targets.length)
-        throw bad('request.targets lists a collector twice');
-    }
-    if (cid !== undefined && this.#usedIds.has(cid)) {
-      throw bad(`request.correlationId ${JSON.stringify(cid)} was already used`);
-    }
-    return { request, timeoutMs };
+    return checkRequest(request, fanOut, {
+      closed: this.#owner.closed(),
+      specs: this.#owner.specs,
+      taskTimeoutMs: this.#owner.taskTimeoutMs,
+      used: (id) => this.#usedIds.has(id),
+    });
   }
 
   #record(
@@ -167,12 +130,7 @@ export class Flows {
     mode: 'fan-out' | 'dispatch',
     correlationId: string | undefined,
   ): SetRecord {
-    const id = correlationId ?? `${kind}-${randomUUID()}`;
-    this.#usedIds.add(id);
-    if (this.#usedIds.size > MAX_REMEMBERED_IDS) {
-      const oldest = this.#usedIds.values().next();
-      if (oldest.done !== true) this.#usedIds.delete(oldest.value);
-    }
+    const id = this.#usedIds.take(correlationId ?? `${kind}-${randomUUID()}`);
     return openRecord({
       correlationId: id,
       kind,
@@ -184,16 +142,6 @@ export class Flows {
 
   #now(): { clock: number; unixMs: number } {
     return { clock: this.#clock.now(), unixMs: Date.now() };
-  }
-
-  /** Connected, healthy collectors that take `kind`. */
-  #eligible(kind: string): string[] {
-    const out: string[] = [];
-    for (const id of this.#owner.specs.keys()) {
-      if (!this.#owner.sessions.has(id) || !this.#owner.health.isAlive(id)) continue;
-      if (this.#owner.broker.collector(id)?.taskKinds.includes(kind)) out.push(id);
-    }
-    return out;
   }
 
   #begin(
@@ -221,7 +169,7 @@ export class Flows {
     const record = this.#record(request.kind, 'fan-out', request.correlationId);
     if (request.signal?.aborted)
       return Promise.resolve(emptyResult(record, 'cancelled', this.#now()));
-    const targets = request.targets ?? this.#eligible(request.kind);
+    const targets = request.targets ?? eligible(this.#owner, request.kind);
     const deadlineUnixMs = BigInt(Date.now() + timeoutMs);
     const payload: TaskPayload = {
       kind: request.kind,
@@ -323,33 +271,11 @@ export class Flows {
     return result;
   }
 
-  /** Places a balanced task: the balancer picks, the broker sends. Used by failover too. */
+  /** Places a balanced task (the balancer picks, the broker sends); used by failover too. */
   #route(task: PendingTask<TaskPayload>, exclude: ReadonlySet<string>): string | undefined {
-    const payload = task.payload;
-    if (payload === undefined) return undefined;
-    const excluded = new Set(exclude);
-    for (;;) {
-      const id = this.#owner.balancer.trySelect({ taskKind: payload.kind, exclude: excluded });
-      if (id === undefined) return undefined;
-      if (this.#owner.health.isAlive(id) && this.#owner.sessions.has(id)) {
-        try {
-          this.#owner.broker.assignTask(id, {
-            taskId: task.taskId,
-            correlationId: task.correlationId,
-            taskKind: payload.kind,
-            payload: payload.body,
-            deadlineUnixMs: payload.deadlineUnixMs,
-          });
-        } catch {
-          excluded.add(id);
-          continue;
-        }
-        this.#owner.balancer.taskStarted(id);
-        this.#taskStartedAt.set(task.taskId, this.#clock.now());
-        return id;
-      }
-      excluded.add(id);
-    }
+    const id = placeTask(this.#owner, task, exclude);
+    if (id !== undefined) this.#taskStartedAt.set(task.taskId, this.#clock.now());
+    return id;
   }
 
   /** Failover moved a task's expectation; a move to a placeholder is remembered for the result. */
@@ -456,6 +382,7 @@ export class Flows {
     const result = toResult(raw, record, (id) => this.#owner.failures.get(id), this.#now());
     this.#publishResult(result);
     record.resolve(result);
+    this.#owner.setEnded();
   }
 
   #publishResult(result: AggregatedResult): void {

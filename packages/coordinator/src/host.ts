@@ -20,6 +20,8 @@ export interface FlowHost {
   closed(): boolean;
   emit<K extends keyof CoordinatorEvents>(event: K, ...args: CoordinatorEvents[K]): void;
   deliver(topic: string, message: CoordinatorMessage): void;
+  /** A set completed (the inbound backpressure resumes who it can). */
+  setEnded(): void;
   callbackError(where: string, cause: unknown): void;
 }
 

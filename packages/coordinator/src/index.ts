@@ -1,8 +1,10 @@
+export type { AggregatedItem, AggregatedVariant } from '@daemoneye/aggregator';
 export {
   type Admission,
   admit,
   type Candidate,
   type Expectation,
+  REFUSAL_CODES,
   REFUSAL_REASONS,
   type RefusalReason,
 } from './admission.js';
@@ -30,13 +32,6 @@ export {
   type FailoverLimits,
   type TransportLimits,
 } from './options.js';
-export {
-  osResourceSampler,
-  parseProcStat,
-  parsePsLine,
-  type ResourceSample,
-  type ResourceSampler,
-} from './reactions/resource-sampler.js';
 export type { SelfHealth } from './reactions/self-health.js';
 export type {
   AggregatedResult,
@@ -51,3 +46,4 @@ export type {
   KillReason,
   ResultReason,
 } from './types.js';
+export { contentKey, encodedSize } from './weights.js';

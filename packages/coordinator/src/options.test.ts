@@ -14,7 +14,8 @@ const rows: [name: string, good: unknown, badType: unknown, outOfRange: unknown]
   ['taskTimeoutMs', 2_147_483_647, '1', 2_147_483_648],
   ['stopGraceMs', 0, '0', 600_001],
   ['reconnectGraceMs', 0, null, -1],
-  ['giveUpCooldownMs', 1, '1', 0],
+  ['giveUpCooldownMs', 0, '1', -1],
+  ['niceness', -5, 1.5, 20],
   ['giveUpMaxCooldownMs', 60_000, '1', 1],
   ['loopLagToleranceMs', 1, '1', 0],
   ['watchdogHeartbeats', 1000, '1', 1001],
@@ -68,6 +69,13 @@ describe('resolveOptions', () => {
 
   it('checks every collector spec', () => {
     expect(() => resolve({ collectors: 'x' })).toThrow(TypeError);
+    const nice = resolveOptions({
+      collectors: [{ id: 'a', kind: 'k', command: 'c', niceness: null }],
+    });
+    expect(nice.collectors[0]?.niceness).toBeNull();
+    expect(() =>
+      resolve({ collectors: [{ id: 'a', kind: 'k', command: 'c', niceness: -21 }] }),
+    ).toThrow('options.collectors[0].niceness');
     expect(() => resolve({ collectors: [{ id: 'bad id', kind: 'k', command: 'c' }] })).toThrow(
       RangeError,
     );

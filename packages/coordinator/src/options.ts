@@ -1,9 +1,8 @@
 import type { LoadBalancerOptions } from '@daemoneye/balancer';
-import type { BackoffOptions, SpawnFunction } from '@daemoneye/failover';
+import type { BackoffOptions, ResourceSampler, SpawnFunction } from '@daemoneye/failover';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import type { CoordinatorError } from './errors.js';
-import type { ResourceSampler } from './reactions/resource-sampler.js';
 
 /** One collector process the coordinator spawns and supervises, whatever executable it is. */
 export interface CollectorSpec {
@@ -19,10 +18,12 @@ export interface CollectorSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** Working directory. Default: the coordinator's. */
   readonly cwd?: string;
-  /** Restart with reason `over-memory` after `watchdogHeartbeats` heartbeats above this RSS. */
+  /** Killed and restarted with reason `over-memory` after `watchdogHeartbeats` OS samples in a row above this RSS. */
   readonly maxRssBytes?: number;
-  /** Restart with reason `over-cpu` after `watchdogHeartbeats` heartbeats above this share (0..1 of one core). */
+  /** Killed and restarted with reason `over-cpu` after `watchdogHeartbeats` OS samples in a row above this share of one core. */
   readonly maxCpu?: number;
+  /** Niceness set right after spawn (integer -20..19); `null` keeps the inherited one. Default: `options.niceness`. */
+  readonly niceness?: number | null;
 }
 
 /** Limits of the broker (`@daemoneye/ipc-transport`), passed through. */
@@ -42,6 +43,12 @@ export interface TransportLimits {
 export interface AggregationLimits {
   maxPendingSets?: number | undefined;
   maxResultsPerSet?: number | undefined;
+  maxBytesPerSet?: number | undefined;
+  maxPendingBytes?: number | undefined;
+  maxPendingBytesPerCollector?: number | undefined;
+  resultOverheadBytes?: number | undefined;
+  maxVariantsPerItem?: number | undefined;
+  maxItemBytes?: number | undefined;
   recentCompletedCapacity?: number | undefined;
 }
 
@@ -75,16 +82,18 @@ export interface CoordinatorOptions {
   stopGraceMs?: number | undefined;
   /** A collector whose connection dropped while its process lives is killed after this, ms. Default 2000; 0..600 000. */
   reconnectGraceMs?: number | undefined;
-  /** First wait before a given-up collector is started again, ms. Default 60 000; 1..2^31-1. */
+  /** First wait before a given-up collector is started again, ms (the Supervisor's `giveUpCoolDownMs`). Default 60 000; 0..2^31-1; 0: never retried. */
   giveUpCooldownMs?: number | undefined;
   /** The cool-down doubles up to this, ms. Default 600 000; giveUpCooldownMs..2^31-1. */
   giveUpMaxCooldownMs?: number | undefined;
-  /** A stale verdict is forgiven when the agent's own event loop stalled this long, ms. Default 1000; 1..2^31-1. */
+  /** The HealthTracker's `stallThresholdMs`: a check timer this late means the agent's own loop stalled, so verdicts wait. Default 1000; 1..2^31-1. */
   loopLagToleranceMs?: number | undefined;
-  /** Heartbeats in a row over `maxRssBytes`/`maxCpu` that restart a collector. Default 3; 1..1000. */
+  /** OS samples (one per heartbeat interval) in a row over `maxRssBytes`/`maxCpu` that restart a collector. Default 3; 1..1000. */
   watchdogHeartbeats?: number | undefined;
-  /** The OS's view of a pid's RSS and CPU. Default: `/proc` on Linux, `ps` on macOS/BSD, none on Windows. */
+  /** The OS's view of a pid (failover's `ResourceSampler`: `{ rssBytes, cpuTimeMs }`). Default failover's `platformSampler`. */
   resourceSampler?: ResourceSampler | undefined;
+  /** Niceness of the collectors (the Supervisor's option, integer -20..19); `null` keeps the inherited one. Default `max(10, the agent's own)`. */
+  niceness?: number | null | undefined;
   /** Hello kind of control clients (`status`, `stop`): admitted, never given tasks. Default `'cli'`. */
   controlKind?: string | undefined;
   /** Broker limits. */
@@ -136,6 +145,7 @@ export interface ResolvedOptions {
   readonly loopLagToleranceMs: number;
   readonly watchdogHeartbeats: number;
   readonly resourceSampler: ResourceSampler | undefined;
+  readonly niceness: number | null | undefined;
   readonly controlKind: string;
   readonly transport: TransportLimits;
   readonly aggregation: AggregationLimits;
@@ -160,6 +170,7 @@ const KNOWN = [
   'loopLagToleranceMs',
   'watchdogHeartbeats',
   'resourceSampler',
+  'niceness',
   'controlKind',
   'transport',
   'aggregation',
@@ -180,7 +191,17 @@ const TRANSPORT_KEYS = [
   'maxSubscriptionsPerConnection',
   'maxCollectorIdLength',
 ];
-const AGGREGATION_KEYS = ['maxPendingSets', 'maxResultsPerSet', 'recentCompletedCapacity'];
+const AGGREGATION_KEYS = [
+  'maxPendingSets',
+  'maxResultsPerSet',
+  'maxBytesPerSet',
+  'maxPendingBytes',
+  'maxPendingBytesPerCollector',
+  'resultOverheadBytes',
+  'maxVariantsPerItem',
+  'maxItemBytes',
+  'recentCompletedCapacity',
+];
 const FAILOVER_KEYS = [
   'maxRetries',
   'placementTimeoutMs',
@@ -206,7 +227,17 @@ const BALANCING_KEYS = [
   'random',
   'onEvent',
 ];
-const SPEC_KEYS = ['id', 'kind', 'command', 'args', 'env', 'cwd', 'maxRssBytes', 'maxCpu'];
+const SPEC_KEYS = [
+  'id',
+  'kind',
+  'command',
+  'args',
+  'env',
+  'cwd',
+  'maxRssBytes',
+  'maxCpu',
+  'niceness',
+];
 const COLLECTOR_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 function show(value: unknown): string {
@@ -345,7 +376,20 @@ function spec(path: string, value: unknown): CollectorSpec {
   }
   const cpu = fraction(`${path}.maxCpu`, value.maxCpu);
   if (cpu !== undefined) out.maxCpu = cpu;
+  const nice = niceness(`${path}.niceness`, value.niceness);
+  if (nice !== undefined) out.niceness = nice;
   return out;
+}
+
+function niceness(name: string, value: unknown): number | null | undefined {
+  if (value === undefined || value === null) return value;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer or null, got ${show(value)}`);
+  }
+  if (value < -20 || value > 19) {
+    throw new RangeError(`${name} must be in -20..19, got ${show(value)}`);
+  }
+  return value;
 }
 
 /** Validates the options once: TypeError for a wrong type or unknown key, RangeError out of range. */
@@ -375,7 +419,7 @@ export function resolveOptions(input: CoordinatorOptions): ResolvedOptions {
     'options.giveUpCooldownMs',
     o.giveUpCooldownMs,
     DEFAULTS.giveUpCooldownMs,
-    1,
+    0,
     MAX_DELAY_MS,
   );
   const controlKind =
@@ -445,6 +489,7 @@ export function resolveOptions(input: CoordinatorOptions): ResolvedOptions {
       1000,
     ),
     resourceSampler: fn('options.resourceSampler', input.resourceSampler),
+    niceness: niceness('options.niceness', o.niceness),
     controlKind,
     transport: nested('options.transport', input.transport, TRANSPORT_KEYS),
     aggregation: nested('options.aggregation', input.aggregation, AGGREGATION_KEYS),

@@ -82,17 +82,21 @@ export function toResult(
   );
   const expected = uniq([...map(raw.expected), ...record.notSent.keys()]);
   const failed = new Set(raw.failed.map(real));
+  const overflowed = map(raw.overflowed);
   const missingReasons: Record<string, string> = {};
   for (const id of missing) {
     missingReasons[id] =
       parkedReason.get(id) ??
       record.notSent.get(id) ??
+      (overflowed.includes(id) ? 'overflow' : undefined) ??
       record.taskReasons.get(id) ??
       (failed.has(id) ? `collector-failed: ${failureOf(id) ?? 'unknown'}` : raw.reason);
   }
   let reason: ResultReason = raw.reason;
   if (expected.length === 0) reason = 'no-collector';
-  else if (reason === 'all-received' && missing.length > 0) reason = 'collector-failed';
+  // A part cut for overflow ended (the aggregator's `complete` stands); any other missing one failed.
+  else if (reason === 'all-received' && missing.some((id) => !overflowed.includes(id)))
+    reason = 'collector-failed';
   return {
     correlationId: raw.correlationId,
     kind: record.kind,
@@ -107,6 +111,8 @@ export function toResult(
     failedTasks: [...record.failedTasks],
     duplicatesDropped: raw.duplicatesDropped,
     overflowDropped: raw.overflowDropped,
+    conflicts: raw.conflicts,
+    overflowed,
     startedAt: record.startedAt,
     completedAt: now.clock,
     startedAtUnixMs: record.startedAtUnixMs,
@@ -135,6 +141,8 @@ export function emptyResult(
     failedTasks: [...record.failedTasks],
     duplicatesDropped: 0,
     overflowDropped: 0,
+    conflicts: 0,
+    overflowed: [],
     startedAt: record.startedAt,
     completedAt: now.clock,
     startedAtUnixMs: record.startedAtUnixMs,

@@ -4,7 +4,7 @@ import type { HealthTracker, PendingTaskRegistry, Supervisor } from '@daemoneye/
 import type { DetectionResult } from '@daemoneye/proto';
 import { REFUSAL_REASONS, type RefusalReason } from './admission.js';
 import type { CollectorSpec } from './options.js';
-import type { SelfHealth } from './reactions/self-health.js';
+import { reportedHealth } from './reactions/self-health.js';
 import type {
   CollectorState,
   CollectorStatus,
@@ -26,7 +26,6 @@ const MAX_CODES = 64;
 /** The coordinator's own counters; they only grow. */
 export class Counters {
   rejectedResults = 0;
-  lagForgiven = 0;
   givenUp = 0;
   readonly refusals: Record<RefusalReason, number> = Object.fromEntries(
     REFUSAL_REASONS.map((r) => [r, 0]),
@@ -65,12 +64,10 @@ export interface StatusSources {
   readonly counters: Counters;
   readonly connected: (id: string) => boolean;
   readonly inFlight: (id: string) => number;
-  readonly self: (id: string) => { health: SelfHealth; message: string } | undefined;
   readonly results: (id: string) => number;
-  readonly retryAt: (id: string) => number | undefined;
   readonly lastKill: (id: string) => KillReason | undefined;
-  readonly restartBase: (id: string) => number;
-  readonly maxLoopLagMs: number;
+  readonly paused: (id: string) => boolean;
+  readonly inbound: CoordinatorStatus['inbound'];
 }
 
 function stateOf(s: StatusSources, id: string): CollectorState {
@@ -79,6 +76,7 @@ function stateOf(s: StatusSources, id: string): CollectorState {
   switch (proc.state) {
     case 'running':
       if (!s.connected(id)) return 'disconnected';
+      if (s.paused(id)) return 'paused';
       return s.health.state(id) ?? 'starting';
     default:
       return proc.state;
@@ -92,26 +90,27 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
     const proc = s.supervisor.info(spec.id);
     const health = s.health.get(spec.id);
     const balance = byId.get(spec.id);
-    const self = s.self(spec.id);
-    const retryAt = s.retryAt(spec.id);
+    const self = reportedHealth(s.health, spec.id);
+    const retryAt = proc?.retryAt;
     return {
       id: spec.id,
       kind: spec.kind,
       pid: proc?.pid ?? null,
       state: stateOf(s, spec.id),
-      health: self?.health ?? 'healthy',
-      healthMessage: self?.message ?? '',
+      health: self.health,
+      healthMessage: self.message,
       inFlight: s.inFlight(spec.id),
       activeTasks: balance?.activeTasks ?? null,
       queueDepth: balance?.queueDepth ?? null,
       score: balance ? Math.round(balance.score * 10) / 10 : null,
-      restarts: s.restartBase(spec.id) + (proc?.restarts ?? 0),
+      restarts: proc?.restarts ?? 0,
       results: s.results(spec.id),
       lastHeartbeatAgoMs:
         health && health.heartbeats > 0
           ? Math.max(0, Math.round(s.now - health.lastHeartbeatAt))
           : null,
-      retryInMs: retryAt === undefined ? null : Math.max(0, Math.round(retryAt - s.now)),
+      retryInMs:
+        retryAt === undefined || retryAt === null ? null : Math.max(0, Math.round(retryAt - s.now)),
       lastKill: s.lastKill(spec.id) ?? null,
     };
   });
@@ -119,6 +118,7 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
   const aggregation = s.aggregator.stats();
   const completed = Object.values(aggregation.completed).reduce((a, b) => a + b, 0);
   const c = s.counters;
+  const healthStats = s.health.stats();
   return {
     state: s.state,
     endpoint: s.endpoint,
@@ -142,8 +142,10 @@ export function buildStatus(s: StatusSources): CoordinatorStatus {
     refusals: { ...c.refusals },
     transportErrors: Object.fromEntries(c.transportErrors),
     kills: { ...c.kills },
-    lagForgiven: c.lagForgiven,
-    maxLoopLagMs: Math.round(s.maxLoopLagMs),
+    lagForgiven: healthStats.heldVerdicts,
+    loopStalls: healthStats.stalls,
+    maxLoopLagMs: Math.round(healthStats.maxLagMs),
     givenUp: c.givenUp,
+    inbound: { ...s.inbound },
   };
 }

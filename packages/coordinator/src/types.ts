@@ -1,4 +1,4 @@
-import type { AggregatedItem, CompletionReason } from '@daemoneye/aggregator';
+import type { AggregatedItem, CompletionReason, ShareFullReason } from '@daemoneye/aggregator';
 import type { FailoverReport, FailureReason } from '@daemoneye/failover';
 import type { DetectionResult } from '@daemoneye/proto';
 import type { RefusalReason } from './admission.js';
@@ -35,6 +35,10 @@ export interface AggregatedResult {
   }[];
   readonly duplicatesDropped: number;
   readonly overflowDropped: number;
+  /** Items of `results` with `conflict: true`: collectors disagreed about their content (a tamper signal). */
+  readonly conflicts: number;
+  /** Collectors of `missing` whose share of this set filled up (their part ended `overflow`). */
+  readonly overflowed: readonly string[];
   /** Clock ms at the request and at completion. */
   readonly startedAt: number;
   readonly completedAt: number;
@@ -79,6 +83,8 @@ export type CoordinatorState = 'idle' | 'starting' | 'running' | 'closing' | 'cl
 export type CollectorState =
   | 'starting'
   | 'healthy'
+  /** Connected, but its socket is not read: its share of a pending set is full. */
+  | 'paused'
   | 'suspect'
   | 'failed'
   | 'disconnected'
@@ -137,9 +143,22 @@ export interface CoordinatorStatus {
   /** Kills by the coordinator, per reason. */
   readonly kills: Readonly<Record<KillReason, number>>;
   /** Stale verdicts forgiven because the agent's own loop stalled. */
+  /** Stale/suspect verdicts the HealthTracker held because the agent's own loop stalled. */
   readonly lagForgiven: number;
+  /** Stalls of the agent's own event loop seen (over `loopLagToleranceMs`). */
+  readonly loopStalls: number;
   readonly maxLoopLagMs: number;
   readonly givenUp: number;
+  /**
+   * Inbound backpressure: collectors not read now (`paused`), `pauses` and `resumes` so far, and
+   * stale verdicts held because the coordinator was not reading the collector (`heldVerdicts`).
+   */
+  readonly inbound: {
+    readonly paused: number;
+    readonly pauses: number;
+    readonly resumes: number;
+    readonly heldVerdicts: number;
+  };
 }
 
 /** Typed events of a coordinator. Listeners that throw go to `onCallbackError`. */
@@ -169,12 +188,19 @@ export type CoordinatorEvents = {
   'collector-start-timeout': [event: { id: string; message: string }];
   'collector-spawn-error': [event: { id: string; message: string }];
   'collector-given-up': [
-    event: { id: string; restarts: number; windowMs: number; retryInMs: number },
+    event: { id: string; restarts: number; windowMs: number; retryInMs: number | undefined },
   ];
   'collector-retry': [event: { id: string; attempt: number }];
+  /** Its self-reported health changed (heartbeat `state`): `degraded` means less work, never a restart. */
+  'collector-health': [event: { id: string; from: SelfHealth; to: SelfHealth; message: string }];
   /** One line its stderr printed (at most 4 KiB, longer lines are cut). */
   'collector-stderr': [event: { id: string; line: string }];
-  'lag-forgiven': [event: { id: string; lagMs: number }];
+  /** The agent's own event loop stalled; the HealthTracker holds every verdict for `holdMs`. */
+  'loop-stall': [event: { lagMs: number; holdMs: number }];
+  /** Its share of `correlationId` is full: its socket is no longer read. */
+  'inbound-paused': [event: { id: string; correlationId: string; reason: ShareFullReason }];
+  /** No pending set has its share full any more: read again (`heldVerdict`: tracked afresh). */
+  'inbound-resumed': [event: { id: string; heldVerdict: boolean }];
   failover: [report: FailoverReport];
   'task-failed': [
     event: {

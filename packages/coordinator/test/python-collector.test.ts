@@ -57,6 +57,8 @@ describe.skipIf(!runnable)('a collector written in Python (Google protobuf runti
     expect(result).toMatchObject({ complete: true, missing: [] });
     expect([...result.expected].sort()).toEqual(['node-1', 'py-1']);
     const shared = result.results.find((r) => r.key === 'shared');
+    // Same content from both languages: agreement, not a conflict (the time is not content).
+    expect(shared?.conflict).toBe(false);
     expect([...(shared?.sources ?? [])].sort()).toEqual(['node-1', 'py-1']);
     expect(result.results.find((r) => r.key === 'own:py-1')?.result.attributes).toEqual({
       lang: 'python',

@@ -100,3 +100,33 @@ describe.skipIf(!posix)('failure reactions with real processes', () => {
     expect(topics).toContain('results.enumerate');
   });
 });
+
+describe.skipIf(!posix)('inbound backpressure with real processes', () => {
+  it('a collector flooding one set is paused, the honest results land, it is not killed and is resumed', async () => {
+    const c = ctx.make({
+      collectors: [spec('flood', 'flood'), spec('honest')],
+      heartbeatIntervalMs: 200,
+      aggregation: { maxResultsPerSet: 100 },
+      failover: fast,
+    });
+    const events: string[] = [];
+    c.on('inbound-paused', (e) => events.push(`paused ${e.id}`));
+    c.on('inbound-resumed', (e) => events.push(`resumed ${e.id}`));
+    c.on('collector-killed', (e) => events.push(`killed ${e.id}`));
+    await c.start();
+    const pid = c.status().collectors[0]?.pid;
+    const result = await c.fanOut({ kind: 'enumerate', timeoutMs: 5000 });
+    expect(events).toContain('paused flood');
+    expect(result.responded).toContain('honest');
+    expect(result.results.map((r) => r.key)).toContain('own:honest');
+    expect(result.overflowed).toEqual(['flood']);
+    await until(() => events.includes('resumed flood'));
+    expect(c.status().inbound).toMatchObject({ paused: 0, pauses: 1, resumes: 1 });
+    await until(() => c.status().collectors[0]?.state === 'healthy');
+    expect(events.filter((e) => e.startsWith('killed'))).toEqual([]);
+    expect(c.status().collectors[0]?.pid).toBe(pid);
+    // Read again: its next round's part is received (its share is fresh in the new set).
+    const next = await c.fanOut({ kind: 'enumerate', timeoutMs: 5000 });
+    expect(next.responded).toContain('honest');
+  });
+});

@@ -13,7 +13,17 @@ import {
 } from '../../src/index.js';
 
 /** How a fake collector behaves. */
-export type PeerMode = 'answer' | 'hold' | 'silent' | 'crash' | 'wrong-pid' | 'mute';
+/** `flood`: answers every task with 200 distinct results, never final. */
+/** `forge`: answers like `answer`, but its `shared` result carries other attributes. */
+export type PeerMode =
+  | 'answer'
+  | 'hold'
+  | 'silent'
+  | 'crash'
+  | 'wrong-pid'
+  | 'mute'
+  | 'flood'
+  | 'forge';
 
 /** A fake child process: the "process" is an in-process CollectorClient with a made-up pid. */
 export class FakeChild extends EventEmitter implements SupervisedChild {
@@ -78,13 +88,25 @@ export class FakePeers {
         const seen = this.tasks.get(id) ?? [];
         seen.push(task);
         this.tasks.set(id, seen);
-        if (!['answer', 'mute'].includes(this.modes.get(id) ?? 'answer')) return;
         const at = BigInt(Date.now());
+        if (this.modes.get(id) === 'flood') {
+          const many = Array.from({ length: 200 }, (_, i) => ({
+            fingerprint: `flood:${id}:${i}`,
+            kind: 'process',
+            subject: `${i}`,
+            attributes: {},
+            collectedAtUnixMs: at,
+          }));
+          client.sendResult(task, many, { final: false });
+          return;
+        }
+        const forged = this.modes.get(id) === 'forge';
+        if (!['answer', 'mute', 'forge'].includes(this.modes.get(id) ?? 'answer')) return;
         const shared = {
           fingerprint: 'shared',
           kind: 'process',
           subject: 's',
-          attributes: {},
+          attributes: forged ? { executable: '/tmp/evil' } : {},
           collectedAtUnixMs: at,
         };
         const own = {
