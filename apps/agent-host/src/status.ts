@@ -1,5 +1,6 @@
 import type { CoordinatorStatus } from '@daemoneye/coordinator';
 import { ControlError, requestAgent, STATUS_TOPIC } from './control.js';
+import type { SinkStats } from './output.js';
 
 export { ControlError as StatusError } from './control.js';
 
@@ -10,6 +11,8 @@ export type AgentStatus = CoordinatorStatus & {
   /** Rounds skipped because no collector was connected. */
   skippedRounds: number;
   lastLatencyMs: number | null;
+  /** The sink's counters: lines written, truncated (and bytes cut), unserialisable, dropped. */
+  output: SinkStats;
 };
 
 /** What the agent prints on stderr when it stops. */
@@ -27,6 +30,7 @@ export interface AgentSummary {
   events: number;
   /** Events over the per-collector rate, counted and not written. */
   eventsDropped: number;
+  output: SinkStats;
 }
 
 function isAgentStatus(value: unknown): value is AgentStatus {

@@ -44,7 +44,12 @@ interface ResultLine {
   responded: string[];
   missing: string[];
   reason: string;
-  results: { sources: string[] }[];
+  results: { sources: string[]; conflict?: boolean; variants?: { sources: string[] }[] }[];
+}
+
+/** Whether `id` is named as a source of an item: of its kept content, or of one of its variants. */
+function namedIn(item: ResultLine['results'][number], id: string): boolean {
+  return item.sources.includes(id) || (item.variants ?? []).some((v) => v.sources.includes(id));
 }
 
 describe.skipIf(process.platform !== 'linux')(
@@ -119,10 +124,11 @@ describe.skipIf(process.platform !== 'linux')(
         .map((l) => JSON.parse(l) as ResultLine);
       const sets = lines.filter((l) => l.type === 'result');
       const enumerate = sets.filter((l) => l.kind === 'enumerate');
+      // An honest collector's results land: as agreed content, or as a variant of a conflict
+      // (where a forger answered first with the same fingerprints and other content).
       const honest = enumerate.filter(
         (l) =>
-          l.responded.includes('procmond-1') &&
-          l.results.some((r) => r.sources.includes('procmond-1')),
+          l.responded.includes('procmond-1') && l.results.some((r) => namedIn(r, 'procmond-1')),
       );
       const summaryText = /daemoneye-agent summary (\{.*\})/.exec(agent.stderr)?.[1];
       expect(summaryText).toBeDefined();
@@ -170,6 +176,15 @@ describe.skipIf(process.platform !== 'linux')(
       // Issue 12 item 2 (the coordinator's part): a fingerprint two sources disagree about carries
       // `conflict: true` with its variants, and no integrity target comes from the forged fields.
       expect(lines.some((l) => l.includes('"conflict":true'))).toBe(true);
+      // Every conflict names the honest procmond in one of its variants, never as agreeing.
+      const conflicts = lines
+        .map((l) => JSON.parse(l) as ResultLine)
+        .filter((l) => l.type === 'result')
+        .flatMap((l) => l.results.filter((r) => r.conflict === true));
+      expect(conflicts.length).toBeGreaterThan(0);
+      for (const item of conflicts) {
+        expect(item.variants?.some((v) => v.sources.includes('procmond-1'))).toBe(true);
+      }
       expect(
         lines.some((l) => l.includes('"kind":"integrity"') && l.includes('/tmp/not-really')),
       ).toBe(false);

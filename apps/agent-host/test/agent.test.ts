@@ -74,6 +74,9 @@ describe('daemoneye-agent run', () => {
     const summary = agent.summary();
     expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
     expect(summary.tasks.inFlight).toBe(0);
+    // The sink's counters reach the summary: every line written whole, none cut or dropped.
+    expect(summary.output).toMatchObject({ truncated: 0, unserialisable: 0, dropped: 0 });
+    expect(summary.output.lines).toBeGreaterThanOrEqual(all.length);
   });
 
   it('survives kill -9 of a procmond found through status --json', async () => {

@@ -9,6 +9,7 @@ import {
   Supervisor,
   type SupervisorOptions,
 } from './index.js';
+import { terminateSignals } from './platform.js';
 
 class FakeChild extends EventEmitter implements SupervisedChild {
   readonly pid: number | undefined;
@@ -442,7 +443,11 @@ describe('Supervisor lifecycle, priority and kill reasons', () => {
     const stopping = supervisor.stop('c1', { signal: controller.signal });
     controller.abort(new Error('hurry'));
     await expect(stopping).rejects.toMatchObject({ code: 'ERR_FAILOVER_ABORTED' });
-    expect(last().signals).toEqual(['SIGTERM', 'SIGKILL']);
+    // Windows has no graceful signal from outside (SIGTERM is TerminateProcess): SIGKILL first.
+    expect(last().signals).toEqual([
+      terminateSignals(process.platform).graceful ?? 'SIGKILL',
+      'SIGKILL',
+    ]);
     await flush();
     expect(supervisor.info('c1')?.state).toBe('stopped');
     await expect(supervisor.stop('c1', { signal: controller.signal })).rejects.toMatchObject({
