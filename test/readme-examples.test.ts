@@ -121,7 +121,7 @@ describe('README examples', () => {
   });
 
   it('typecheck as written', async () => {
-    const result = await run('node', [tsc, '-p', join(outDir, 'tsconfig.json')]).then(
+    const result = await run(process.execPath, [tsc, '-p', join(outDir, 'tsconfig.json')]).then(
       () => '',
       (error: { stdout?: string }) => String(error.stdout ?? error),
     );
@@ -152,7 +152,7 @@ describe('README examples', () => {
       try {
         // Default endpoints resolve inside the sandbox, never in the user's runtime dir.
         const env = { ...process.env, XDG_RUNTIME_DIR: sandbox.dir, TMPDIR: sandbox.dir };
-        await run('node', [compiled], { cwd: sandbox.dir, env, timeout: 30_000 }).catch(
+        await run(process.execPath, [compiled], { cwd: sandbox.dir, env, timeout: 30_000 }).catch(
           (error: unknown) => {
             throw new Error(`${example.readme}:${example.line}: example failed: ${String(error)}`);
           },
