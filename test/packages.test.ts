@@ -3,7 +3,7 @@
 // and import), plus a TypeScript check of a CommonJS consumer. This is what a user outside the
 // monorepo does; it fails on an `exports` map that only works for one module system.
 import { execFile } from 'node:child_process';
-import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type TempDir, tempDir } from '@daemoneye/test-utils';
@@ -41,7 +41,7 @@ async function consumer(
     const packageName = `@daemoneye/${tarball.replace(/^daemoneye-/, '').replace(/-\d+\.\d+\.\d+\.tgz$/, '')}`;
     dependencies[packageName] = `file:../${tarball}`;
   }
-  await run('node', ['-e', `require('node:fs').mkdirSync(${JSON.stringify(dir)})`]);
+  await mkdir(dir);
   await writeFile(
     join(dir, 'package.json'),
     JSON.stringify({ name, version: '1.0.0', private: true, type, dependencies }, null, 2),
@@ -79,13 +79,13 @@ describe.skipIf(underWine)('published packages outside the workspace', () => {
 
   it('works with require() in a CommonJS project (npm init default)', async () => {
     const dir = await consumer(work, 'cjs-consumer', 'commonjs', tarballs);
-    const { stdout } = await run('node', ['program.cjs'], { cwd: dir });
+    const { stdout } = await run(process.execPath, ['program.cjs'], { cwd: dir });
     expect(stdout.trim()).toBe('ok proto aggregator balancer failover ipc-transport coordinator');
   }, 120_000);
 
   it('works with import in an ES module project', async () => {
     const dir = await consumer(work, 'esm-consumer', 'module', tarballs);
-    const { stdout } = await run('node', ['program.mjs'], { cwd: dir });
+    const { stdout } = await run(process.execPath, ['program.mjs'], { cwd: dir });
     expect(stdout.trim()).toBe('ok proto aggregator balancer failover ipc-transport coordinator');
   }, 120_000);
 
@@ -120,6 +120,6 @@ describe.skipIf(underWine)('published packages outside the workspace', () => {
       }),
     );
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    await expect(run('node', [tsc, '-p', dir])).resolves.toBeDefined();
+    await expect(run(process.execPath, [tsc, '-p', dir])).resolves.toBeDefined();
   }, 120_000);
 });
