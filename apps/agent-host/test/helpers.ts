@@ -1,12 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { posix, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { resolveEndpoint } from '@daemoneye/ipc-transport';
 import {
   tempDir as makeTempDir,
   type TempDir,
+  testEndpoint,
   until as untilDeadline,
 } from '@daemoneye/test-utils';
 import type { AgentStatus, AgentSummary, EventLine, OutputLine } from '../src/agent.js';
@@ -133,15 +133,7 @@ export function fixedCollectorArgs(wine: boolean = underWine): string[] {
 export const fixture = (name: string): string =>
   fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-/**
- * The endpoint of a test's private directory: a socket file in it on POSIX; on Windows, where pipes
- * live in their own namespace, a pipe named after the directory (the same on every call).
- */
-export function testEndpoint(dir: string, platform: NodeJS.Platform = process.platform): string {
-  return platform === 'win32'
-    ? `\\\\.\\pipe\\de-test-${win32.basename(dir)}`
-    : posix.join(dir, 'agent.sock');
-}
+export { testEndpoint };
 
 /**
  * Signals that end a process whatever its state: POSIX resumes a stopped one first (SIGCONT), so it

@@ -1,12 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fakeContext } from '../test/helpers/fake-peers.js';
 
-const posix = process.platform !== 'win32';
 const ctx = fakeContext();
 beforeEach(() => ctx.setup());
 afterEach(() => ctx.teardown());
 
-describe.skipIf(!posix)('inbound backpressure on fake time', () => {
+describe('inbound backpressure on fake time', () => {
   it('a collector whose share is full is paused, its stale verdict held, then resumed, never killed', async () => {
     ctx.peers.modes.set('f1', 'flood');
     ctx.peers.modes.set('h1', 'hold');
@@ -42,7 +41,7 @@ describe.skipIf(!posix)('inbound backpressure on fake time', () => {
   });
 });
 
-describe.skipIf(!posix)('conflicts on fake time', () => {
+describe('conflicts on fake time', () => {
   it('the same fingerprint with other content from two collectors is a conflict with every variant', async () => {
     ctx.peers.modes.set('p2', 'forge');
     const c = ctx.make(['p1', 'p2']);

@@ -3,7 +3,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fakeContext } from '../test/helpers/fake-peers.js';
 import { type AggregatedResult, type CoordinatorMessage, isCoordinatorError } from './index.js';
 
-const posix = process.platform !== 'win32';
 const ctx = fakeContext();
 beforeEach(() => ctx.setup());
 afterEach(() => ctx.teardown());
@@ -19,7 +18,7 @@ function noPlaceholder(result: AggregatedResult): void {
   expect(names.some((n) => n.startsWith('parked:'))).toBe(false);
 }
 
-describe.skipIf(!posix)('coordinator flows on fake time with fake peers', () => {
+describe('coordinator flows on fake time with fake peers', () => {
   it('fan-out: one task per connected collector, one set, duplicates merged', async () => {
     const c = ctx.make(['p1', 'p2']);
     expect(await c.start()).toEqual({ ready: ['p1', 'p2'], missing: [] });
@@ -208,7 +207,7 @@ describe.skipIf(!posix)('coordinator flows on fake time with fake peers', () => 
   });
 });
 
-describe.skipIf(!posix)('failure reactions on fake time', () => {
+describe('failure reactions on fake time', () => {
   it('connection lost while the process lives: killed after the reconnect grace, then restarted', async () => {
     const c = ctx.make(['p1'], { reconnectGraceMs: 1500 });
     const killed: string[] = [];

@@ -3,12 +3,11 @@ import { createCollectorClient, RejectedError } from '@daemoneye/ipc-transport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { realContext, spec } from './helpers/context.js';
 
-const posix = process.platform !== 'win32';
 const ctx = realContext();
 beforeEach(() => ctx.setup());
 afterEach(() => ctx.teardown());
 
-describe.skipIf(!posix)('admission in the handshake (real collector, real sockets)', () => {
+describe('admission in the handshake (real collector, real sockets)', () => {
   it('an impostor holding the token gets RejectedError with the code and is never admitted', async () => {
     const c = ctx.make({ collectors: [spec('p1')], heartbeatIntervalMs: 200 });
     const ready: string[] = [];

@@ -2,12 +2,11 @@ import { until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRunning, realContext, spec } from './helpers/context.js';
 
-const posix = process.platform !== 'win32';
 const ctx = realContext();
 beforeEach(() => ctx.setup());
 afterEach(() => ctx.teardown());
 
-describe.skipIf(!posix)('coordinator with real collector processes', () => {
+describe('coordinator with real collector processes', () => {
   it('start, fan-out merged across collectors, dispatch, status, close', async () => {
     const c = ctx.make({ collectors: [spec('p1'), spec('p2')], heartbeatIntervalMs: 200 });
     const report = await c.start();

@@ -2,14 +2,13 @@ import { until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRunning, realContext, spec } from './helpers/context.js';
 
-const posix = process.platform !== 'win32';
 const linux = process.platform === 'linux';
 const ctx = realContext();
 beforeEach(() => ctx.setup());
 afterEach(() => ctx.teardown());
 const fast = { backoff: { initialDelayMs: 20, maxDelayMs: 200, jitter: 0 } };
 
-describe.skipIf(!posix)('failure reactions with real processes', () => {
+describe('failure reactions with real processes', () => {
   it('connection lost while the process lives: killed after the reconnect grace, restarted', async () => {
     const c = ctx.make({
       collectors: [spec('d', 'drop')],
@@ -101,7 +100,7 @@ describe.skipIf(!posix)('failure reactions with real processes', () => {
   });
 });
 
-describe.skipIf(!posix)('inbound backpressure with real processes', () => {
+describe('inbound backpressure with real processes', () => {
   it('a collector flooding one set is paused, the honest results land, it is not killed and is resumed', async () => {
     const c = ctx.make({
       collectors: [spec('flood', 'flood'), spec('honest')],

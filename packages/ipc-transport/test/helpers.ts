@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { posix, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testEndpoint } from '@daemoneye/test-utils';
 import type { Broker, CollectorInfo } from '../src/index.js';
 
 export const fixture = (name: string): string =>
@@ -84,16 +84,7 @@ export function spawnFixture(name: string, env: Record<string, string>): Child {
 /** Set by scripts/windows-lane.sh: win32 under Wine, which differs from Windows in a few places. */
 export const underWine = process.platform === 'win32' && process.env.DAEMONEYE_WINE === '1';
 
-/**
- * The endpoint of a test's private directory: a socket file in it on POSIX; on Windows, where pipes
- * live in their own namespace, a pipe named after the directory. Derived from `dir` alone, so every
- * call in one test gives the same endpoint and two tests never share one.
- */
-export function testEndpoint(dir: string, platform: NodeJS.Platform = process.platform): string {
-  return platform === 'win32'
-    ? `\\\\.\\pipe\\de-test-${win32.basename(dir)}`
-    : posix.join(dir, 'agent.sock');
-}
+export { testEndpoint };
 
 /** Resolves when `id` is connected to `broker` (at once if it already is). */
 export function waitConnected(broker: Broker, id: string): Promise<CollectorInfo> {

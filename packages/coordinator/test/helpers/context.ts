@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type TempDir, tempDir } from '@daemoneye/test-utils';
+import { type TempDir, tempDir, testEndpoint } from '@daemoneye/test-utils';
 import {
   type CollectorSpec,
   type Coordinator,
@@ -40,7 +39,7 @@ export function realContext() {
     },
     make(options: Omit<CoordinatorOptions, 'endpoint'>): Coordinator {
       if (dir === undefined) throw new Error('setup() first');
-      const c = createCoordinator({ endpoint: join(dir.dir, 'agent.sock'), ...options });
+      const c = createCoordinator({ endpoint: testEndpoint(dir.dir), ...options });
       c.on('collector-spawned', (e) => pids.add(e.pid));
       made.push(c);
       return c;

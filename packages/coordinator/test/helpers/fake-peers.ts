@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { SpawnFunction, SupervisedChild } from '@daemoneye/failover';
 import { type CollectorClient, createCollectorClient } from '@daemoneye/ipc-transport';
 import type { TaskAssignment } from '@daemoneye/proto';
-import { FakeClock, type TempDir, tempDir, until } from '@daemoneye/test-utils';
+import { FakeClock, type TempDir, tempDir, testEndpoint, until } from '@daemoneye/test-utils';
 import {
   type CollectorSpec,
   type Coordinator,
@@ -154,7 +153,7 @@ export function fakeContext() {
     make(ids: readonly string[], options: Partial<CoordinatorOptions> = {}): Coordinator {
       if (dir === undefined) throw new Error('setup() first');
       coordinator = createCoordinator({
-        endpoint: join(dir.dir, 'agent.sock'),
+        endpoint: testEndpoint(dir.dir),
         collectors: specs(ids),
         heartbeatIntervalMs: 1000,
         clock,

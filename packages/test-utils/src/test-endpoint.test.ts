@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testEndpoint } from './helpers.js';
+import { testEndpoint } from './test-endpoint.js';
 
 describe('testEndpoint', () => {
   it('POSIX: a socket file in the test directory', () => {
