@@ -127,6 +127,10 @@ describe('run flags', () => {
     [['--rounds', '1000000001'], '--rounds must be a whole number <= 1000000000, got 1000000001'],
     [['--collector-script', 'procmond'], '--collector-script: expected KIND=PATH, got "procmond"'],
     [['--collector-command', 'x'], '--collector-command: expected KIND=CMD, got "x"'],
+    [['--bogus'], 'unknown option --bogus'],
+    [['--intervall', '5'], 'unknown option --intervall (did you mean --interval?)'],
+    [['--rounds'], '--rounds needs a value'],
+    [['--rounds', '--interval', '5'], '--rounds needs a value'],
   ])('%j: the project own message, never Node "ambiguous"', (argv, message) => {
     expect(() => parseRunArgs(argv)).toThrow(new UsageError(message));
   });

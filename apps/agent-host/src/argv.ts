@@ -46,7 +46,45 @@ export function joinNegativeValues(
   return out;
 }
 
+/** The known long option sharing the longest prefix (3 characters or more) with `name`, if any. */
+function suggestion(name: string, known: readonly string[]): string {
+  let best = '';
+  let bestShared = 2;
+  for (const candidate of known) {
+    let shared = 0;
+    while (shared < name.length && name[shared] === candidate[shared]) shared++;
+    if (shared > bestShared) {
+      best = candidate;
+      bestShared = shared;
+    }
+  }
+  return best === '' ? '' : ` (did you mean --${best}?)`;
+}
+
+/** Unknown options and missing values in the project's words, before Node's parser sees them. */
+function checkOptions(argv: string[], options: NonNullable<ParseArgsConfig['options']>): void {
+  const known = Object.keys(options);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--') || arg === '--') continue;
+    const name = arg.slice(2).split('=')[0] ?? '';
+    const option = options[name];
+    if (option === undefined) {
+      throw new UsageError(`unknown option --${name}${suggestion(name, known)}`);
+    }
+    const next = argv[i + 1];
+    if (
+      option.type === 'string' &&
+      !arg.includes('=') &&
+      (next === undefined || next.startsWith('--'))
+    ) {
+      throw new UsageError(`--${name} needs a value`);
+    }
+  }
+}
+
 export function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Values {
+  checkOptions(argv, options);
   try {
     return parseArgs({
       args: joinNegativeValues(argv, options),

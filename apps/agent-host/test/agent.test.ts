@@ -214,7 +214,9 @@ describe('command line', () => {
     [['run', '--rounds', 'x'], /--rounds must be a whole number/],
     [['run', '--collectors', 'foo=1'], /unknown kind "foo"/],
     [['run', '--heartbeat-interval', '5'], /--heartbeat-interval must be a whole number >= 100/],
-    [['run', '--bogus'], /Unknown option/],
+    [['run', '--bogus'], /unknown option --bogus\n/],
+    [['run', '--interva', '5'], /unknown option --interva \(did you mean --interval\?\)/],
+    [['run', '--interval'], /--interval needs a value/],
     [['frobnicate'], /unknown command/],
   ])('%j exits 2 with a clear error', async (args, pattern) => {
     const result = await cli(args);
