@@ -20,7 +20,9 @@ function hasPythonProtobuf(): boolean {
   }
 }
 
-// Needs Debian's python3-protobuf and protobuf-compiler (.ci/run installs them); AF_UNIX only.
+// Needs Debian's python3-protobuf and protobuf-compiler (.ci/run installs them). Not on win32:
+// the fixture speaks AF_UNIX (Windows endpoints are named pipes), and under Wine /usr/bin/python3
+// is a Linux program that Windows node.exe cannot spawn nor reach over a Windows pipe.
 const runnable = process.platform !== 'win32' && existsSync(PYTHON) && hasPythonProtobuf();
 const ctx = realContext();
 beforeEach(() => ctx.setup());

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { FakeClock, type TempDir, tempDir, until } from '@daemoneye/test-utils';
+import { FakeClock, type TempDir, tempDir, testEndpoint, until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FramedConnection } from './connection.js';
 
@@ -12,7 +11,7 @@ let path = '';
 
 beforeEach(async () => {
   temp = await tempDir('de-conn-');
-  path = join(temp.dir, 's.sock');
+  path = testEndpoint(temp.dir);
   accepted = [];
   server = createServer((socket) => accepted.push(socket));
   await new Promise<void>((resolve) => server.listen(path, resolve));
@@ -26,7 +25,7 @@ afterEach(async () => {
 
 const limits = { maxFrameBytes: 1024, maxQueueBytes: 4096, maxQueueFrames: 2 };
 
-describe.skipIf(process.platform === 'win32')('FramedConnection', () => {
+describe('FramedConnection', () => {
   it('destroys a peer that never reads its Goodbye after closeGraceMs on the clock, with state-change events', async () => {
     const clock = new FakeClock();
     const socket = connect(path);

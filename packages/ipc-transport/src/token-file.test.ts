@@ -1,6 +1,6 @@
 import { readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tempDir } from '@daemoneye/test-utils';
+import { tempDir, testEndpoint } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveEndpoint } from './endpoint.js';
 import {
@@ -19,16 +19,22 @@ let cleanup: () => Promise<void> = async () => undefined;
 beforeEach(async () => {
   ({ dir, cleanup } = await tempDir('de-lock-'));
 });
-afterEach(() => cleanup());
-
-const endpoint = () => resolveEndpoint(join(dir, 'agent.sock'));
+// One endpoint per test directory; on win32 its lock and token sit in the user's token directory,
+// outside the test directory, so a lock a test leaves behind is removed here.
+const endpoint = () => resolveEndpoint(testEndpoint(dir));
+afterEach(async () => {
+  await unlink(lockPathOf(endpoint())).catch(() => undefined);
+  await cleanup();
+});
+const posix = process.platform !== 'win32';
 const notLive = async (): Promise<boolean> => false;
 
-describe.skipIf(process.platform === 'win32')('token and endpoint files', () => {
+describe('token and endpoint files', () => {
   it('removes a file only while it is still the one it wrote (by inode)', async () => {
     const path = join(dir, 'agent.token');
     const mine = await writeTokenFile(path, new Uint8Array(TOKEN_BYTES));
-    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    // File modes exist on POSIX only (win32 has DACLs, which Node neither sets nor reports).
+    if (posix) expect((await stat(path)).mode & 0o777).toBe(0o600);
     await unlink(path);
     await writeFile(path, 'a successor wrote this');
     expect(await removeIfOwn(path, mine)).toBe(false);
@@ -65,7 +71,7 @@ describe.skipIf(process.platform === 'win32')('token and endpoint files', () => 
 
   it('takes over a lock whose holder is dead, or is this process without holding it', async () => {
     const path = lockPathOf(endpoint());
-    // pid 2^22+ is above Linux's default pid_max: nobody has it.
+    // pid 4999999 is above Linux's default pid_max (2^22) and far above any pid Wine hands out: nobody has it.
     await writeFile(path, '4999999\nold\n');
     const a = await EndpointLock.acquire(endpoint(), notLive);
     expect(await readFile(path, 'utf8')).toMatch(new RegExp(`^${process.pid}\\n`));

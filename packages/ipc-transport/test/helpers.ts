@@ -81,9 +81,6 @@ export function spawnFixture(name: string, env: Record<string, string>): Child {
   return new Child(child);
 }
 
-/** Set by scripts/windows-lane.sh: win32 under Wine, which differs from Windows in a few places. */
-export const underWine = process.platform === 'win32' && process.env.DAEMONEYE_WINE === '1';
-
 export { testEndpoint };
 
 /** Resolves when `id` is connected to `broker` (at once if it already is). */

@@ -2,11 +2,11 @@
 // Unix sockets.
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { decodeEnvelope, type Envelope, encodeEnvelope, PROTOCOL_VERSION } from '@daemoneye/proto';
 import { tempDir, until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker, FrameDecoder } from '../src/index.js';
+import { testEndpoint } from './helpers.js';
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => undefined;
@@ -34,7 +34,7 @@ function frame(message: Envelope): Buffer {
 
 /** A raw authenticated-less session (auth off) that records what the broker sends. */
 async function session(id: string): Promise<{ socket: Socket; received: Envelope[] }> {
-  const socket = connect(join(dir, 'agent.sock'));
+  const socket = connect(testEndpoint(dir));
   sockets.push(socket);
   socket.on('error', () => undefined);
   const received: Envelope[] = [];
@@ -75,7 +75,7 @@ function publishFrame(topic: string, seq: number, size: number): Buffer {
 
 async function start(): Promise<Broker> {
   broker = new Broker({
-    endpoint: join(dir, 'agent.sock'),
+    endpoint: testEndpoint(dir),
     auth: false,
     endpointCheckIntervalMs: 0,
   });
@@ -83,7 +83,7 @@ async function start(): Promise<Broker> {
   return broker;
 }
 
-describe.skipIf(process.platform === 'win32')('inbound backpressure', () => {
+describe('inbound backpressure', () => {
   it('a paused connection is not read: its kernel buffer fills, its writer backs up, and resume delivers every frame in order', async () => {
     const b = await start();
     const frames = 256;
@@ -152,7 +152,7 @@ describe.skipIf(process.platform === 'win32')('inbound backpressure', () => {
   });
 });
 
-describe.skipIf(process.platform === 'win32')('topic churn', () => {
+describe('topic churn', () => {
   it('subscribe/unsubscribe churn from one connection invalidates nothing cached; another connection keeps publishing', async () => {
     const b = await start();
     const churner = await session('churn-1');

@@ -1,8 +1,8 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { tempDir, until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker, CollectorClient, resolveEndpoint, type TransportError } from '../src/index.js';
+import { lockPathOf } from '../src/token-file.js';
 import { testEndpoint } from './helpers.js';
 
 const posix = process.platform !== 'win32';
@@ -136,15 +136,15 @@ describe('lifecycle edge cases (in-process broker and client, real socket)', () 
   });
 });
 
-describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal', () => {
+describe('lifecycle: state-change, one close promise, AbortSignal', () => {
   it('Broker: read-only state, state-change {from,to,reason}, close() returns the same promise and waits', async () => {
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const broker = new Broker({ endpoint: testEndpoint(dir) });
     const changes: string[] = [];
     broker.on('state-change', ({ from, to, reason }) => changes.push(`${from}>${to}:${reason}`));
     expect(Object.getOwnPropertyDescriptor(Broker.prototype, 'state')?.set).toBeUndefined();
     await broker.listen();
     const client = new CollectorClient({
-      endpoint: join(dir, 'agent.sock'),
+      endpoint: testEndpoint(dir),
       collectorId: 'c-1',
       kind: 'test',
       reconnect: false,
@@ -162,7 +162,7 @@ describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal
     // The second call did not return early: everything is torn down when it resolves.
     expect(closedEvent).toBe(true);
     expect(broker.state).toBe('closed');
-    await expect(stat(join(dir, 'agent.sock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    if (posix) await expect(stat(testEndpoint(dir))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(changes).toEqual([
       'idle>starting:listen()',
       'starting>listening:listening',
@@ -174,24 +174,36 @@ describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal
   });
 
   it('a failed listen() leaves the broker closed once; close() then resolves without another change', async () => {
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(join(dir, 'agent.sock'), 'not a socket');
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    // The failure: on POSIX a file that is not a socket at the path (ERR_ENDPOINT_INSECURE, and
+    // the lock is given back); a pipe name is no file on win32, so there a live broker holds it.
+    const lock = lockPathOf(resolveEndpoint(testEndpoint(dir)));
+    const holder = new Broker({ endpoint: testEndpoint(dir) });
+    if (posix) await writeFile(testEndpoint(dir), 'not a socket');
+    else {
+      closers.push(() => holder.close());
+      await holder.listen();
+    }
+    const held = posix ? '' : await readFile(lock, 'utf8');
+    const broker = new Broker({ endpoint: testEndpoint(dir) });
     const changes: string[] = [];
     broker.on('state-change', ({ from, to }) => changes.push(`${from}>${to}`));
-    await expect(broker.listen()).rejects.toMatchObject({ code: 'ERR_ENDPOINT_INSECURE' });
+    await expect(broker.listen()).rejects.toMatchObject({
+      code: posix ? 'ERR_ENDPOINT_INSECURE' : 'ERR_ENDPOINT_IN_USE',
+    });
     await broker.close();
     expect(changes).toEqual(['idle>starting', 'starting>closed']);
     await expect(broker.listen()).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
-    await expect(stat(join(dir, 'agent.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // POSIX: the failed broker gave its lock back; win32: it left the holder's lock alone.
+    if (posix) await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+    else expect(await readFile(lock, 'utf8')).toBe(held);
   });
 
   it('CollectorClient: state-change, the same close promise, no reconnect after close', async () => {
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const broker = new Broker({ endpoint: testEndpoint(dir) });
     closers.push(() => broker.close());
     await broker.listen();
     const client = new CollectorClient({
-      endpoint: join(dir, 'agent.sock'),
+      endpoint: testEndpoint(dir),
       collectorId: 'c-1',
       kind: 'test',
     });
@@ -213,7 +225,7 @@ describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal
   it('listen({ signal }) and connect({ signal }): aborting stops the attempt and closes', async () => {
     const aborted = new AbortController();
     aborted.abort();
-    const early = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const early = new Broker({ endpoint: testEndpoint(dir) });
     await expect(early.listen({ signal: aborted.signal })).rejects.toMatchObject({
       code: 'ERR_TRANSPORT_ABORTED',
     });
@@ -221,27 +233,27 @@ describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal
     expect(early.state).toBe('closed');
 
     const controller = new AbortController();
-    const broker = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const broker = new Broker({ endpoint: testEndpoint(dir) });
     const listening = broker.listen({ signal: controller.signal });
     controller.abort();
     await expect(listening).rejects.toMatchObject({ code: 'ERR_TRANSPORT_ABORTED' });
     await broker.close();
-    await expect(stat(join(dir, 'agent.sock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    if (posix) await expect(stat(testEndpoint(dir))).rejects.toMatchObject({ code: 'ENOENT' });
 
     // Aborting later closes a listening broker, as net.Server's signal does.
     const later = new AbortController();
-    const live = new Broker({ endpoint: join(dir, 'agent.sock') });
+    const live = new Broker({ endpoint: testEndpoint(dir) });
     await live.listen({ signal: later.signal });
     later.abort();
     await live.close();
     expect(live.state).toBe('closed');
 
-    const server = new Broker({ endpoint: join(dir, 'agent.sock'), handshakeTimeoutMs: 60_000 });
+    const server = new Broker({ endpoint: testEndpoint(dir), handshakeTimeoutMs: 60_000 });
     closers.push(() => server.close());
     await server.listen();
     const connectAbort = new AbortController();
     const client = new CollectorClient({
-      endpoint: join(dir, 'agent.sock'),
+      endpoint: testEndpoint(dir),
       collectorId: 'c-1',
       kind: 'test',
       token: new Uint8Array(32),
@@ -256,7 +268,7 @@ describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal
   it('a listener that throws does not break the broker; the throw goes to onCallbackError', async () => {
     const errors: TransportError[] = [];
     const broker = new Broker({
-      endpoint: join(dir, 'agent.sock'),
+      endpoint: testEndpoint(dir),
       onCallbackError: (e) => errors.push(e),
     });
     closers.push(() => broker.close());
@@ -268,7 +280,7 @@ describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal
       throw new Error('subscriber bug');
     });
     const client = new CollectorClient({
-      endpoint: join(dir, 'agent.sock'),
+      endpoint: testEndpoint(dir),
       collectorId: 'c-1',
       kind: 'test',
       reconnect: false,
@@ -285,11 +297,11 @@ describe.skipIf(!posix)('lifecycle: state-change, one close promise, AbortSignal
   });
 });
 
-describe.skipIf(!posix)('client reconnect on the fake clock', () => {
+describe('client reconnect on the fake clock', () => {
   it('backs off with the shared backoff, reconnects, re-subscribes, and gives up after maxReconnectAttempts', async () => {
     const { FakeClock } = await import('@daemoneye/test-utils');
     const clock = new FakeClock();
-    const path = join(dir, 'agent.sock');
+    const path = testEndpoint(dir);
     let broker = new Broker({ endpoint: path });
     await broker.listen();
     const client = new CollectorClient({

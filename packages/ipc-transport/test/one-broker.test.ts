@@ -2,11 +2,13 @@
 // own files, and a live socket file deleted under a running broker.
 import { once } from 'node:events';
 import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { FakeClock, tempDir, until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Broker, CollectorClient, type EndpointLoss } from '../src/index.js';
-import { type Child, spawnFixture } from './helpers.js';
+import { Broker, CollectorClient, type EndpointLoss, resolveEndpoint } from '../src/index.js';
+import { lockPathOf } from '../src/token-file.js';
+import { type Child, spawnFixture, testEndpoint } from './helpers.js';
+
+const posix = process.platform !== 'win32';
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => undefined;
@@ -29,8 +31,9 @@ afterEach(async () => {
   await cleanup();
 });
 
-const socketPath = (): string => join(dir, 'agent.sock');
-const tokenPath = (): string => join(dir, 'agent.token');
+const socketPath = (): string => testEndpoint(dir);
+const tokenPath = (): string => resolveEndpoint(socketPath()).tokenPath;
+const lockPath = (): string => lockPathOf(resolveEndpoint(socketPath()));
 
 async function connectClient(id: string): Promise<CollectorClient> {
   const client = new CollectorClient({
@@ -44,7 +47,7 @@ async function connectClient(id: string): Promise<CollectorClient> {
   return client;
 }
 
-describe.skipIf(process.platform === 'win32')('one broker per endpoint', () => {
+describe('one broker per endpoint', () => {
   it('200 concurrent listen() in one process: exactly one listens, the rest ERR_ENDPOINT_IN_USE, nothing of the winner touched', async () => {
     brokers = Array.from(
       { length: 200 },
@@ -60,7 +63,7 @@ describe.skipIf(process.platform === 'win32')('one broker per endpoint', () => {
     // The losers close: the winner's socket and token stay.
     await Promise.all(brokers.filter((b) => b.state !== 'listening').map((b) => b.close()));
     expect((await readFile(tokenPath())).equals(token)).toBe(true);
-    await stat(socketPath());
+    if (posix) await stat(socketPath()); // a pipe is no file to stat on win32
     await connectClient('after-race');
     expect(winners[0]?.collector('after-race')).toBeDefined();
   });
@@ -89,11 +92,12 @@ describe.skipIf(process.platform === 'win32')('one broker per endpoint', () => {
     await writeFile(tokenPath(), 'written by someone else');
     await broker.close();
     expect(await readFile(tokenPath(), 'utf8')).toBe('written by someone else');
-    await expect(stat(socketPath())).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(stat(join(dir, 'agent.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    if (posix) await expect(stat(socketPath())).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(lockPath())).rejects.toMatchObject({ code: 'ENOENT' });
+    await unlink(tokenPath()); // on win32 it sits outside the test directory
   });
 
-  it('notices its live socket file deleted, re-creates it (event, counters) and keeps its sessions', async () => {
+  it('notices its live socket and token files deleted, re-creates them (events, counters) and keeps its sessions', async () => {
     const clock = new FakeClock();
     const broker = new Broker({ endpoint: socketPath(), clock, endpointCheckIntervalMs: 1000 });
     brokers.push(broker);
@@ -101,16 +105,22 @@ describe.skipIf(process.platform === 'win32')('one broker per endpoint', () => {
     const before = await connectClient('before');
     const losses: EndpointLoss[] = [];
     broker.on('endpoint-lost', (loss) => losses.push(loss));
-    await unlink(socketPath());
+    // A pipe is no file that can be deleted on win32: there only the token file goes missing.
+    const expected: EndpointLoss[] = [
+      ...(posix ? [{ what: 'socket' as const, recreated: true }] : []),
+      { what: 'token', recreated: true },
+    ];
+    if (posix) await unlink(socketPath());
     await unlink(tokenPath());
     clock.advance(1000);
-    await until(() => losses.length === 2, { what: 'two endpoint-lost events' });
-    expect(losses).toEqual([
-      { what: 'socket', recreated: true },
-      { what: 'token', recreated: true },
-    ]);
-    expect(broker.stats()).toMatchObject({ endpointLost: 2, endpointRecreated: 2 });
-    expect((await stat(socketPath())).mode & 0o777).toBe(0o600);
+    await until(() => losses.length === expected.length, { what: 'the endpoint-lost events' });
+    expect(losses).toEqual(expected);
+    expect(broker.stats()).toMatchObject({
+      endpointLost: expected.length,
+      endpointRecreated: expected.length,
+    });
+    if (posix) expect((await stat(socketPath())).mode & 0o777).toBe(0o600);
+    expect((await readFile(tokenPath())).length).toBe(32);
     // New collectors reach it again; the old session never noticed.
     await connectClient('after');
     expect(before.state).toBe('open');
@@ -123,28 +133,33 @@ describe.skipIf(process.platform === 'win32')('one broker per endpoint', () => {
     // Nothing more to report on the next check.
     clock.advance(1000);
     await until(() => clock.timerCount > 0, { what: 'the next check' });
-    expect(losses).toHaveLength(2);
+    expect(losses).toHaveLength(expected.length);
     await broker.close();
-    await expect(stat(socketPath())).rejects.toMatchObject({ code: 'ENOENT' });
+    if (posix) await expect(stat(socketPath())).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(tokenPath())).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('reports ERR_ENDPOINT_LOST when something else took the socket path, and leaves it alone', async () => {
-    const clock = new FakeClock();
-    const broker = new Broker({ endpoint: socketPath(), clock, endpointCheckIntervalMs: 50 });
-    brokers.push(broker);
-    await broker.listen();
-    const lost = once(broker, 'endpoint-lost');
-    await unlink(socketPath());
-    await writeFile(socketPath(), 'not ours');
-    clock.advance(50);
-    const [loss] = (await lost) as [EndpointLoss];
-    expect(loss).toMatchObject({
-      what: 'socket',
-      recreated: false,
-      error: { code: 'ERR_ENDPOINT_LOST' },
-    });
-    expect(broker.stats()).toMatchObject({ endpointLost: 1, endpointRecreated: 0 });
-    await broker.close();
-    expect(await readFile(socketPath(), 'utf8')).toBe('not ours');
-  });
+  // A pipe name is not a file on win32: nothing else can take its path as a file (POSIX only).
+  it.skipIf(!posix)(
+    'reports ERR_ENDPOINT_LOST when something else took the socket path, and leaves it alone',
+    async () => {
+      const clock = new FakeClock();
+      const broker = new Broker({ endpoint: socketPath(), clock, endpointCheckIntervalMs: 50 });
+      brokers.push(broker);
+      await broker.listen();
+      const lost = once(broker, 'endpoint-lost');
+      await unlink(socketPath());
+      await writeFile(socketPath(), 'not ours');
+      clock.advance(50);
+      const [loss] = (await lost) as [EndpointLoss];
+      expect(loss).toMatchObject({
+        what: 'socket',
+        recreated: false,
+        error: { code: 'ERR_ENDPOINT_LOST' },
+      });
+      expect(broker.stats()).toMatchObject({ endpointLost: 1, endpointRecreated: 0 });
+      await broker.close();
+      expect(await readFile(socketPath(), 'utf8')).toBe('not ours');
+    },
+  );
 });

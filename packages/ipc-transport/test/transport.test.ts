@@ -6,7 +6,8 @@ import { decodeEnvelope, type Envelope, encodeEnvelope } from '@daemoneye/proto'
 import { FakeClock, tempDir, until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker, FrameDecoder, resolveEndpoint, TransportError } from '../src/index.js';
-import { type Child, spawnFixture, testEndpoint, underWine, waitConnected } from './helpers.js';
+import { lockPathOf } from '../src/token-file.js';
+import { type Child, spawnFixture, testEndpoint, waitConnected } from './helpers.js';
 
 const posix = process.platform !== 'win32';
 
@@ -427,7 +428,7 @@ describe('limits', () => {
 });
 
 describe('endpoint lifecycle', () => {
-  // Socket files, their modes and directories exist on POSIX only; Windows pipes have none of them.
+  // A Windows pipe name is not a file: nothing else can sit at that name as a file (POSIX only).
   it.skipIf(!posix)('refuses to replace a file that is not a socket', async () => {
     await writeFile(endpointPath(), 'not a socket');
     await expect(new Broker({ endpoint: endpointPath() }).listen()).rejects.toMatchObject({
@@ -436,6 +437,8 @@ describe('endpoint lifecycle', () => {
     expect(await readFile(endpointPath(), 'utf8')).toBe('not a socket');
   });
 
+  // A pipe lives in the pipe namespace, not in a directory: there is no endpoint directory to
+  // symlink on Windows, and prepareEndpointDir does not check one there (POSIX only).
   it.skipIf(!posix)('refuses a symlinked endpoint directory', async () => {
     const { symlink, mkdir } = await import('node:fs/promises');
     await mkdir(join(dir, 'real'), { mode: 0o700 });
@@ -447,44 +450,51 @@ describe('endpoint lifecycle', () => {
     });
   });
 
-  it.skipIf(!posix)('writes a 0600 socket and token file and removes both on close', async () => {
+  it('writes a 0600 socket and token file and removes both on close', async () => {
     const broker = await startBroker();
     const { path, tokenPath } = broker.endpoint;
-    expect((await stat(path)).mode & 0o777).toBe(0o600);
-    expect((await stat(tokenPath)).mode & 0o777).toBe(0o600);
+    // File modes exist on POSIX only (win32 has DACLs, which Node neither sets nor reports), and a
+    // pipe is no file to stat there.
+    if (posix) {
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      expect((await stat(tokenPath)).mode & 0o777).toBe(0o600);
+    }
     expect((await readFile(tokenPath)).length).toBe(32);
     await broker.close();
-    await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' });
+    if (posix) await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(stat(tokenPath)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it.skipIf(!posix)('replaces a stale socket file left by a killed broker', async () => {
+  it('replaces a stale socket file (POSIX) and lock left by a killed broker', async () => {
     const first = spawnFixture('broker.mjs', { DE_ENDPOINT: endpointPath() });
     children.push(first);
     await first.waitType('listening');
     first.kill('SIGKILL');
     await first.exited;
-    await stat(endpointPath()); // the stale socket file is still there
+    // The stale socket file is still there (POSIX; a pipe ends with its process), and so is the
+    // dead broker's lock file (every platform).
+    if (posix) await stat(endpointPath());
+    await stat(lockPathOf(resolveEndpoint(endpointPath())));
     const broker = await startBroker();
     const a = collector('procmond-1');
     await a.waitType('connected');
     expect(broker.state).toBe('listening');
   });
 
-  // Wine does not enforce FILE_FLAG_FIRST_PIPE_INSTANCE: a second listen() on a live pipe succeeds
-  // there, so this cannot be tested under Wine (Windows refuses it with EADDRINUSE).
-  it.skipIf(underWine)(
-    'fails a second broker on a live endpoint with ERR_ENDPOINT_IN_USE',
-    async () => {
-      const first = spawnFixture('broker.mjs', { DE_ENDPOINT: endpointPath() });
-      children.push(first);
-      await first.waitType('listening');
-      const second = new Broker({ endpoint: endpointPath() });
-      await expect(second.listen()).rejects.toMatchObject({ code: 'ERR_ENDPOINT_IN_USE' });
-      if (posix) await stat(endpointPath()); // the live agent's socket was not touched
-    },
-  );
+  // Under Wine a second listen() on a live pipe succeeds (no first-instance check), but the lock
+  // file refuses the second broker before it listens, so this runs everywhere.
+  it('fails a second broker on a live endpoint with ERR_ENDPOINT_IN_USE', async () => {
+    const first = spawnFixture('broker.mjs', { DE_ENDPOINT: endpointPath() });
+    children.push(first);
+    await first.waitType('listening');
+    const second = new Broker({ endpoint: endpointPath() });
+    await expect(second.listen()).rejects.toMatchObject({ code: 'ERR_ENDPOINT_IN_USE' });
+    if (posix) await stat(endpointPath()); // the live agent's socket was not touched
+    const a = collector('procmond-1');
+    await a.waitType('connected'); // and the first broker still answers
+  });
 
+  // No file modes on win32 (DACLs instead, and prepareEndpointDir checks none there): POSIX only.
   it.skipIf(!posix)('refuses a 0777 endpoint directory', async () => {
     await chmod(dir, 0o777);
     const broker = new Broker({ endpoint: endpointPath() });
@@ -516,6 +526,8 @@ describe('endpoint lifecycle', () => {
     expect(await a.waitType('message')).toMatchObject({ text: 'after restart', sender: '' });
   });
 
+  // Reads /proc/<pid>/fd and /proc/net: Linux only (there is no /proc on win32, and Wine's
+  // `netstat -ano` prints only its header, so the Windows equivalent cannot be checked under Wine).
   it.skipIf(process.platform !== 'linux')('opens no TCP or UDP port', async () => {
     const child = spawnFixture('broker.mjs', { DE_ENDPOINT: endpointPath() });
     children.push(child);
