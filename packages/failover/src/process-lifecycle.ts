@@ -18,7 +18,7 @@ import type {
 const STALL_GRACE_MS = 1000;
 
 /** What the lifecycle needs from its {@link Supervisor}. */
-export interface LifecycleHost {
+export interface LifecycleOwner {
   readonly events: EventEmitter<SupervisorEvents>;
   /** Runs a listener call under the supervisor's callback policy. */
   notify(event: string, fn: () => void): void;
@@ -46,7 +46,7 @@ export interface LifecycleConfig {
  * cool-down, stop with a grace before the forced signal. The supervisor owns the slots.
  */
 export class ProcessLifecycle {
-  readonly #host: LifecycleHost;
+  readonly #owner: LifecycleOwner;
   readonly #clock: Clock;
   readonly #signals: TerminateSignals;
   readonly #launcher: ChildLauncher;
@@ -61,8 +61,8 @@ export class ProcessLifecycle {
     return this.#signals.force;
   }
 
-  constructor(host: LifecycleHost, config: LifecycleConfig) {
-    this.#host = host;
+  constructor(owner: LifecycleOwner, config: LifecycleConfig) {
+    this.#owner = owner;
     this.#clock = config.clock;
     this.#signals = config.signals;
     this.#launcher = config.launcher;
@@ -83,8 +83,8 @@ export class ProcessLifecycle {
     const now = this.#clock.now();
     slot.readyAt = now;
     this.setState(slot, 'running', 'ready');
-    this.#host.notify('ready', () =>
-      this.#host.events.emit('ready', {
+    this.#owner.notify('ready', () =>
+      this.#owner.events.emit('ready', {
         id: slot.spec.id,
         pid: slot.pid,
         startupMs: now - (slot.startedAt ?? now),
@@ -111,8 +111,8 @@ export class ProcessLifecycle {
   ): void {
     if (from === to) return;
     slot.state = to;
-    this.#host.notify('collector-state-change', () =>
-      this.#host.events.emit('collector-state-change', { id: slot.spec.id, from, to, reason }),
+    this.#owner.notify('collector-state-change', () =>
+      this.#owner.events.emit('collector-state-change', { id: slot.spec.id, from, to, reason }),
     );
   }
 
@@ -128,10 +128,10 @@ export class ProcessLifecycle {
     this.setState(slot, 'starting', reason, from);
     // A listener may have stopped this slot (or closed us): then spawn nothing.
     if (
-      !this.#host.isOpen() ||
+      !this.#owner.isOpen() ||
       slot.state !== 'starting' ||
       slot.generation !== generation ||
-      !this.#host.isCurrent(slot)
+      !this.#owner.isCurrent(slot)
     ) {
       return;
     }
@@ -161,15 +161,15 @@ export class ProcessLifecycle {
         this.#onGone(slot, generation, null, null);
         return;
       }
-      this.#host.notify('child-error', () =>
-        this.#host.events.emit('child-error', { id: spec.id, pid: child.pid, error }),
+      this.#owner.notify('child-error', () =>
+        this.#owner.events.emit('child-error', { id: spec.id, pid: child.pid, error }),
       );
     });
     if (child.pid !== undefined) {
       this.#applyNiceness(slot, child.pid);
       const pid = child.pid;
-      this.#host.notify('spawn', () =>
-        this.#host.events.emit('spawn', {
+      this.#owner.notify('spawn', () =>
+        this.#owner.events.emit('spawn', {
           id: spec.id,
           pid,
           restarts: slot.restarts,
@@ -202,8 +202,8 @@ export class ProcessLifecycle {
         `collector ${slot.spec.id} was not ready within ${this.#readyTimeoutMs} ms`,
       );
       this.signal(slot, this.#signals.force);
-      this.#host.notify('start-timeout', () =>
-        this.#host.events.emit('start-timeout', { id: slot.spec.id, pid: slot.pid, error }),
+      this.#owner.notify('start-timeout', () =>
+        this.#owner.events.emit('start-timeout', { id: slot.spec.id, pid: slot.pid, error }),
       );
     }, delayMs);
   }
@@ -220,8 +220,8 @@ export class ProcessLifecycle {
         `cannot set niceness ${niceness} on collector ${slot.spec.id} (pid ${pid}): ${detail}`,
         { cause },
       );
-      this.#host.notify('priority-error', () =>
-        this.#host.events.emit('priority-error', { id: slot.spec.id, pid, niceness, error }),
+      this.#owner.notify('priority-error', () =>
+        this.#owner.events.emit('priority-error', { id: slot.spec.id, pid, niceness, error }),
       );
     }
   }
@@ -235,8 +235,8 @@ export class ProcessLifecycle {
       `cannot spawn collector ${slot.spec.id}: ${detail}`,
       { cause },
     );
-    this.#host.notify('spawn-error', () =>
-      this.#host.events.emit('spawn-error', { id: slot.spec.id, error }),
+    this.#owner.notify('spawn-error', () =>
+      this.#owner.events.emit('spawn-error', { id: slot.spec.id, error }),
     );
   }
 
@@ -248,8 +248,8 @@ export class ProcessLifecycle {
       return child.kill(signal);
     } catch (caught) {
       const error = caught instanceof Error ? caught : new Error(String(caught));
-      this.#host.notify('child-error', () =>
-        this.#host.events.emit('child-error', { id: slot.spec.id, pid: slot.pid, error }),
+      this.#owner.notify('child-error', () =>
+        this.#owner.events.emit('child-error', { id: slot.spec.id, pid: slot.pid, error }),
       );
       return false;
     }
@@ -271,13 +271,13 @@ export class ProcessLifecycle {
     slot.child = undefined;
     if (pid !== undefined) this.#launcher.gone(pid);
     slot.lastExit = { code, signal, at: now, killedFor };
-    this.#host.notify('exit', () =>
-      this.#host.events.emit('exit', { id: slot.spec.id, pid, code, signal, expected, killedFor }),
+    this.#owner.notify('exit', () =>
+      this.#owner.events.emit('exit', { id: slot.spec.id, pid, code, signal, expected, killedFor }),
     );
     // A listener may have stopped, replaced or closed us meanwhile.
-    if (!this.#host.isCurrent(slot) || slot.generation !== generation) return;
+    if (!this.#owner.isCurrent(slot) || slot.generation !== generation) return;
     if (slot.state === 'stopped') return;
-    if (expected || !this.#host.isOpen()) {
+    if (expected || !this.#owner.isOpen()) {
       this.#finishStop(slot);
       return;
     }
@@ -296,13 +296,13 @@ export class ProcessLifecycle {
     }
     const { attempt, delayMs } = decision;
     this.setState(slot, 'restarting', 'exited');
-    this.#host.notify('restart-scheduled', () =>
-      this.#host.events.emit('restart-scheduled', { id: slot.spec.id, delayMs, attempt }),
+    this.#owner.notify('restart-scheduled', () =>
+      this.#owner.events.emit('restart-scheduled', { id: slot.spec.id, delayMs, attempt }),
     );
     if (slot.state !== 'restarting' || slot.restartTimer !== undefined) return;
     slot.restartTimer = this.#clock.setTimeout(() => {
       slot.restartTimer = undefined;
-      if (slot.state !== 'restarting' || !this.#host.isCurrent(slot)) return;
+      if (slot.state !== 'restarting' || !this.#owner.isCurrent(slot)) return;
       slot.restarts++;
       this.spawn(slot, 'restarting', 'restart-due');
     }, delayMs);
@@ -311,8 +311,8 @@ export class ProcessLifecycle {
   #giveUp(slot: Slot, restarts: number, giveUps: number, retryInMs: number | undefined): void {
     slot.retryAt = retryInMs === undefined ? undefined : this.#clock.now() + retryInMs;
     this.setState(slot, 'given-up', 'intensity-reached');
-    this.#host.notify('gave-up', () =>
-      this.#host.events.emit('gave-up', {
+    this.#owner.notify('gave-up', () =>
+      this.#owner.events.emit('gave-up', {
         id: slot.spec.id,
         restarts,
         windowMs: this.#rules.windowMs,
@@ -320,22 +320,22 @@ export class ProcessLifecycle {
         retryInMs,
       }),
     );
-    if (retryInMs === undefined || slot.state !== 'given-up' || !this.#host.isOpen()) return;
-    if (!this.#host.isCurrent(slot)) return;
+    if (retryInMs === undefined || slot.state !== 'given-up' || !this.#owner.isOpen()) return;
+    if (!this.#owner.isCurrent(slot)) return;
     slot.coolDownTimer = this.#clock.setTimeout(() => {
       slot.coolDownTimer = undefined;
-      if (slot.state !== 'given-up' || !this.#host.isCurrent(slot)) return;
-      if (!this.#host.isOpen()) return;
+      if (slot.state !== 'given-up' || !this.#owner.isCurrent(slot)) return;
+      if (!this.#owner.isOpen()) return;
       slot.intensity.retry();
       slot.restarts++;
-      this.#host.notify('give-up-retry', () =>
-        this.#host.events.emit('give-up-retry', {
+      this.#owner.notify('give-up-retry', () =>
+        this.#owner.events.emit('give-up-retry', {
           id: slot.spec.id,
           giveUps,
           coolDownMs: retryInMs,
         }),
       );
-      if (slot.state !== 'given-up' || !this.#host.isCurrent(slot)) return;
+      if (slot.state !== 'given-up' || !this.#owner.isCurrent(slot)) return;
       this.spawn(slot, 'given-up', 'cool-down-elapsed');
     }, retryInMs);
   }

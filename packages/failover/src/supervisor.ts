@@ -43,13 +43,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#niceness = o.niceness;
     this.#onCallbackError = o.onCallbackError;
     this.#launcher = new ChildLauncher(o.spawn, o.stdio);
-    const host = {
+    const owner = {
       events: this,
       notify: (event: string, fn: () => void): void => this.#emit(event, fn),
       isOpen: (): boolean => this.#state === 'open',
       isCurrent: (slot: Slot): boolean => this.#slots.get(slot.spec.id) === slot,
     };
-    this.#lifecycle = new ProcessLifecycle(host, {
+    this.#lifecycle = new ProcessLifecycle(owner, {
       clock: o.clock,
       signals: terminateSignals(o.platform),
       launcher: this.#launcher,
