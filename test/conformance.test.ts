@@ -1,6 +1,7 @@
 // One house, checked in one place: the conventions CONTRIBUTING.md names, run against every
-// library's own copy (the libraries keep no runtime dependency on each other, so the small shared
-// pieces are duplicated on purpose and this test is what keeps the copies the same).
+// library's own copy (aggregator, balancer and failover keep no runtime dependency on the others,
+// so the small shared pieces are duplicated on purpose and this test is what keeps the copies the
+// same; the coordinator, which depends on ipc-transport, re-exports that package's clock).
 import * as aggregator from '@daemoneye/aggregator';
 import * as balancer from '@daemoneye/balancer';
 import * as coordinator from '@daemoneye/coordinator';
@@ -152,8 +153,12 @@ const clocks: readonly { readonly name: string; readonly clock: Clock }[] = [
   { name: 'aggregator', clock: aggregator.systemClock },
   { name: 'balancer', clock: balancer.systemClock },
   { name: 'failover', clock: failover.systemClock },
-  { name: 'coordinator', clock: coordinator.systemClock },
 ];
+
+it("the coordinator has no clock of its own: it re-exports ipc-transport's", () => {
+  expect(coordinator.systemClock).toBe(transport.systemClock);
+  expectTypeOf<coordinator.Clock>().toEqualTypeOf<transport.Clock>();
+});
 
 function hasRef(handle: unknown): handle is { hasRef(): boolean } {
   return (
