@@ -784,7 +784,8 @@ describe('a flooding publisher against a broker process', () => {
     const baseline = await childStats(brokerProcess);
     const kernelRss = (await rssOf(pid)) !== undefined; // /proc: Linux; elsewhere the broker's own report
     const baselineRss = (await rssOf(pid))?.rss ?? baseline.memory.rss ?? 0;
-    const retainedOf = (m: Record<string, number>): number => (m.heapUsed ?? 0) + (m.arrayBuffers ?? 0);
+    const retainedOf = (m: Record<string, number>): number =>
+      (m.heapUsed ?? 0) + (m.arrayBuffers ?? 0);
     const baselineRetained = retainedOf(baseline.memory);
     let peakSampledRss = baselineRss;
     let peakRetained = baselineRetained;
