@@ -16,7 +16,7 @@ export async function runChecks({
 
   const heartbeat = proto.envelope({
     $case: 'heartbeat',
-    value: { activeTasks: 2, queueDepth: 0, cpu: 0.5, memoryBytes: 1n, monotonicNs: 1n },
+    value: { activeTasks: 2, queueDepth: 0, cpu: 0.5, memoryBytes: 1n },
   });
   const decoded = proto.decodeEnvelope(proto.encodeEnvelope(heartbeat));
   if (decoded.body?.value?.activeTasks !== 2) throw new Error('proto round trip failed');

@@ -147,18 +147,6 @@ export function isIntegerInRange(value: unknown, min: number, max: number): valu
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
-/** How a value is shown in an option message: short, and never throwing. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return typeof value === 'bigint' ? `${value}n` : String(value);
-  }
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
-
 function integerOption(name: keyof typeof INTEGER_RANGES, value: unknown): number {
   if (value === undefined) return DEFAULTS[name];
   const [min, max] = INTEGER_RANGES[name];
@@ -182,10 +170,12 @@ function functionOption<F>(name: string, value: F | undefined): F | undefined {
   return value;
 }
 
-function isClock(value: unknown): value is Clock {
+/** A Clock: an object (not an array) with `now`, `setTimeout` and `clearTimeout` functions. */
+export function isClock(value: unknown): value is Clock {
   return (
     typeof value === 'object' &&
     value !== null &&
+    !Array.isArray(value) &&
     'now' in value &&
     typeof value.now === 'function' &&
     'setTimeout' in value &&
@@ -195,32 +185,66 @@ function isClock(value: unknown): value is Clock {
   );
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
+// ---- house option helpers -------------------------------------------------------------------
+// The same text in aggregator, balancer, failover and ipc-transport (they keep no runtime
+// dependency on each other); test/conformance.test.ts runs every copy on one table.
+
+/** How a value is shown in an option message: short, and never throwing. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
 }
 
-/** The known option nearest to `key` (case-insensitive edit distance), if any is close. */
-export function nearestOption(key: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const known of KNOWN_OPTIONS) {
-    const distance = editDistance(key.toLowerCase(), known.toLowerCase());
-    if (distance < bestDistance) {
-      best = known;
-      bestDistance = distance;
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] ?? 0;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + cost);
+      diagonal = above;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+  return row[b.length] ?? 0;
 }
+
+/**
+ * The known name nearest to `key`: case-insensitive edit distance at most max(3, length / 3), or
+ * a prefix either way (`maxRss` for `maxRssBytes`: a unit left out is the commonest slip).
+ */
+export function nearestName(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const lower = key.toLowerCase();
+  for (const name of known) {
+    const other = name.toLowerCase();
+    const prefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+    const d = prefix ? 1 : editDistance(lower, other);
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(3, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** Throws `<path>.<key> is not a known option (did you mean x?)` for a key not in `known`. */
+export function refuseUnknownKeys(path: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = nearestName(key, known);
+    const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
+    throw new TypeError(`${path}.${key} is not a known option${hint}`);
+  }
+}
+// ---- end of the house option helpers --------------------------------------------------------
 
 /** Validates the options once; throws TypeError/RangeError worded `options.<name> must be ...`. */
 export function resolveOptions<R>(input: AnyAggregatorOptions<R> | undefined): ResolvedOptions<R> {
@@ -228,13 +252,7 @@ export function resolveOptions<R>(input: AnyAggregatorOptions<R> | undefined): R
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, got ${describeValue(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (KNOWN_OPTIONS.includes(key)) continue;
-    const near = nearestOption(key);
-    throw new TypeError(
-      `options.${key} is not a known option${near === undefined ? '' : ` (did you mean ${near}?)`}`,
-    );
-  }
+  refuseUnknownKeys('options', options, KNOWN_OPTIONS);
   const clock = options.clock ?? systemClock;
   if (!isClock(clock)) {
     throw new TypeError(

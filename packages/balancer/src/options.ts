@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from './clock.js';
 import type { BalancerError } from './errors.js';
 import type { BalancerEvent } from './events.js';
-import { describeValue, isRecord, numberOption, rejectUnknownKeys } from './validation.js';
+import { describeValue, isRecord, numberOption, refuseUnknownKeys } from './validation.js';
 
 /** Selection strategies. `auto` scans every candidate below `p2cMinCandidates`, else uses P2C. */
 export type StrategyName = 'auto' | 'weighted' | 'least-loaded' | 'round-robin' | 'p2c';
@@ -160,7 +160,7 @@ function resolveWeights(value: unknown): ScoreWeights {
   if (!isRecord(value)) {
     throw new TypeError(`options.weights must be an object, got ${describeValue(value)}`);
   }
-  rejectUnknownKeys('options.weights', value, WEIGHT_KEYS);
+  refuseUnknownKeys('options.weights', value, WEIGHT_KEYS);
   const points = { min: 0, max: MAX_WEIGHT };
   return Object.freeze({
     active: numberOption('options.weights.active', value.active, d.active, points),
@@ -180,7 +180,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new TypeError(`options must be an object, got ${describeValue(options)}`);
   }
   const o: Record<string, unknown> = options ?? {};
-  rejectUnknownKeys('options', o, OPTION_KEYS);
+  refuseUnknownKeys('options', o, OPTION_KEYS);
   const d = BALANCER_DEFAULTS;
 
   let strategy: StrategyName = d.strategy;
@@ -289,7 +289,7 @@ export function resolveRegistration(options: unknown): ResolvedRegistration {
     throw new TypeError(`register options must be an object, got ${describeValue(options)}`);
   }
   const o: Record<string, unknown> = options ?? {};
-  rejectUnknownKeys('register options', o, REGISTER_KEYS);
+  refuseUnknownKeys('register options', o, REGISTER_KEYS);
   return {
     taskKinds: checkTaskKinds(o.taskKinds),
     weight: numberOption('register options.weight', o.weight, 1, {

@@ -21,6 +21,72 @@ function isExcluded(c: CollectorRecord, exclude: ExcludeList | undefined): boole
 }
 
 /**
+ * The running maxima of one selection: over the candidates slow start admitted, and, while none
+ * was admitted, over the others; ties within {@link TIE_EPSILON} relative are broken at random
+ * (reservoir sampling: each of k tied candidates is kept with probability 1/k). One instance is
+ * reused by every selection (no allocation per selection).
+ */
+class Maxima {
+  #best: CollectorRecord | undefined;
+  #bestScore = 0;
+  #bestTies = 0;
+  #spare: CollectorRecord | undefined;
+  #spareScore = 0;
+  #spareTies = 0;
+
+  constructor(private readonly random: () => number) {}
+
+  /** Offers an admitted candidate; true when it is the new best alone (not a tie). */
+  admitted(c: CollectorRecord, s: number): boolean {
+    const tolerance = this.#bestScore * TIE_EPSILON;
+    if (this.#best === undefined || s > this.#bestScore + tolerance) {
+      this.#best = c;
+      this.#bestScore = s;
+      this.#bestTies = 1;
+      return true;
+    }
+    if (s >= this.#bestScore - tolerance) {
+      this.#bestTies++;
+      if (this.random() * this.#bestTies < 1) this.#best = c;
+    }
+    return false;
+  }
+
+  /** Offers a candidate slow start deferred; ignored once one was admitted. */
+  deferred(c: CollectorRecord, s: number): void {
+    if (this.#best !== undefined) return;
+    const tolerance = this.#spareScore * TIE_EPSILON;
+    if (this.#spare === undefined || s > this.#spareScore + tolerance) {
+      this.#spare = c;
+      this.#spareScore = s;
+      this.#spareTies = 1;
+    } else if (s >= this.#spareScore - tolerance) {
+      this.#spareTies++;
+      if (this.random() * this.#spareTies < 1) this.#spare = c;
+    }
+  }
+
+  /** Starts a selection (also after one that a throwing callback left unfinished). */
+  start(): this {
+    this.#best = undefined;
+    this.#spare = undefined;
+    this.#bestScore = 0;
+    this.#spareScore = 0;
+    this.#bestTies = 0;
+    this.#spareTies = 0;
+    return this;
+  }
+
+  /** The best admitted candidate, else the best deferred one; holds no reference after. */
+  take(): CollectorRecord | undefined {
+    const chosen = this.#best ?? this.#spare;
+    this.#best = undefined;
+    this.#spare = undefined;
+    return chosen;
+  }
+}
+
+/**
  * The five strategies over one pool. `weighted` and `least-loaded` walk the pool's score index
  * (exact: the same choice as a full scan, see `#indexed`); `auto` below `p2cMinCandidates`, P2C's
  * fallback and panic selections scan every member.
@@ -37,12 +103,14 @@ export class Selector {
   /** Whether this strategy keeps score indexes at all. */
   readonly usesIndex: boolean;
   readonly #leastLoaded: boolean;
+  readonly #maxima: Maxima;
 
   constructor(o: ResolvedOptions, scorer: Scorer, fleet: Fleet) {
     this.#o = o;
     this.#scorer = scorer;
     this.#fleet = fleet;
     this.#random = o.random;
+    this.#maxima = new Maxima(o.random);
     this.usesIndex = o.strategy === 'weighted' || o.strategy === 'least-loaded';
     this.#leastLoaded = o.strategy === 'least-loaded';
   }
@@ -133,16 +201,10 @@ export class Selector {
     const base = index.base;
     const members = pool.members;
     const stack = this.#stack;
-    const random = this.#random;
     const scorer = this.#scorer;
     const leastLoaded = this.#leastLoaded;
-    let best: CollectorRecord | undefined;
-    let bestScore = 0;
+    const maxima = this.#maxima.start();
     let floor = Number.NEGATIVE_INFINITY;
-    let bestTies = 0;
-    let spare: CollectorRecord | undefined;
-    let spareScore = 0;
-    let spareTies = 0;
     let sp = 0;
     stack[sp++] = 1;
     while (sp > 0) {
@@ -164,31 +226,10 @@ export class Selector {
       if (c === undefined || isExcluded(c, exclude)) continue;
       // A least-loaded leaf holds the exact score (it does not depend on the history means).
       const s = leastLoaded ? bound : scorer.score(c);
-      if (this.#admitted(c, now)) {
-        const tolerance = bestScore * TIE_EPSILON;
-        if (best === undefined || s > bestScore + tolerance) {
-          best = c;
-          bestScore = s;
-          bestTies = 1;
-          floor = s - s * TIE_EPSILON;
-        } else if (s >= bestScore - tolerance) {
-          // Reservoir sampling: each of k tied candidates is kept with probability 1/k.
-          bestTies++;
-          if (random() * bestTies < 1) best = c;
-        }
-      } else if (best === undefined) {
-        const tolerance = spareScore * TIE_EPSILON;
-        if (spare === undefined || s > spareScore + tolerance) {
-          spare = c;
-          spareScore = s;
-          spareTies = 1;
-        } else if (s >= spareScore - tolerance) {
-          spareTies++;
-          if (random() * spareTies < 1) spare = c;
-        }
-      }
+      if (!this.#admitted(c, now)) maxima.deferred(c, s);
+      else if (maxima.admitted(c, s)) floor = s - s * TIE_EPSILON;
     }
-    return best ?? spare;
+    return maxima.take();
   }
 
   // ---- scans and duels ----------------------------------------------------------------------
@@ -228,42 +269,16 @@ export class Selector {
     now: number,
     leastLoaded: boolean,
   ): CollectorRecord | undefined {
-    // Two running maxima, kept in locals (no allocation): admitted by slow start, and deferred.
-    let best: CollectorRecord | undefined;
-    let bestScore = 0;
-    let bestTies = 0;
-    let spare: CollectorRecord | undefined;
-    let spareScore = 0;
-    let spareTies = 0;
-    const random = this.#random;
+    const maxima = this.#maxima.start();
     const n = members.length;
     for (let i = 0; i < n; i++) {
       const c = members[i];
       if (c === undefined || !this.#eligible(c, exclude, ignoreEjection)) continue;
       const s = leastLoaded ? this.#scorer.leastLoaded(c) : this.#scorer.score(c);
-      if (this.#admitted(c, now)) {
-        const tolerance = bestScore * TIE_EPSILON;
-        if (best === undefined || s > bestScore + tolerance) {
-          best = c;
-          bestScore = s;
-          bestTies = 1;
-        } else if (s >= bestScore - tolerance) {
-          bestTies++;
-          if (random() * bestTies < 1) best = c;
-        }
-      } else if (best === undefined) {
-        const tolerance = spareScore * TIE_EPSILON;
-        if (spare === undefined || s > spareScore + tolerance) {
-          spare = c;
-          spareScore = s;
-          spareTies = 1;
-        } else if (s >= spareScore - tolerance) {
-          spareTies++;
-          if (random() * spareTies < 1) spare = c;
-        }
-      }
+      if (this.#admitted(c, now)) maxima.admitted(c, s);
+      else maxima.deferred(c, s);
     }
-    return best ?? spare;
+    return maxima.take();
   }
 
   /**

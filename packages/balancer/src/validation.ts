@@ -9,17 +9,6 @@ export interface NumberRule {
   readonly integer?: boolean;
 }
 
-/** How a bad value is shown in a message: strings quoted, other values by their kind. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return String(value);
-  }
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'function' ? 'a function' : `${typeof value}`;
-}
-
 /** Validates a number option (`name` is the full path, e.g. `options.stalenessMs`). */
 export function numberOption(
   name: string,
@@ -51,45 +40,63 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(
-        Math.min((row[j - 1] ?? 0) + 1, (previous[j] ?? 0) + 1, (previous[j - 1] ?? 0) + cost),
-      );
-    }
-    previous = row;
-  }
-  return previous[b.length] ?? 0;
+// ---- house option helpers -------------------------------------------------------------------
+// The same text in aggregator, balancer, failover and ipc-transport (they keep no runtime
+// dependency on each other); test/conformance.test.ts runs every copy on one table.
+
+/** How a value is shown in an option message: short, and never throwing. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
 }
 
-/** The known name closest to `key` (case-insensitive edit distance <= 3), if any. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] ?? 0;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + cost);
+      diagonal = above;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/**
+ * The known name nearest to `key`: case-insensitive edit distance at most max(3, length / 3), or
+ * a prefix either way (`maxRss` for `maxRssBytes`: a unit left out is the commonest slip).
+ */
 export function nearestName(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDistance = 4;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const lower = key.toLowerCase();
   for (const name of known) {
-    const d = editDistance(key.toLowerCase(), name.toLowerCase());
+    const other = name.toLowerCase();
+    const prefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+    const d = prefix ? 1 : editDistance(lower, other);
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
     }
   }
-  return best;
+  return bestDistance <= Math.max(3, Math.floor(key.length / 3)) ? best : undefined;
 }
 
-/** Refuses keys that are not options: `<prefix>.<key> is not a known option (did you mean x?)`. */
-export function rejectUnknownKeys(
-  prefix: string,
-  value: Record<string, unknown>,
-  known: readonly string[],
-): void {
+/** Throws `<path>.<key> is not a known option (did you mean x?)` for a key not in `known`. */
+export function refuseUnknownKeys(path: string, value: object, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
     const near = nearestName(key, known);
     const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
-    throw new TypeError(`${prefix}.${key} is not a known option${hint}`);
+    throw new TypeError(`${path}.${key} is not a known option${hint}`);
   }
 }
+// ---- end of the house option helpers --------------------------------------------------------

@@ -58,7 +58,7 @@ describe('errors', () => {
 
 describe('self health', () => {
   it('reads a heartbeat state when protocol v1 carries one, healthy otherwise', () => {
-    const beat = { activeTasks: 0, queueDepth: 0, cpu: 0, memoryBytes: 0n, monotonicNs: 0n };
+    const beat = { activeTasks: 0, queueDepth: 0, cpu: 0, memoryBytes: 0n };
     expect(selfHealth(beat).health).toBe('healthy');
     expect(
       selfHealth({ ...beat, state: HealthState.HEALTH_STATE_DEGRADED, message: 'disk slow' }),

@@ -10,7 +10,6 @@ const beat = (state: HealthState, message = ''): Heartbeat => ({
   queueDepth: 0,
   cpu: 0.1,
   memoryBytes: 1000n,
-  monotonicNs: 0n,
   state,
   message,
 });

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { type CallbackErrorHandler, guard, isCallbackErrorHandler } from './callbacks.js';
-import { type Clock, systemClock } from './clock.js';
+import { type CallbackErrorHandler, guard } from './callbacks.js';
+import type { Clock } from './clock.js';
+import { createEntry, type Entry, entryHealth } from './health-entry.js';
+import { resolveHealthOptions } from './health-options.js';
 import type {
   CollectorFailure,
   CollectorHealth,
@@ -15,55 +17,12 @@ import type {
   ReportedHealth,
   ReportedHealthChange,
 } from './health-types.js';
-import {
-  clockOption,
-  delayOption,
-  functionOption,
-  idArgument,
-  numberOption,
-  readOptions,
-} from './options.js';
-import { PhiAccrualDetector, type ResolvedPhiOptions, resolvePhiOptions } from './phi.js';
+import { idArgument } from './options.js';
+import type { ResolvedPhiOptions } from './phi.js';
 
 export type * from './health-types.js';
 
-const DEFAULTS = {
-  heartbeatIntervalMs: 10_000,
-  staleAfterIntervals: 3,
-  suspectAfterIntervals: 1.5,
-  maxMessageLength: 256,
-} as const;
-
-const OPTION_KEYS = [
-  'heartbeatIntervalMs',
-  'staleAfterIntervals',
-  'suspectAfterIntervals',
-  'phi',
-  'stallThresholdMs',
-  'maxMessageLength',
-  'clock',
-  'onCallbackError',
-];
-
 const REPORTED: readonly ReportedHealth[] = ['healthy', 'degraded'];
-
-interface Entry {
-  readonly id: string;
-  state: HealthState;
-  registeredAt: number;
-  lastHeartbeatAt: number;
-  heartbeats: number;
-  failedAt: number | undefined;
-  failureReason: FailureReason | undefined;
-  reportedState: ReportedHealth;
-  reportedMessage: string | undefined;
-  detector: PhiAccrualDetector | undefined;
-  timer: unknown;
-  /** Deadline the armed timer checks. */
-  timerAt: number;
-  /** When the armed timer is due (to measure how late it fires). */
-  timerDue: number;
-}
 
 /**
  * Tracks collector liveness from heartbeats: `healthy -> suspect -> failed` by staleness (and
@@ -95,49 +54,15 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
 
   constructor(options?: HealthTrackerOptions) {
     super();
-    const o = readOptions('options', options, OPTION_KEYS);
-    const d = DEFAULTS;
-    this.#intervalMs = delayOption(
-      'options.heartbeatIntervalMs',
-      o.heartbeatIntervalMs,
-      d.heartbeatIntervalMs,
-      1,
-    );
-    const stale = numberOption(
-      'options.staleAfterIntervals',
-      o.staleAfterIntervals,
-      d.staleAfterIntervals,
-      { min: 1, max: 1000 },
-    );
-    const suspect = numberOption(
-      'options.suspectAfterIntervals',
-      o.suspectAfterIntervals,
-      Math.min(d.suspectAfterIntervals, stale),
-      { min: 0, max: stale, minExclusive: true },
-    );
-    this.#staleAfterMs = stale * this.#intervalMs;
-    this.#suspectAfterMs = suspect * this.#intervalMs;
-    this.#stallThresholdMs = delayOption(
-      'options.stallThresholdMs',
-      o.stallThresholdMs,
-      Math.min(1000, Math.ceil(this.#intervalMs / 2)),
-      1,
-    );
-    this.#maxMessageLength = numberOption(
-      'options.maxMessageLength',
-      o.maxMessageLength,
-      d.maxMessageLength,
-      { min: 0, max: 65_536, integer: true },
-    );
-    if (o.phi === undefined || o.phi === false) this.#phi = undefined;
-    else if (o.phi === true) this.#phi = resolvePhiOptions({}, 'options.phi');
-    else this.#phi = resolvePhiOptions(o.phi, 'options.phi');
-    this.#clock = clockOption('options.clock', o.clock, systemClock);
-    this.#onCallbackError = functionOption(
-      'options.onCallbackError',
-      o.onCallbackError,
-      isCallbackErrorHandler,
-    );
+    const o = resolveHealthOptions(options);
+    this.#intervalMs = o.intervalMs;
+    this.#staleAfterMs = o.staleAfterMs;
+    this.#suspectAfterMs = o.suspectAfterMs;
+    this.#stallThresholdMs = o.stallThresholdMs;
+    this.#maxMessageLength = o.maxMessageLength;
+    this.#phi = o.phi;
+    this.#clock = o.clock;
+    this.#onCallbackError = o.onCallbackError;
   }
 
   /** The configured heartbeat interval in ms. */
@@ -158,22 +83,7 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
       this.#clearTimer(previous);
       if (previous.reportedState === 'degraded') this.#degraded--;
     }
-    const entry: Entry = {
-      id,
-      state: 'healthy',
-      registeredAt: now,
-      lastHeartbeatAt: now,
-      heartbeats: 0,
-      failedAt: undefined,
-      failureReason: undefined,
-      reportedState: 'healthy',
-      reportedMessage: undefined,
-      detector: this.#phi === undefined ? undefined : new PhiAccrualDetector(this.#phi),
-      timer: undefined,
-      timerAt: Number.POSITIVE_INFINITY,
-      timerDue: Number.POSITIVE_INFINITY,
-    };
-    entry.detector?.heartbeat(now);
+    const entry = createEntry(id, now, this.#phi);
     this.#entries.set(id, entry);
     this.#schedule(entry);
     if (previous?.state !== 'healthy') {
@@ -261,18 +171,7 @@ export class HealthTracker extends EventEmitter<HealthTrackerEvents> {
   get(id: string): CollectorHealth | undefined {
     const entry = this.#entries.get(id);
     if (entry === undefined) return undefined;
-    return {
-      id,
-      state: entry.state,
-      registeredAt: entry.registeredAt,
-      lastHeartbeatAt: entry.lastHeartbeatAt,
-      heartbeats: entry.heartbeats,
-      phi: entry.detector === undefined ? 0 : entry.detector.phi(this.#clock.now()),
-      failedAt: entry.failedAt,
-      failureReason: entry.failureReason,
-      reportedState: entry.reportedState,
-      reportedMessage: entry.reportedMessage,
-    };
+    return entryHealth(entry, this.#clock.now());
   }
 
   /** Snapshots of every tracked collector. */

@@ -7,24 +7,29 @@ import type { Clock } from './clock.js';
 /** Largest delay Node's timers honour (larger ones fire after 1 ms). */
 export const MAX_DELAY_MS = 2_147_483_647;
 
-function show(value: unknown): string {
+// ---- house option helpers -------------------------------------------------------------------
+// The same text in aggregator, balancer, failover and ipc-transport (they keep no runtime
+// dependency on each other); test/conformance.test.ts runs every copy on one table.
+
+/** How a value is shown in an option message: short, and never throwing. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return String(value);
-  }
-  if (value === null) return 'null';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
 }
 
-function distance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let diagonal = row[0] ?? 0;
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const above = row[j] ?? 0;
-      const cost = a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + cost);
       diagonal = above;
     }
@@ -32,16 +37,18 @@ function distance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
-/** The known name closest to `key`, when it is close enough to be a typo. */
+/**
+ * The known name nearest to `key`: case-insensitive edit distance at most max(3, length / 3), or
+ * a prefix either way (`maxRss` for `maxRssBytes`: a unit left out is the commonest slip).
+ */
 export function nearestName(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   const lower = key.toLowerCase();
   for (const name of known) {
     const other = name.toLowerCase();
-    // A prefix (`maxRss` for `maxRssBytes`) is as good a hint as a one-letter typo.
     const prefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other));
-    const d = prefix ? 1 : distance(key, name);
+    const d = prefix ? 1 : editDistance(lower, other);
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
@@ -49,6 +56,17 @@ export function nearestName(key: string, known: readonly string[]): string | und
   }
   return bestDistance <= Math.max(3, Math.floor(key.length / 3)) ? best : undefined;
 }
+
+/** Throws `<path>.<key> is not a known option (did you mean x?)` for a key not in `known`. */
+export function refuseUnknownKeys(path: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = nearestName(key, known);
+    const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
+    throw new TypeError(`${path}.${key} is not a known option${hint}`);
+  }
+}
+// ---- end of the house option helpers --------------------------------------------------------
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -64,13 +82,9 @@ export function readOptions(
   known: readonly string[],
 ): Record<string, unknown> {
   if (value === undefined) return {};
-  if (!isRecord(value)) throw new TypeError(`${name} must be an object, got ${show(value)}`);
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const near = nearestName(key, known);
-    const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
-    throw new TypeError(`${name}.${key} is not a known option${hint}`);
-  }
+  if (!isRecord(value))
+    throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
+  refuseUnknownKeys(name, value, known);
   return value;
 }
 
@@ -93,7 +107,8 @@ export function numberOption(
   if (value === undefined) return fallback;
   const low = rule.minExclusive ? `(${rule.min}` : `[${rule.min}`;
   const what = `${rule.integer ? 'an integer' : 'a number'} in ${low}, ${rule.max}]`;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be ${what}, got ${show(value)}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`${name} must be ${what}, got ${describeValue(value)}`);
   const tooLow = rule.minExclusive ? value <= rule.min : value < rule.min;
   if (
     Number.isNaN(value) ||
@@ -101,7 +116,7 @@ export function numberOption(
     value > rule.max ||
     (rule.integer === true && !Number.isInteger(value))
   ) {
-    throw new RangeError(`${name} must be ${what}, got ${show(value)}`);
+    throw new RangeError(`${name} must be ${what}, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -123,7 +138,7 @@ export function enumOption<T extends string>(
   if (found === undefined) {
     const what = `one of ${allowed.map((a) => `"${a}"`).join(', ')}`;
     const error = typeof value === 'string' ? RangeError : TypeError;
-    throw new error(`${name} must be ${what}, got ${show(value)}`);
+    throw new error(`${name} must be ${what}, got ${describeValue(value)}`);
   }
   return found;
 }
@@ -135,15 +150,21 @@ export function functionOption<F extends (...args: never[]) => unknown>(
   isF: (v: unknown) => v is F,
 ): F | undefined {
   if (value === undefined) return undefined;
-  if (!isF(value)) throw new TypeError(`${name} must be a function, got ${show(value)}`);
+  if (!isF(value)) throw new TypeError(`${name} must be a function, got ${describeValue(value)}`);
   return value;
 }
 
-function isClock(value: unknown): value is Clock {
+/** A Clock: an object (not an array) with `now`, `setTimeout` and `clearTimeout` functions. */
+export function isClock(value: unknown): value is Clock {
   return (
-    isRecord(value) &&
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    'now' in value &&
     typeof value.now === 'function' &&
+    'setTimeout' in value &&
     typeof value.setTimeout === 'function' &&
+    'clearTimeout' in value &&
     typeof value.clearTimeout === 'function'
   );
 }
@@ -153,7 +174,7 @@ export function clockOption(name: string, value: unknown, fallback: Clock): Cloc
   if (value === undefined) return fallback;
   if (!isClock(value)) {
     throw new TypeError(
-      `${name} must be a Clock (now, setTimeout, clearTimeout), got ${show(value)}`,
+      `${name} must be a Clock (now, setTimeout, clearTimeout), got ${describeValue(value)}`,
     );
   }
   return value;
@@ -161,14 +182,15 @@ export function clockOption(name: string, value: unknown, fallback: Clock): Cloc
 
 /** An object the caller must pass (a hook, a registry). */
 export function objectArgument(name: string, value: unknown): Record<string, unknown> {
-  if (!isRecord(value)) throw new TypeError(`${name} must be an object, got ${show(value)}`);
+  if (!isRecord(value))
+    throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
   return value;
 }
 
 /** A non-empty string argument (ids, commands). */
 export function idArgument(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`${name} must be a non-empty string, got ${show(value)}`);
+    throw new TypeError(`${name} must be a non-empty string, got ${describeValue(value)}`);
   }
   return value;
 }

@@ -389,7 +389,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
       });
     }
     try {
-      this.#send({ $case: 'heartbeat', value: heartbeatOf(metrics, process.hrtime.bigint()) });
+      this.#send({ $case: 'heartbeat', value: heartbeatOf(metrics) });
       this.#counters.heartbeatsSent++;
     } catch {
       // A full queue skips one heartbeat; staleness detection on the agent covers a stuck link.

@@ -10,7 +10,7 @@ function count(value: unknown): number {
 }
 
 /** The Heartbeat for some (possibly junk) metrics: counts clamped, cpu in 0..1, NaN as 0. */
-export function heartbeatOf(metrics: HeartbeatMetrics, monotonicNs: bigint): Heartbeat {
+export function heartbeatOf(metrics: HeartbeatMetrics): Heartbeat {
   const cpu = Number.isFinite(metrics.cpu) ? Math.min(1, Math.max(0, metrics.cpu)) : 0;
   const memory =
     typeof metrics.memoryBytes === 'number' &&
@@ -23,7 +23,6 @@ export function heartbeatOf(metrics: HeartbeatMetrics, monotonicNs: bigint): Hea
     queueDepth: count(metrics.queueDepth),
     cpu,
     memoryBytes: BigInt(memory),
-    monotonicNs,
   };
 }
 

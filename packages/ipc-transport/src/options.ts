@@ -8,23 +8,29 @@ export const MIN_FRAME_BYTES = 1024;
 /** The ceiling of every frame size option: the largest length a 4-byte header can declare. */
 export const MAX_FRAME_BYTES = 0xffff_ffff;
 
-function show(value: unknown): string {
+// ---- house option helpers -------------------------------------------------------------------
+// The same text in aggregator, balancer, failover and ipc-transport (they keep no runtime
+// dependency on each other); test/conformance.test.ts runs every copy on one table.
+
+/** How a value is shown in an option message: short, and never throwing. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object' && value !== null) return 'an object';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
   return String(value);
 }
 
-function distance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let diagonal = row[0] ?? 0;
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const above = row[j] ?? 0;
-      const cost = a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + cost);
       diagonal = above;
     }
@@ -32,11 +38,42 @@ function distance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
+/**
+ * The known name nearest to `key`: case-insensitive edit distance at most max(3, length / 3), or
+ * a prefix either way (`maxRss` for `maxRssBytes`: a unit left out is the commonest slip).
+ */
+export function nearestName(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const lower = key.toLowerCase();
+  for (const name of known) {
+    const other = name.toLowerCase();
+    const prefix = lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other));
+    const d = prefix ? 1 : editDistance(lower, other);
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(3, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** Throws `<path>.<key> is not a known option (did you mean x?)` for a key not in `known`. */
+export function refuseUnknownKeys(path: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = nearestName(key, known);
+    const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
+    throw new TypeError(`${path}.${key} is not a known option${hint}`);
+  }
+}
+// ---- end of the house option helpers --------------------------------------------------------
+
 /** Throws a TypeError unless `options` is a plain object; returns it as a record. */
 export function optionsRecord(options: unknown): Record<string, unknown> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`options must be an object, got ${show(options)}`);
+    throw new TypeError(`options must be an object, got ${describeValue(options)}`);
   }
   return { ...options };
 }
@@ -46,21 +83,7 @@ export function rejectUnknownKeys(
   options: Record<string, unknown>,
   known: readonly string[],
 ): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    let best = '';
-    let bestDistance = Number.POSITIVE_INFINITY;
-    for (const name of known) {
-      const d = distance(key, name);
-      if (d < bestDistance) {
-        best = name;
-        bestDistance = d;
-      }
-    }
-    const hint =
-      bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean ${best}?)` : '';
-    throw new TypeError(`options.${key} is not a known option${hint}`);
-  }
+  refuseUnknownKeys('options', options, known);
 }
 
 /** An integer option in `min..max`; `undefined` is the default. */
@@ -73,7 +96,7 @@ export function intOption(
 ): number {
   const value = options[name];
   if (value === undefined) return fallback;
-  const what = `options.${name} must be an integer in ${min}..${max}, got ${show(value)}`;
+  const what = `options.${name} must be an integer in ${min}..${max}, got ${describeValue(value)}`;
   if (typeof value !== 'number') throw new TypeError(what);
   if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(what);
   return value;
@@ -98,7 +121,7 @@ export function countOrInfinity(
   const value = options[name];
   if (value === Number.POSITIVE_INFINITY) return value;
   if (value === undefined) return fallback;
-  const what = `options.${name} must be an integer >= 0 or Infinity, got ${show(value)}`;
+  const what = `options.${name} must be an integer >= 0 or Infinity, got ${describeValue(value)}`;
   if (typeof value !== 'number') throw new TypeError(what);
   if (!Number.isInteger(value) || value < 0) throw new RangeError(what);
   return value;
@@ -112,7 +135,7 @@ export function boolOption(
   const value = options[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
-    throw new TypeError(`options.${name} must be a boolean, got ${show(value)}`);
+    throw new TypeError(`options.${name} must be a boolean, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -128,10 +151,10 @@ export function stringOption(
   if (value === undefined) return undefined;
   const allowed = `a string of 1..${maxLength} characters${pattern ? ` matching ${pattern}` : ''}`;
   if (typeof value !== 'string') {
-    throw new TypeError(`options.${name} must be ${allowed}, got ${show(value)}`);
+    throw new TypeError(`options.${name} must be ${allowed}, got ${describeValue(value)}`);
   }
   if (value.length === 0 || value.length > maxLength || (pattern && !pattern.test(value))) {
-    throw new RangeError(`options.${name} must be ${allowed}, got ${show(value)}`);
+    throw new RangeError(`options.${name} must be ${allowed}, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -147,14 +170,14 @@ export function stringListOption(
   if (value === undefined) return [];
   const allowed = `an array of at most ${maxItems} strings of 1..${maxLength} characters`;
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
-    throw new TypeError(`options.${name} must be ${allowed}, got ${show(value)}`);
+    throw new TypeError(`options.${name} must be ${allowed}, got ${describeValue(value)}`);
   }
   const items: string[] = value;
   if (
     items.length > maxItems ||
     items.some((item) => item.length === 0 || item.length > maxLength)
   ) {
-    throw new RangeError(`options.${name} must be ${allowed}, got ${show(value)}`);
+    throw new RangeError(`options.${name} must be ${allowed}, got ${describeValue(value)}`);
   }
   return [...items];
 }
@@ -172,7 +195,7 @@ export function functionOption<F>(
   const value = options[name];
   if (value === undefined) return undefined;
   if (!isFunction(value) || !guard(value)) {
-    throw new TypeError(`options.${name} must be a function, got ${show(value)}`);
+    throw new TypeError(`options.${name} must be a function, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -182,10 +205,12 @@ export function isCallbackErrorHandler(value: unknown): value is CallbackErrorHa
   return typeof value === 'function';
 }
 
-function isClock(value: unknown): value is Clock {
+/** A Clock: an object (not an array) with `now`, `setTimeout` and `clearTimeout` functions. */
+export function isClock(value: unknown): value is Clock {
   return (
     typeof value === 'object' &&
     value !== null &&
+    !Array.isArray(value) &&
     'now' in value &&
     typeof value.now === 'function' &&
     'setTimeout' in value &&
@@ -201,7 +226,7 @@ export function clockOption(options: Record<string, unknown>, fallback: Clock): 
   if (value === undefined) return fallback;
   if (!isClock(value)) {
     throw new TypeError(
-      `options.clock must be a Clock (now, setTimeout, clearTimeout), got ${show(value)}`,
+      `options.clock must be a Clock (now, setTimeout, clearTimeout), got ${describeValue(value)}`,
     );
   }
   return value;

@@ -630,7 +630,6 @@ describe('hostile clients against a real broker', () => {
           queueDepth: fc.nat(),
           cpu: fc.double({ noNaN: true }),
           memoryBytes: u64,
-          monotonicNs: u64,
         })
         .map((value) => ({ $case: 'heartbeat' as const, value })),
       fc

@@ -79,7 +79,6 @@ describe('envelope codec', () => {
           queueDepth: 2,
           cpu: 0.5,
           memoryBytes: 3n,
-          monotonicNs: 4n,
           state: HealthState.HEALTH_STATE_DEGRADED,
           message: 'disk full',
         },
@@ -91,6 +90,25 @@ describe('envelope codec', () => {
     for (const message of cases) {
       expect(decodeEnvelope(encodeEnvelope(message))).toEqual(message);
     }
+  });
+
+  it('ignores monotonic_ns (field 5, now reserved) from a collector that still sends it', () => {
+    // Envelope.heartbeat (field 18): memory_bytes = 3, monotonic_ns = 128, state = DEGRADED.
+    const bytes = Uint8Array.of(0x92, 0x01, 7, 0x20, 3, 0x28, 0x80, 0x01, 0x30, 2);
+    const decoded = decodeEnvelope(bytes);
+    expect(decoded).toEqual(
+      envelope({
+        $case: 'heartbeat',
+        value: {
+          activeTasks: 0,
+          queueDepth: 0,
+          cpu: 0,
+          memoryBytes: 3n,
+          state: HealthState.HEALTH_STATE_DEGRADED,
+        },
+      }),
+    );
+    expect(encodeEnvelope(decoded)).toEqual(Uint8Array.of(0x92, 0x01, 4, 0x20, 3, 0x30, 2));
   });
 
   it('throws a typed error on truncated input', () => {

@@ -55,7 +55,6 @@ const heartbeat: fc.Arbitrary<Heartbeat> = fc.record({
   queueDepth: fc.oneof(fc.constantFrom(0, 127, 128, 0xffff_ffff), fc.nat({ max: 0xffff_ffff })),
   cpu: fc.oneof(fc.double(), fc.constantFrom(0, -0, 1, Number.NaN, Number.POSITIVE_INFINITY)),
   memoryBytes: u64,
-  monotonicNs: u64,
   // Explicit presence: undefined (not sent) as well as 0 and '' (sent).
   state: fc.option(
     fc.oneof(fc.constantFrom(0, 1, 2, -1), fc.integer({ min: -0x8000_0000, max: 0x7fff_ffff })),
@@ -219,6 +218,5 @@ function beat(): Heartbeat {
     queueDepth: 0,
     cpu: 0,
     memoryBytes: 0n,
-    monotonicNs: 0n,
   };
 }

@@ -372,7 +372,6 @@ export function encodeHeartbeatFrame(heartbeat: Heartbeat, messageId = 0n): Buff
     throw new ProtoEncodeError(`heartbeat.cpu must be a number, got ${typeof heartbeat.cpu}`);
   }
   const memoryBytes = checkUint64(heartbeat.memoryBytes, 'heartbeat.memoryBytes');
-  const monotonicNs = checkUint64(heartbeat.monotonicNs, 'heartbeat.monotonicNs');
   // Explicit presence (`optional` in the schema): written whenever defined, 0 and '' included.
   const state =
     heartbeat.state === undefined ? undefined : checkInt32(heartbeat.state, 'heartbeat.state');
@@ -385,7 +384,6 @@ export function encodeHeartbeatFrame(heartbeat: Heartbeat, messageId = 0n): Buff
   if (queueDepth !== 0) body += 1 + varintSize(queueDepth);
   if (heartbeat.cpu !== 0) body += 9;
   if (memoryBytes !== 0n) body += 1 + uint64Size(memoryBytes);
-  if (monotonicNs !== 0n) body += 1 + uint64Size(monotonicNs);
   if (state !== undefined) body += 1 + (state < 0 ? 10 : varintSize(state));
   const messageLength = message === undefined ? 0 : utf8Length(message);
   if (message !== undefined) body += 1 + varintSize(messageLength) + messageLength;
@@ -414,10 +412,6 @@ export function encodeHeartbeatFrame(heartbeat: Heartbeat, messageId = 0n): Buff
   if (memoryBytes !== 0n) {
     out.byte(0x20);
     out.uint64(memoryBytes);
-  }
-  if (monotonicNs !== 0n) {
-    out.byte(0x28);
-    out.uint64(monotonicNs);
   }
   if (state !== undefined) {
     out.byte(0x30);

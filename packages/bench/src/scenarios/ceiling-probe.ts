@@ -9,29 +9,13 @@
 // PATH: lazy | lazy-per-result | ts-proto
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
-import { encodeFrame } from '@daemoneye/ipc-transport';
 import {
-  type DetectionResult,
-  type DetectionResultView,
   decodeEnvelope,
   decodeEnvelopeLazy,
-  encodeEnvelope,
   encodeTaskResultFrame,
   type TaskResult,
 } from '@daemoneye/proto';
-import { makeResults } from '../work.js';
-import {
-  buildTemplates,
-  type DecodePath,
-  type FrameHandler,
-  lazyHandler,
-  makeAggregator,
-  RESULTS_PER_FRAME,
-  RESULTS_PER_SET,
-  runSet,
-  type SetTemplate,
-  tsProtoHandler,
-} from './ceiling-work.js';
+import * as work from './ceiling-work.js';
 
 const gc: () => void =
   typeof globalThis.gc === 'function'
@@ -57,29 +41,6 @@ const observer = new PerformanceObserver((list) => {
 });
 observer.observe({ entryTypes: ['gc'] });
 
-interface Pipeline {
-  handle: FrameHandler;
-  begin(id: string, expected: readonly string[]): number;
-  pendingResults(): number;
-}
-
-function pipelineFor(path: DecodePath, final: boolean | undefined): Pipeline {
-  if (path === 'ts-proto') {
-    const aggregator = makeAggregator<DetectionResult>(() => undefined);
-    return {
-      handle: tsProtoHandler(aggregator, final),
-      begin: (id, e) => aggregator.begin(id, e),
-      pendingResults: () => aggregator.stats().pendingResults,
-    };
-  }
-  const aggregator = makeAggregator<DetectionResultView>(() => undefined);
-  return {
-    handle: lazyHandler(aggregator, path === 'lazy' ? 'frame' : 'result', final),
-    begin: (id, e) => aggregator.begin(id, e),
-    pendingResults: () => aggregator.stats().pendingResults,
-  };
-}
-
 /** Heap growth per result over `run`, with the number of GCs that ran inside the window. */
 async function window(results: number, run: () => void): Promise<Record<string, number>> {
   const before = settle();
@@ -94,55 +55,40 @@ async function window(results: number, run: () => void): Promise<Record<string, 
   return { perResult: (after - before) / results, gcInWindow: inWindow, results };
 }
 
-async function allocDecode(path: DecodePath, templates: SetTemplate[]) {
-  const decodeOnly: FrameHandler =
-    path === 'ts-proto'
-      ? (_sender, frame) => {
-          lazyOrFull.full(frame);
-        }
-      : (_sender, frame) => {
-          lazyOrFull.lazy(frame, path === 'lazy' ? 'frame' : 'result');
-        };
+async function allocDecode(path: work.DecodePath, templates: work.SetTemplate[]) {
+  const decode = work.decoderFor(path);
+  let sink = 0;
   // Warm up (JIT) outside the window.
-  for (const template of templates) for (const frame of template.frames) decodeOnly('', frame);
+  for (const template of templates) for (const frame of template.frames) sink += decode(frame);
   const frames = templates.flatMap((template) => template.frames);
-  return window(frames.length * RESULTS_PER_FRAME, () => {
-    for (const frame of frames) decodeOnly('', frame);
+  const figures = await window(frames.length * work.RESULTS_PER_FRAME, () => {
+    for (const frame of frames) sink += decode(frame);
+  });
+  if (sink !== 2 * frames.length * work.RESULTS_PER_FRAME)
+    throw new Error('ceiling-probe: lost results');
+  return figures;
+}
+
+async function allocPipeline(path: work.DecodePath, templates: work.SetTemplate[]) {
+  const pipeline = work.pipelineFor(path, undefined);
+  for (const template of templates) work.runSet(pipeline, template, pipeline.handle);
+  return window(templates.length * work.RESULTS_PER_SET, () => {
+    for (const template of templates) work.runSet(pipeline, template, pipeline.handle);
   });
 }
 
-const lazyOrFull = {
-  sink: 0,
-  full(frame: Buffer): void {
-    const message = decodeEnvelope(frame);
-    if (message.body?.$case === 'taskResult') this.sink += message.body.value.results.length;
-  },
-  lazy(frame: Buffer, copy: 'frame' | 'result'): void {
-    const message = decodeEnvelopeLazy(frame, { copy });
-    if (message.body?.$case === 'taskResult') this.sink += message.body.value.results.length;
-  },
-};
-
-async function allocPipeline(path: DecodePath, templates: SetTemplate[]) {
-  const pipeline = pipelineFor(path, undefined);
-  for (const template of templates) runSet(pipeline, template, pipeline.handle);
-  return window(templates.length * RESULTS_PER_SET, () => {
-    for (const template of templates) runSet(pipeline, template, pipeline.handle);
-  });
-}
-
-async function retained(path: DecodePath, templates: SetTemplate[]) {
+async function retained(path: work.DecodePath, templates: work.SetTemplate[]) {
   // final: false for every frame, so every set stays pending and keeps its results.
-  const pipeline = pipelineFor(path, false);
+  const pipeline = work.pipelineFor(path, false);
   const before = settle();
-  for (const template of templates) runSet(pipeline, template, pipeline.handle);
+  for (const template of templates) work.runSet(pipeline, template, pipeline.handle);
   const after = settle();
   // Read after the measurement, so the aggregator and its results are alive at it.
   const pending = pipeline.pendingResults();
   return { perResult: (after - before) / pending, results: pending };
 }
 
-async function retainedDecoded(path: DecodePath, templates: SetTemplate[]) {
+async function retainedDecoded(path: work.DecodePath, templates: work.SetTemplate[]) {
   const frames = templates.flatMap((template) => template.frames);
   const kept: unknown[][] = [];
   const before = settle();
@@ -162,26 +108,18 @@ async function retainedDecoded(path: DecodePath, templates: SetTemplate[]) {
 }
 
 async function allocEncode(lean: boolean) {
-  const messages: TaskResult[] = Array.from({ length: 40 }, (_, i) => ({
-    taskId: `task-${i}`,
-    correlationId: `c-${i}`,
-    results: makeResults('procmond-1', `task-${i}`, i * RESULTS_PER_FRAME, RESULTS_PER_FRAME, 1n),
-    final: false,
-    error: '',
-  }));
-  const encode = lean
-    ? (m: TaskResult) => encodeTaskResultFrame(m, 1n)
-    : (m: TaskResult) =>
-        encodeFrame(encodeEnvelope({ messageId: 1n, body: { $case: 'taskResult', value: m } }));
+  const messages = work.collectorMessages(40);
+  const encode = lean ? (m: TaskResult) => encodeTaskResultFrame(m, 1n) : work.generatedEncode;
   for (const message of messages) encode(message);
-  return window(messages.length * RESULTS_PER_FRAME, () => {
+  return window(messages.length * work.RESULTS_PER_FRAME, () => {
     for (const message of messages) encode(message);
   });
 }
 
 const [mode, pathArg, setsArg] = process.argv.slice(2);
-const path: DecodePath = pathArg === 'ts-proto' || pathArg === 'lazy-per-result' ? pathArg : 'lazy';
-const templates = buildTemplates(Number(setsArg ?? '4'));
+const path: work.DecodePath =
+  pathArg === 'ts-proto' || pathArg === 'lazy-per-result' ? pathArg : 'lazy';
+const templates = work.buildTemplates(Number(setsArg ?? '4'));
 const output =
   mode === 'alloc-encode'
     ? await allocEncode(pathArg === 'lean-encode')

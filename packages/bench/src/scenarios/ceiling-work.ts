@@ -1,12 +1,15 @@
 import { type AggregatedResult, ResultAggregator } from '@daemoneye/aggregator';
+import { encodeFrame } from '@daemoneye/ipc-transport';
 import {
   type DetectionResult,
   type DetectionResultView,
   decodeEnvelope,
   decodeEnvelopeLazy,
   type Envelope,
+  encodeEnvelope,
   encodeTaskResultFrame,
   type LazyCopyMode,
+  type TaskResult,
 } from '@daemoneye/proto';
 import { makeResults } from '../work.js';
 
@@ -136,4 +139,66 @@ export function runSet(
   aggregator.begin(template.correlationId, COLLECTORS);
   const { frames, senders } = template;
   for (let i = 0; i < frames.length; i++) handle(senders[i] as string, frames[i] as Buffer);
+}
+
+/** One decode path's aggregator behind its frame handler. */
+export interface Pipeline {
+  readonly handle: FrameHandler;
+  begin(id: string, expected: readonly string[]): number;
+  pendingResults(): number;
+}
+
+/** The pipeline of `path`; `final` overrides each frame's own flag (false: sets never complete). */
+export function pipelineFor(
+  path: DecodePath,
+  final: boolean | undefined,
+  onComplete: (result: AggregatedResult<unknown>) => void = () => undefined,
+): Pipeline {
+  if (path === 'ts-proto') {
+    const aggregator = makeAggregator<DetectionResult>(onComplete);
+    return {
+      handle: tsProtoHandler(aggregator, final),
+      begin: (id, e) => aggregator.begin(id, e),
+      pendingResults: () => aggregator.stats().pendingResults,
+    };
+  }
+  const aggregator = makeAggregator<DetectionResultView>(onComplete);
+  return {
+    handle: lazyHandler(aggregator, path === 'lazy' ? 'frame' : 'result', final),
+    begin: (id, e) => aggregator.begin(id, e),
+    pendingResults: () => aggregator.stats().pendingResults,
+  };
+}
+
+/** Decode only, the way `path` decodes: the number of results in a TaskResult frame (else 0). */
+export function decoderFor(path: DecodePath): (frame: Buffer) => number {
+  if (path === 'ts-proto') {
+    return (frame) => {
+      const body = decodeEnvelope(frame).body;
+      return body?.$case === 'taskResult' ? body.value.results.length : 0;
+    };
+  }
+  const options = { copy: path === 'lazy' ? ('frame' as const) : ('result' as const) };
+  return (frame) => {
+    const body = decodeEnvelopeLazy(frame, options).body;
+    return body?.$case === 'taskResult' ? body.value.results.length : 0;
+  };
+}
+
+/** `count` TaskResults of {@link RESULTS_PER_FRAME} results each, as a collector sends them. */
+export function collectorMessages(count: number): TaskResult[] {
+  return Array.from({ length: count }, (_, i) => ({
+    taskId: `task-${i}`,
+    correlationId: `c-${i}`,
+    results: makeResults('procmond-1', `task-${i}`, i * RESULTS_PER_FRAME, RESULTS_PER_FRAME, 1n),
+    final: false,
+    error: '',
+  }));
+}
+
+/** The baseline collector encode: the generated encoder, then a length-prefixed copy. */
+export function generatedEncode(message: TaskResult): Uint8Array {
+  return encodeFrame(
+    encodeEnvelope({ messageId: 1n, body: { $case: 'taskResult', value: message } }),
+  );
 }

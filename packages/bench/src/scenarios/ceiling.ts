@@ -2,33 +2,28 @@ import { execFile } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { AggregatedResult } from '@daemoneye/aggregator';
-import { encodeFrame } from '@daemoneye/ipc-transport';
 import {
-  type DetectionResult,
   type DetectionResultView,
-  decodeEnvelope,
   decodeEnvelopeLazy,
   detectionResultJson,
-  encodeEnvelope,
   encodeTaskResultFrame,
   type TaskResult,
 } from '@daemoneye/proto';
 import { distributionRow, type Row, valueRow } from '../result.js';
 import { iterations, type Scenario } from '../scenario.js';
 import { Samples, type Summary, summarize } from '../stats.js';
-import { makeResults } from '../work.js';
 import {
   buildTemplates,
+  collectorMessages,
   type DecodePath,
-  type FrameHandler,
-  lazyHandler,
-  makeAggregator,
+  decoderFor,
+  generatedEncode,
+  type Pipeline,
+  pipelineFor,
   RESULTS_PER_FRAME,
   RESULTS_PER_SET,
   runSet,
   type SetTemplate,
-  tsProtoHandler,
 } from './ceiling-work.js';
 
 const run = promisify(execFile);
@@ -88,30 +83,11 @@ interface PathRun {
   completed: number;
 }
 
-function pipeline(
-  path: DecodePath,
-  state: PathRun,
-): { handle: FrameHandler; begin: typeof noBegin } {
-  const onComplete = (result: AggregatedResult<unknown>): void => {
+function pipeline(path: DecodePath, state: PathRun): Pipeline {
+  return pipelineFor(path, undefined, (result) => {
     state.completed++;
     if (result.results.length !== RESULTS_PER_SET) throw new Error('ceiling: results lost');
-  };
-  if (path === 'ts-proto') {
-    const aggregator = makeAggregator<DetectionResult>(onComplete);
-    return {
-      handle: tsProtoHandler(aggregator, undefined),
-      begin: (id, e) => aggregator.begin(id, e),
-    };
-  }
-  const aggregator = makeAggregator<DetectionResultView>(onComplete);
-  return {
-    handle: lazyHandler(aggregator, path === 'lazy' ? 'frame' : 'result', undefined),
-    begin: (id, e) => aggregator.begin(id, e),
-  };
-}
-
-function noBegin(_id: string, _expected: readonly string[]): number {
-  return 0;
+  });
 }
 
 /** Decode only: ns per result of each path, frames interleaved across paths. */
@@ -119,25 +95,12 @@ function decodeCost(templates: readonly SetTemplate[], rounds: number): Map<Deco
   const frames = templates.flatMap((template) => template.frames);
   const samples = new Map(PATHS.map((path) => [path, new Samples(rounds * frames.length)]));
   let sink = 0;
-  const decoders: Record<DecodePath, (frame: Buffer) => void> = {
-    lazy: (frame) => {
-      const body = decodeEnvelopeLazy(frame).body;
-      if (body?.$case === 'taskResult') sink += body.value.results.length;
-    },
-    'lazy-per-result': (frame) => {
-      const body = decodeEnvelopeLazy(frame, { copy: 'result' }).body;
-      if (body?.$case === 'taskResult') sink += body.value.results.length;
-    },
-    'ts-proto': (frame) => {
-      const body = decodeEnvelope(frame).body;
-      if (body?.$case === 'taskResult') sink += body.value.results.length;
-    },
-  };
+  const decoders = new Map(PATHS.map((path) => [path, decoderFor(path)]));
   for (let r = 0; r < rounds; r++) {
     for (const frame of frames) {
       for (const path of PATHS) {
         const start = process.hrtime.bigint();
-        decoders[path](frame);
+        sink += decoders.get(path)?.(frame) ?? 0;
         const end = process.hrtime.bigint();
         samples.get(path)?.push(Number(end - start) / 1000 / RESULTS_PER_FRAME);
       }
@@ -151,20 +114,10 @@ function decodeCost(templates: readonly SetTemplate[], rounds: number): Map<Deco
 
 /** Collector side: one TaskResult of 100 results to a frame, lean vs generated + encodeFrame. */
 function encodeCost(rounds: number): Row[] {
-  const messages: TaskResult[] = Array.from({ length: 16 }, (_, i) => ({
-    taskId: `task-${i}`,
-    correlationId: `c-${i}`,
-    results: makeResults('procmond-1', `task-${i}`, i * RESULTS_PER_FRAME, RESULTS_PER_FRAME, 1n),
-    final: false,
-    error: '',
-  }));
+  const messages = collectorMessages(16);
   const cases: [string, (message: TaskResult) => Uint8Array][] = [
     ['encodeTaskResultFrame (one buffer, prefix reserved)', (m) => encodeTaskResultFrame(m, 1n)],
-    [
-      'encodeFrame(encodeEnvelope(...)) (generated encoder, then a prefixed copy)',
-      (m) =>
-        encodeFrame(encodeEnvelope({ messageId: 1n, body: { $case: 'taskResult', value: m } })),
-    ],
+    ['encodeFrame(encodeEnvelope(...)) (generated encoder, then a prefixed copy)', generatedEncode],
   ];
   const samples = cases.map(() => new Samples(rounds * messages.length));
   for (let r = 0; r < rounds; r++) {
@@ -267,7 +220,7 @@ export const ceilingScenario: Scenario = {
     const templates = buildTemplates(8);
     const block = 5;
     const runs = new Map<DecodePath, PathRun>();
-    const pipes = new Map<DecodePath, ReturnType<typeof pipeline>>();
+    const pipes = new Map<DecodePath, Pipeline>();
     for (const path of PATHS) {
       const state: PathRun = {
         batches: new Samples(measured),

@@ -131,12 +131,6 @@ export interface Heartbeat {
   cpu: number;
   memoryBytes: bigint;
   /**
-   * The collector's own monotonic clock in nanoseconds (any origin, never wall time). The agent
-   * may compare successive values with its own arrival times to tell a collector's jitter from
-   * its own event-loop lag; only differences between two heartbeats of one session mean anything.
-   */
-  monotonicNs: bigint;
-  /**
    * Self-reported health; absent from older collectors (explicit presence: `optional`, so the
    * generated TypeScript field is optional and code written before it still compiles).
    */
@@ -1097,15 +1091,7 @@ export const TaskResult: MessageFns<TaskResult> = {
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return {
-    activeTasks: 0,
-    queueDepth: 0,
-    cpu: 0,
-    memoryBytes: 0n,
-    monotonicNs: 0n,
-    state: undefined,
-    message: undefined,
-  };
+  return { activeTasks: 0, queueDepth: 0, cpu: 0, memoryBytes: 0n, state: undefined, message: undefined };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -1124,12 +1110,6 @@ export const Heartbeat: MessageFns<Heartbeat> = {
         throw new globalThis.Error("value provided for field message.memoryBytes of type uint64 too large");
       }
       writer.uint32(32).uint64(message.memoryBytes);
-    }
-    if (message.monotonicNs !== 0n) {
-      if (BigInt.asUintN(64, message.monotonicNs) !== message.monotonicNs) {
-        throw new globalThis.Error("value provided for field message.monotonicNs of type uint64 too large");
-      }
-      writer.uint32(40).uint64(message.monotonicNs);
     }
     if (message.state !== undefined) {
       writer.uint32(48).int32(message.state);
@@ -1183,14 +1163,6 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.memoryBytes = reader.uint64() as bigint;
-            continue;
-          }
-          case 5: {
-            if (tag !== 40) {
-              break;
-            }
-
-            message.monotonicNs = reader.uint64() as bigint;
             continue;
           }
           case 6: {
