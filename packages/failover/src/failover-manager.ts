@@ -1,12 +1,8 @@
 import { EventEmitter } from 'node:events';
-import {
-  type CallbackErrorHandler,
-  guard,
-  isCallbackErrorHandler,
-  reportCallbackError,
-} from './callbacks.js';
-import { type Clock, systemClock } from './clock.js';
+import { type CallbackErrorHandler, guard, reportCallbackError } from './callbacks.js';
+import type { Clock } from './clock.js';
 import { FailoverError } from './errors.js';
+import { readManagerOptions } from './failover-manager-options.js';
 import type {
   AggregatorNotifier,
   DispatchResult,
@@ -18,39 +14,11 @@ import type {
   TaskRouter,
 } from './failover-types.js';
 import type { CollectorFailure, HealthStateChange, HealthTracker } from './health-tracker.js';
-import {
-  clockOption,
-  delayOption,
-  functionOption,
-  idArgument,
-  isFunction,
-  numberOption,
-  objectArgument,
-  readOptions,
-} from './options.js';
+import { idArgument } from './options.js';
 import { ParkingLot } from './parking-lot.js';
 import type { PendingTask, PendingTaskRegistry, TaskInput } from './pending-task-registry.js';
 
 export type * from './failover-types.js';
-
-const DEFAULTS = {
-  maxRetries: 3,
-  placementTimeoutMs: 10_000,
-  parkRetryIntervalMs: 1_000,
-} as const;
-
-const OPTION_KEYS = [
-  'registry',
-  'router',
-  'subscriptions',
-  'aggregator',
-  'health',
-  'maxRetries',
-  'placementTimeoutMs',
-  'parkRetryIntervalMs',
-  'clock',
-  'onCallbackError',
-];
 
 /** Prefix of the placeholder a parked task's aggregator set expects (`parked:<taskId>`). */
 export const PLACEHOLDER_PREFIX = 'parked:';
@@ -112,56 +80,17 @@ export class FailoverManager<P = unknown> extends EventEmitter<FailoverManagerEv
 
   constructor(options: FailoverManagerOptions<P>) {
     super();
-    const o = readOptions('options', objectArgument('options', options), OPTION_KEYS);
-    objectArgument('options.registry', options.registry);
-    objectArgument('options.router', options.router);
-    if (!isFunction(options.router.route)) {
-      throw new TypeError('options.router.route must be a function, got undefined');
-    }
-    if (options.subscriptions !== undefined) {
-      objectArgument('options.subscriptions', options.subscriptions);
-      if (!isFunction(options.subscriptions.removeSubscriptions)) {
-        throw new TypeError('options.subscriptions.removeSubscriptions must be a function');
-      }
-    }
-    if (options.aggregator !== undefined) {
-      objectArgument('options.aggregator', options.aggregator);
-      if (
-        !isFunction(options.aggregator.collectorFailed) ||
-        !isFunction(options.aggregator.reassign)
-      ) {
-        throw new TypeError('options.aggregator must have collectorFailed and reassign functions');
-      }
-    }
-    if (options.health !== undefined) objectArgument('options.health', options.health);
-    this.#registry = options.registry;
-    this.#router = options.router;
-    this.#subscriptions = options.subscriptions;
-    this.#aggregator = options.aggregator;
-    this.#health = options.health;
-    const d = DEFAULTS;
-    this.#maxRetries = numberOption('options.maxRetries', o.maxRetries, d.maxRetries, {
-      min: 0,
-      max: 100,
-      integer: true,
-    });
-    this.#placementTimeoutMs = delayOption(
-      'options.placementTimeoutMs',
-      o.placementTimeoutMs,
-      d.placementTimeoutMs,
-    );
-    const retryIntervalMs = delayOption(
-      'options.parkRetryIntervalMs',
-      o.parkRetryIntervalMs,
-      d.parkRetryIntervalMs,
-      1,
-    );
-    this.#clock = clockOption('options.clock', o.clock, systemClock);
-    this.#onCallbackError = functionOption(
-      'options.onCallbackError',
-      o.onCallbackError,
-      isCallbackErrorHandler,
-    );
+    const o = readManagerOptions(options);
+    this.#registry = o.registry;
+    this.#router = o.router;
+    this.#subscriptions = o.subscriptions;
+    this.#aggregator = o.aggregator;
+    this.#health = o.health;
+    this.#maxRetries = o.maxRetries;
+    this.#placementTimeoutMs = o.placementTimeoutMs;
+    const retryIntervalMs = o.parkRetryIntervalMs;
+    this.#clock = o.clock;
+    this.#onCallbackError = o.onCallbackError;
     this.#lot = new ParkingLot<P>(this.#clock, this.#placementTimeoutMs, retryIntervalMs, {
       retry: () => {
         this.retryParked();
