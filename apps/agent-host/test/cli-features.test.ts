@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fetchStatus } from '../src/status.js';
 import {
   agentTestContext,
   cli,
   eventLines,
   fixedCollectorArgs,
+  fixture,
   outputLines,
   stopAgent,
   underWine,
@@ -16,6 +18,8 @@ import {
 
 const PROCMOND = fileURLToPath(new URL('../dist/collectors/procmond.js', import.meta.url));
 const ctx = agentTestContext();
+/** Rounds of the skippedRounds test: enough after the first that several find no collector. */
+const ROUNDS = 10;
 let dir = '';
 
 beforeEach(async () => {
@@ -125,6 +129,40 @@ describe('daemoneye-agent: stop, commands, config, events, give-up', () => {
     const exit = ctx.run(['--config', config, '--rounds', '0', '--on-give-up', 'exit']);
     expect((await exit.exited).code).toBe(3);
     expect(exit.stderr).toMatch(/no procmond collector is left and --on-give-up is exit/);
+  });
+
+  it('rounds with no collector connected are counted in skippedRounds, not run (status and summary)', async () => {
+    const out = join(dir, 'o.ndjson');
+    const agent = ctx.run([
+      '--collectors',
+      'procmond=1',
+      '--collector-script',
+      `procmond=${fixture('once-procmond.mjs')}`,
+      '--heartbeat-interval',
+      '200',
+      '--interval',
+      '200',
+      '--rounds',
+      String(ROUNDS),
+      '--output',
+      out,
+    ]);
+    // While it runs, status counts the skipped rounds too (asked in-process: the window is short).
+    const seen = await until(async () => {
+      const s = await fetchStatus(ctx.endpoint(), 2000).catch(() => undefined);
+      return s && s.skippedRounds >= 1 ? s : undefined;
+    });
+    expect(seen.rounds).toBeGreaterThanOrEqual(1);
+    // A collector did start (it answered round 1): not exit 3.
+    expect((await agent.exited).code).toBe(0);
+    const summary = agent.summary();
+    expect(summary.rounds).toBeGreaterThanOrEqual(1);
+    expect(summary.skippedRounds).toBeGreaterThanOrEqual(seen.skippedRounds);
+    expect(summary.rounds + summary.skippedRounds).toBe(ROUNDS);
+    expect(agent.stderr).toMatch(/round skipped: no collector is connected \(1 so far\)/);
+    // A skipped round began no set: one enumerate line per round that ran.
+    const enumerate = (await outputLines(out)).filter((l) => l.kind === 'enumerate');
+    expect(enumerate).toHaveLength(summary.rounds);
   });
 
   it('a collector command that does not exist is refused before anything starts (exit 2)', async () => {
