@@ -200,11 +200,17 @@ export class Agent {
 
   /** The state shown by `status`. */
   status(): AgentStatus {
+    const memory = process.memoryUsage();
     return {
       ...this.coordinator.status(),
       rounds: this.#rounds,
       skippedRounds: this.#skipped,
       lastLatencyMs: this.#lastLatencyMs ?? null,
+      memory: {
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        arrayBuffersBytes: memory.arrayBuffers,
+      },
       output: { ...this.#options.sink.stats },
     };
   }

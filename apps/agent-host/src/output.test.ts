@@ -41,6 +41,7 @@ describe('file sink', () => {
       expect(() => JSON.parse(line)).not.toThrow();
   });
 
+  // Linux: /dev/full (every write fails with ENOSPC) exists only there; Windows has no such device.
   it.skipIf(process.platform !== 'linux')(
     'reports a full disk once and writes nothing more',
     async () => {
@@ -153,6 +154,8 @@ describe('stream sink (stdout)', () => {
   });
 });
 
+// Windows has no FIFOs in the file system (no mkfifo; its named pipes live in \\.\pipe\ and are
+// not files an output path can name).
 describe.skipIf(process.platform === 'win32')('FIFO output (win32: no mkfifo)', () => {
   it('waits for a reader without blocking, says so, then writes as a stream (no ESPIPE)', async () => {
     const path = join(dir, 'fifo');

@@ -160,6 +160,9 @@ export async function run(args: RunArgs): Promise<number> {
   }
   const summary = { ...current.summary(), durationMs: Math.round(performance.now() - started) };
   toStderr(`daemoneye-agent summary ${JSON.stringify(summary)}\n`);
-  if (failure) return EXIT_FAILURE;
-  return code || (current.exitCode ?? 0);
+  const exit = failure ? EXIT_FAILURE : code || (current.exitCode ?? 0);
+  // A stdout nobody reads holds its last write, and with it the process, forever: the sink gave up
+  // on it (the lost lines are counted above), so there is nothing left to wait for.
+  if (sink.error && process.stdout.writableLength > 0) process.exit(exit);
+  return exit;
 }

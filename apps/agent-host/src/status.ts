@@ -11,6 +11,8 @@ export type AgentStatus = CoordinatorStatus & {
   /** Rounds skipped because no collector was connected. */
   skippedRounds: number;
   lastLatencyMs: number | null;
+  /** The agent's own memory (`process.memoryUsage()`): resident set, V8 heap in use, Buffers. */
+  memory: { rssBytes: number; heapUsedBytes: number; arrayBuffersBytes: number };
   /** The sink's counters: lines written, truncated (and bytes cut), unserialisable, dropped. */
   output: SinkStats;
 };

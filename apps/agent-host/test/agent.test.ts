@@ -136,6 +136,8 @@ describe('daemoneye-agent run', () => {
     expect(summary.restarts).toBeGreaterThanOrEqual(1);
   });
 
+  // POSIX: on Windows SIGTERM from another process is TerminateProcess (no handler, no exit 0);
+  // the clean stop there is `daemoneye-agent stop`, tested in cli-features.test.ts.
   it.skipIf(!posix)(
     'SIGTERM exits 0 and leaves no socket file and no collector process',
     async () => {

@@ -143,6 +143,33 @@ export function killSignals(platform: NodeJS.Platform = process.platform): NodeJ
   return platform === 'win32' ? ['SIGKILL'] : ['SIGCONT', 'SIGKILL'];
 }
 
+/** `--collector-command` words of a collector that exits 1 at once, on every platform (no /bin/false on Windows). */
+export function exitingCommand(): string {
+  return `'${process.execPath}' -e process.exit(1)`;
+}
+
+/**
+ * Stops an agent and resolves with its exit: SIGTERM on POSIX; on Windows, where SIGTERM from
+ * another process is TerminateProcess (no handler runs, no summary), `daemoneye-agent stop` over IPC.
+ */
+export async function stopAgent(
+  agent: AgentProcess,
+  endpoint: string,
+  platform: NodeJS.Platform = process.platform,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (platform !== 'win32') agent.child.kill('SIGTERM');
+  else {
+    const answer = await cli(['stop', '--endpoint', endpoint]);
+    if (answer.code !== 0) throw new Error(`stop failed (${answer.code}): ${answer.stderr}`);
+  }
+  return agent.exited;
+}
+
+/** The RegExp source that matches `text` literally (endpoints on Windows hold backslashes and dots). */
+export function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** A fresh temp dir per test, an agent list killed after each test, and a `status --json` helper. */
 export function agentTestContext(): {
   dir: () => string;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CollectorClient } from '@daemoneye/ipc-transport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { agentTestContext, alive, outputLines, until } from './helpers.js';
+import { agentTestContext, alive, outputLines, stopAgent, until } from './helpers.js';
 
 const ROGUE = fileURLToPath(new URL('./fixtures/rogue-procmond.mjs', import.meta.url));
 const CRASH_ONCE = fileURLToPath(new URL('./fixtures/crash-once-procmond.mjs', import.meta.url));
@@ -18,55 +18,49 @@ beforeEach(async () => {
 
 afterEach(() => ctx.teardown());
 
-const posix = process.platform !== 'win32';
-
-// The tests that end the agent with SIGTERM and expect exit 0 are POSIX-only: on Windows SIGTERM
-// from another process is TerminateProcess and no handler runs.
+// The agent is stopped with SIGTERM on POSIX and with `daemoneye-agent stop` on Windows (where
+// SIGTERM from another process is TerminateProcess and no handler runs): see stopAgent.
 describe('hostile collectors against a running agent', () => {
-  it.skipIf(!posix)(
-    'a compromised collector: forged correlation ids refused and counted, replays idempotent',
-    async () => {
-      const out = join(dir, 'out.ndjson');
-      const agent = ctx.run([
-        '--collectors',
-        'procmond=1,netmond=1',
-        '--collector-script',
-        `procmond=${ROGUE}`,
-        '--heartbeat-interval',
-        '200',
-        '--interval',
-        '200',
-        '--timeout',
-        '1000',
-        '--output',
-        out,
-      ]);
-      const s = await until(async () => {
-        const x = await status();
-        return x && x.rounds >= 3 && x.rejectedResults > 0 ? x : undefined;
-      });
-      expect(s.collectors.every((c) => c.state === 'healthy')).toBe(true);
-      agent.child.kill('SIGTERM');
-      expect((await agent.exited).code).toBe(0);
-      const summary = agent.summary();
-      const all = await lines(out);
-      const ids = all.map((l) => l.correlationId);
-      expect(new Set(ids).size).toBe(ids.length);
-      expect(ids.some((id) => id.includes('forged') || id.includes('never-given'))).toBe(false);
-      expect(summary.aggregation.begun).toBe(all.length);
-      // Every enumerate round is complete: the rogue's real answers count, its forgeries do not.
-      for (const line of all.filter((l) => l.kind === 'enumerate')) {
-        expect(line.complete).toBe(true);
-        const fingerprints = line.results.map((r) => r.fingerprint);
-        expect(fingerprints.some((f) => f.startsWith('forged') || f === 'after-final')).toBe(false);
-      }
-      expect(summary.rejectedResults).toBeGreaterThanOrEqual(2 * summary.rounds);
-      expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
-      expect(summary.tasks.inFlight).toBe(0);
-    },
-  );
+  it('a compromised collector: forged correlation ids refused and counted, replays idempotent', async () => {
+    const out = join(dir, 'out.ndjson');
+    const agent = ctx.run([
+      '--collectors',
+      'procmond=1,netmond=1',
+      '--collector-script',
+      `procmond=${ROGUE}`,
+      '--heartbeat-interval',
+      '200',
+      '--interval',
+      '200',
+      '--timeout',
+      '1000',
+      '--output',
+      out,
+    ]);
+    const s = await until(async () => {
+      const x = await status();
+      return x && x.rounds >= 3 && x.rejectedResults > 0 ? x : undefined;
+    });
+    expect(s.collectors.every((c) => c.state === 'healthy')).toBe(true);
+    expect((await stopAgent(agent, endpoint())).code).toBe(0);
+    const summary = agent.summary();
+    const all = await lines(out);
+    const ids = all.map((l) => l.correlationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.some((id) => id.includes('forged') || id.includes('never-given'))).toBe(false);
+    expect(summary.aggregation.begun).toBe(all.length);
+    // Every enumerate round is complete: the rogue's real answers count, its forgeries do not.
+    for (const line of all.filter((l) => l.kind === 'enumerate')) {
+      expect(line.complete).toBe(true);
+      const fingerprints = line.results.map((r) => r.fingerprint);
+      expect(fingerprints.some((f) => f.startsWith('forged') || f === 'after-final')).toBe(false);
+    }
+    expect(summary.rejectedResults).toBeGreaterThanOrEqual(2 * summary.rounds);
+    expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
+    expect(summary.tasks.inFlight).toBe(0);
+  });
 
-  it.skipIf(!posix).each(['procmond', 'cli'])(
+  it.each(['procmond', 'cli'])(
     'an impostor with the token (kind %s) cannot take over a collector id',
     async (kind) => {
       const agent = ctx.run([
@@ -126,8 +120,7 @@ describe('hostile collectors against a running agent', () => {
       expect(after.collector.pid).not.toBe(process.pid);
       expect(alive(Number(after.collector.pid))).toBe(true);
       expect(after.status.refusedCollectors).toBeGreaterThanOrEqual(accepted);
-      agent.child.kill('SIGTERM');
-      expect((await agent.exited).code).toBe(0);
+      expect((await stopAgent(agent, endpoint())).code).toBe(0);
       const summary = agent.summary();
       expect(summary.tasks.accepted).toBe(summary.tasks.completed + summary.tasks.failed);
     },

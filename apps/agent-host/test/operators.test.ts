@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { until } from '@daemoneye/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { agentTestContext, CLI, cli } from './helpers.js';
+import { agentTestContext, CLI, cli, exitingCommand, literal } from './helpers.js';
 
 const exec = promisify(execFile);
 const posix = process.platform !== 'win32';
@@ -25,6 +25,7 @@ async function gone(path: string): Promise<boolean> {
 }
 
 function tmuxMissing(): string | undefined {
+  // tmux drives a POSIX pseudo-terminal; Windows has consoles (ConPTY), which tmux does not run on.
   if (!posix) return 'tmux: POSIX only';
   try {
     execFileSync('tmux', ['-V'], { stdio: 'ignore' });
@@ -115,7 +116,7 @@ describe.skipIf(noTmux !== undefined)('the live table in a real terminal (tmux)'
   });
 });
 
-describe.skipIf(!posix)('daemoneye-agent run: exit paths', () => {
+describe('daemoneye-agent run: exit paths', () => {
   it('stdout closed by its reader (| head -1): a quiet exit 0, the socket and token files removed', async () => {
     const agent = ctx.run(['--collectors', 'procmond=1', '--interval', '200']);
     await new Promise((resolve) => agent.child.stdout?.once('data', resolve));
@@ -153,7 +154,7 @@ describe.skipIf(!posix)('daemoneye-agent run: exit paths', () => {
       '--collectors',
       'procmond=1',
       '--collector-command',
-      'procmond=/bin/false',
+      `procmond=${exitingCommand()}`,
     ]);
     expect((await agent.exited).code).toBe(3);
     expect(agent.stderr).toMatch(/giving up on it/);
@@ -163,7 +164,7 @@ describe.skipIf(!posix)('daemoneye-agent run: exit paths', () => {
   });
 });
 
-describe.skipIf(!posix)('daemoneye-agent: command-line answers', () => {
+describe('daemoneye-agent: command-line answers', () => {
   it.each([
     [['run', '--interval', '-5'], '--interval must be a whole number >= 0, got -5'],
     [['run', '--timeout', '-1'], '--timeout must be a whole number >= 1, got -1'],
@@ -198,7 +199,9 @@ describe.skipIf(!posix)('daemoneye-agent: command-line answers', () => {
       const result = await cli([command, '--endpoint', ctx.endpoint()]);
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(
-        new RegExp(`^daemoneye-agent ${command}: no agent is running at ${ctx.endpoint()}`),
+        new RegExp(
+          `^daemoneye-agent ${command}: no agent is running at ${literal(ctx.endpoint())}`,
+        ),
       );
     }
     // A token file left without a socket: still "no agent is running".

@@ -39,6 +39,7 @@ describe('linux /proc parsing', () => {
     expect(parseStatusUid('Name:\tbash\nUid:\t1000\t1000\t1000\t1000\n')).toBe(1000);
     expect(parseStatusUid('')).toBe(-1);
   });
+  // Linux: listProcesses('linux') reads /proc, which exists only there (the parsers above run everywhere).
   it.skipIf(process.platform !== 'linux')('lists real processes including this one', async () => {
     const list = await listProcesses('linux');
     const me = list.find((p) => p.pid === process.pid);

@@ -48,6 +48,7 @@ describe('/proc/net parsing (Linux)', () => {
       inode: '77',
     });
   });
+  // Linux: listSockets('linux') reads /proc/net, which exists only there (the parsers run everywhere).
   it.skipIf(process.platform !== 'linux')('lists real sockets', async () => {
     const list = await listSockets('linux');
     for (const s of list) expect(socketFingerprint(s)).toMatch(/^sock:(tcp|udp)6?:/);
