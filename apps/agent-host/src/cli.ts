@@ -90,8 +90,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-// process.stdout is never destroyed, so a write pending on a pipe nobody reads would keep the process
-// alive after the summary. The sink's bounded close has already said how many lines were lost.
-if (process.stdout.writableLength > 0) process.exit(code);
-process.exitCode = code;
+process.exitCode = await main(process.argv.slice(2));
