@@ -14,6 +14,7 @@ import { createBrokerFor, createHealthFor } from './compose.js';
 import { CoordinatorError } from './errors.js';
 import { Flows } from './flows.js';
 import type { FlowHost } from './host.js';
+import { JournalHooks } from './journal/hooks.js';
 import {
   type CollectorSpec,
   type CoordinatorOptions,
@@ -64,6 +65,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #supervisor: Supervisor;
   readonly #flows: Flows;
   readonly #inbound: InboundBackpressure;
+  readonly #journal: JournalHooks | undefined;
   readonly #counters = new Counters();
   readonly #specs = new Map<string, CollectorSpec>();
   /** Collector id -> broker session admitted for it. */
@@ -89,6 +91,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#balancer = new LoadBalancer({ ...o.balancing, clock: o.clock });
     this.#health = createHealthFor(o, onError, emit);
     this.#flows = new Flows(this.#flowHost(), o);
+    this.#journal = JournalHooks.create(
+      o,
+      {
+        publish: (result) => this.#publishRecovered(result),
+        connected: (id) => this.#sessions.has(id),
+        fanOut: (request) => this.fanOut(request),
+        dispatch: (request) => this.dispatch(request),
+      },
+      (error) => this.#emit('journal-error', error),
+    );
     this.#inbound = new InboundBackpressure({
       broker: this.#broker,
       aggregator: this.#flows.aggregator,
@@ -157,12 +169,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.#closing !== undefined)
       throw new CoordinatorError('ERR_COORDINATOR_CLOSED', 'closed while starting');
     this.#emit('listening', { endpoint: this.endpoint });
+    this.#journal?.open();
     const waits = [...this.#specs.values()].map((spec) => {
       const wait = waitStarted(this, spec.id, signal);
       this.#procs.spawn(spec);
       return wait;
     });
     const outcomes = await Promise.all(waits);
+    this.#journal?.started();
     if (this.#state === 'starting') this.#setState('running', 'collectors started');
     const ready = [...this.#specs.keys()].filter((_, i) => outcomes[i] === true);
     const missing = [...this.#specs.keys()].filter((_, i) => outcomes[i] !== true);
@@ -176,7 +190,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   fanOut(request: FanOutRequest): Promise<AggregatedResult> {
     try {
       const checked = this.#flows.check(request, true);
-      return this.#flows.fanOut(checked.request, checked.timeoutMs);
+      const j = this.#journal;
+      if (j === undefined) return this.#flows.fanOut(checked.request, checked.timeoutMs);
+      const journaled = j.begin(checked.request, 'fan-out', checked.timeoutMs);
+      const promise = this.#flows.fanOut(journaled, checked.timeoutMs);
+      j.accepted(journaled.correlationId, this.#specs.keys(), this.#flows.registry);
+      return promise;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -189,7 +208,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   dispatch(request: DispatchRequest): Promise<AggregatedResult> {
     try {
       const checked = this.#flows.check(request, false);
-      return this.#flows.dispatch(checked.request, checked.timeoutMs);
+      const j = this.#journal;
+      if (j === undefined) return this.#flows.dispatch(checked.request, checked.timeoutMs);
+      const journaled = j.begin(checked.request, 'dispatch', checked.timeoutMs);
+      const promise = this.#flows.dispatch(journaled, checked.timeoutMs);
+      j.accepted(journaled.correlationId, [], this.#flows.registry);
+      return promise;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -214,7 +238,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /** The snapshot `status --json` prints. */
   status(): CoordinatorStatus {
-    return buildStatus({
+    const status = buildStatus({
       state: this.#state,
       endpoint: this.endpoint,
       now: this.#o.clock.now(),
@@ -232,6 +256,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       paused: (id) => this.#inbound.isPaused(id),
       inbound: this.#inbound.stats(),
     });
+    return this.#journal === undefined ? status : { ...status, journal: this.#journal.status() };
   }
 
   /** SIGKILLs every collector process now (a second signal in the app), whatever its state. */
@@ -255,6 +280,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     await this.#procs.close();
     this.#health.close();
     await this.#broker.close();
+    this.#journal?.close();
     if (this.#state !== 'closed') this.#setState('closed', 'closed');
   }
 
@@ -268,6 +294,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       if (!this.#sessions.has(id)) return;
       applyHeartbeat(id, beat, { health: this.#health, balancer: this.#balancer });
     });
+    const j = this.#journal;
+    if (j !== undefined) {
+      // Before the flows: a batch is journaled before it can complete its set.
+      broker.on('task-result', (id, result) => {
+        if (this.#sessions.has(id)) j.batch(id, result);
+      });
+      this.#flows.registry.on('task-completed', (task) =>
+        j.taskEnded(task, 'completed', 'completed'),
+      );
+      this.#flows.registry.on('task-failed', (task, reason) => j.taskEnded(task, 'failed', reason));
+    }
     broker.on('task-result', (id, result) => this.#flows.onTaskResult(id, result));
     const transportError = (
       type: 'protocol-error' | 'connection-refused',
@@ -386,11 +423,31 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       resultsBy: this.#resultsBy,
       taskTimeoutMs: this.#o.taskTimeoutMs,
       closed: () => this.#closing !== undefined,
-      emit: (event, ...args) => this.#emit(event, ...args),
-      deliver: (topic, message) => this.#topics.deliver(topic, message),
+      emit: (event, ...args) => {
+        const first = args[0];
+        // With a journal, a set's result is journaled (and a resumed one merged) on its way out.
+        if (event === 'result' && this.#journal !== undefined && isResult(first))
+          this.#emit('result', this.#journal.result(first));
+        else this.#emit(event, ...args);
+      },
+      deliver: (topic, message) =>
+        this.#topics.deliver(
+          topic,
+          message.type === 'result' && this.#journal !== undefined
+            ? { ...message, result: this.#journal.delivered(message.result) }
+            : message,
+        ),
       setEnded: () => this.#inbound.afterSet(),
       callbackError: (where, cause) => this.#callbackError(where, cause),
     };
+  }
+
+  /** A result recovered from the journal: emitted and delivered again, marked written. */
+  #publishRecovered(result: AggregatedResult): void {
+    this.#emit('result', result);
+    const topic = `results.${result.kind}`;
+    this.#topics.deliver(topic, { type: 'result', topic, result });
+    this.#journal?.redelivered(result.correlationId);
   }
 
   // ---- callbacks -------------------------------------------------------------------------------
@@ -409,6 +466,12 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#state = to;
     this.#emit('state-change', { from, to, reason });
   }
+}
+
+function isResult(value: unknown): value is AggregatedResult {
+  return (
+    typeof value === 'object' && value !== null && 'correlationId' in value && 'results' in value
+  );
 }
 
 /** Creates a {@link Coordinator}; call `start()` to listen and spawn the collectors. */

@@ -6,6 +6,7 @@ export const COORDINATOR_ERROR_CODES = [
   'ERR_COORDINATOR_INVALID_REQUEST',
   'ERR_COORDINATOR_UNKNOWN_COLLECTOR',
   'ERR_COORDINATOR_CALLBACK_FAILED',
+  'ERR_COORDINATOR_JOURNAL_UNWRITABLE',
 ] as const;
 
 /** A stable error code of `@daemoneye/coordinator`. */

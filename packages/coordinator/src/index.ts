@@ -24,6 +24,15 @@ export {
   type CoordinatorErrorCode,
   isCoordinatorError,
 } from './errors.js';
+export type { JournalReport } from './journal/hooks.js';
+export type { JournalStatus } from './journal/journal.js';
+export {
+  type FsyncPolicy,
+  JOURNAL_DEFAULTS,
+  type JournalOptions,
+  MIN_JOURNAL_BYTES,
+} from './journal/options.js';
+export type { RecoveryReport } from './journal/recovery.js';
 export {
   type AggregationLimits,
   type CollectorSpec,

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import type { PendingTask, PendingTaskRegistry } from '@daemoneye/failover';
+import type { TaskResult } from '@daemoneye/proto';
+import type { Clock } from '../clock.js';
+import type { CoordinatorError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { AggregatedResult, DispatchRequest, FanOutRequest } from '../types.js';
+import { Journal, type JournalStatus } from './journal.js';
+import { Recovery, type RecoveryHost, type RecoveryReport } from './recovery.js';
+
+/** Journal part of `status()`: the journal's own counters and what recovery did. */
+export type JournalReport = JournalStatus & { readonly recovery: RecoveryReport };
+
+/**
+ * The coordinator's side of the journal: one call per hook (request accepted, task ended, batch,
+ * result, delivered), so coordinator.ts stays a list of calls. Nothing here throws into the
+ * coordinator: a journal that cannot write says so in its status and through `onError`.
+ */
+export class JournalHooks {
+  readonly #journal: Journal;
+  readonly #recovery: Recovery;
+  /** Results merged at `emit('result')`, handed to the delivery that follows. */
+  readonly #merged = new Map<string, AggregatedResult>();
+
+  private constructor(journal: Journal, host: RecoveryHost) {
+    this.#journal = journal;
+    this.#recovery = new Recovery(journal, host);
+  }
+
+  /** Undefined when `options.journal` is not set. */
+  static create(
+    o: ResolvedOptions,
+    host: Omit<RecoveryHost, 'clock' | 'maxAttempts'>,
+    onError: (error: CoordinatorError) => void,
+  ): JournalHooks | undefined {
+    if (o.journal === undefined) return undefined;
+    const clock: Clock = o.clock;
+    const journal = new Journal(o.journal, clock, onError);
+    return new JournalHooks(journal, {
+      ...host,
+      clock,
+      maxAttempts: (o.failover.maxRetries ?? 3) + 1,
+    });
+  }
+
+  /** Opens the segment and runs the first recovery step (before the collectors start). */
+  open(): void {
+    if (this.#journal.open() !== undefined) this.#recovery.atOpen();
+  }
+
+  /** Second recovery step: the collectors are connected (or their start timeout passed). */
+  started(): void {
+    this.#recovery.afterStart();
+  }
+
+  /** Gives the request a correlation id and journals the set as begun. */
+  begin<R extends FanOutRequest | DispatchRequest>(
+    request: R,
+    mode: 'fan-out' | 'dispatch',
+    timeoutMs: number,
+  ): R & { correlationId: string } {
+    const correlationId = request.correlationId ?? `${request.kind}-${randomUUID()}`;
+    const now = Date.now();
+    this.#journal.record({
+      type: 'set-begun',
+      correlationId,
+      kind: request.kind,
+      mode,
+      deadlineUnixMs: now + timeoutMs,
+      startedAtUnixMs: now,
+      payload: request.payload ?? new Uint8Array(),
+    });
+    return { ...request, correlationId };
+  }
+
+  /** Journals the tasks the flows accepted for the set (after `fanOut`/`dispatch` returned). */
+  accepted<P>(
+    correlationId: string,
+    collectorIds: Iterable<string>,
+    registry: PendingTaskRegistry<P>,
+  ): void {
+    const taskIds = [
+      `${correlationId}/task`,
+      ...[...collectorIds].map((id) => `${correlationId}/${id}`),
+    ];
+    for (const taskId of taskIds) {
+      const task = registry.get(taskId);
+      if (task === undefined) continue;
+      const attempt = (this.#journal.state.attempts.get(taskId) ?? 0) + 1;
+      this.#journal.record({
+        type: 'task-accepted',
+        taskId,
+        correlationId,
+        collectorId: task.collectorId ?? task.lastCollectorId,
+        attempt,
+      });
+    }
+  }
+
+  taskEnded<P>(task: PendingTask<P>, outcome: 'completed' | 'failed', reason: string): void {
+    if (!this.#journal.state.tasks.has(task.taskId)) return;
+    this.#journal.record({
+      type: 'task-ended',
+      taskId: task.taskId,
+      correlationId: task.correlationId,
+      outcome,
+      reason,
+    });
+  }
+
+  batch(collectorId: string, result: TaskResult): void {
+    this.#journal.batch(collectorId, result);
+  }
+
+  /** At `emit('result')`: a resumed set gets its pre-crash batches; the set is journaled completed. */
+  result(result: AggregatedResult): AggregatedResult {
+    const merged = this.#recovery.merge(result);
+    this.#journal.setCompleted(merged);
+    if (merged !== result) this.#merged.set(result.correlationId, merged);
+    return merged;
+  }
+
+  /** At delivery to subscribers: the merged result, and the set's written mark. */
+  delivered(result: AggregatedResult): AggregatedResult {
+    const merged = this.#merged.get(result.correlationId);
+    this.#merged.delete(result.correlationId);
+    this.#journal.written(result.correlationId);
+    return merged ?? result;
+  }
+
+  /** A recovered result was delivered: only the written mark. */
+  redelivered(correlationId: string): void {
+    this.#journal.written(correlationId);
+  }
+
+  status(): JournalReport {
+    return { ...this.#journal.status(), recovery: { ...this.#recovery.report } };
+  }
+
+  close(): void {
+    this.#journal.close();
+  }
+}

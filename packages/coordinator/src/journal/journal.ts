@@ -1,0 +1,237 @@
+import type { TaskResult } from '@daemoneye/proto';
+import type { Clock } from '../clock.js';
+import { CoordinatorError } from '../errors.js';
+import type { AggregatedResult } from '../types.js';
+import { type FsyncPolicy, type ResolvedJournalOptions, WRITTEN_DELAY_MS } from './options.js';
+import type { JournalRecord } from './records.js';
+import { type OpenReport, SegmentFile } from './segment.js';
+import { LiveState } from './state.js';
+
+/** Journal part of the coordinator's status. */
+export interface JournalStatus {
+  /** `ok`; `unjournaled`: the last write failed, records are not journaled until a retry works. */
+  readonly state: 'ok' | 'unjournaled' | 'closed';
+  readonly dir: string;
+  readonly fsync: FsyncPolicy;
+  readonly segmentBytes: number;
+  readonly maxBytes: number;
+  readonly records: number;
+  readonly syncs: number;
+  readonly compactions: number;
+  /** Records that could not be journaled (the agent cannot guarantee what they describe). */
+  readonly unjournaled: number;
+  readonly lastError: string | null;
+  /** What the journal held of open work: sets open, sets not confirmed written, tasks not ended. */
+  readonly live: { readonly sets: number; readonly unwritten: number; readonly tasks: number };
+  /** What opening found: records replayed, bytes cut from a torn/corrupt tail and why. */
+  readonly opened: {
+    readonly records: number;
+    readonly cutBytes: number;
+    readonly stoppedAt: string | null;
+  };
+}
+
+/**
+ * The opt-in journal: every record is applied to the live state and written to the segment with
+ * one write(2), so a crash of the process loses nothing written; the fsync policy decides what an
+ * OS crash may lose. Write errors never throw out of it: they become `state: 'unjournaled'`, a
+ * counter and one error through `onError`, and a retry every `retryMs`.
+ */
+export class Journal {
+  readonly state = new LiveState();
+  readonly #o: ResolvedJournalOptions;
+  readonly #clock: Clock;
+  readonly #onError: (error: CoordinatorError) => void;
+  readonly #file: SegmentFile;
+  #opened = false;
+  #status: 'ok' | 'unjournaled' | 'closed' = 'ok';
+  #records = 0;
+  #syncs = 0;
+  #compactions = 0;
+  #unjournaled = 0;
+  #lastError: string | null = null;
+  #threshold: number;
+  #syncTimer: unknown;
+  #retryTimer: unknown;
+  #writtenTimer: unknown;
+  #pendingWritten: string[] = [];
+  #openReport: OpenReport | undefined;
+
+  constructor(o: ResolvedJournalOptions, clock: Clock, onError: (error: CoordinatorError) => void) {
+    this.#o = o;
+    this.#clock = clock;
+    this.#onError = onError;
+    this.#file = new SegmentFile(o.dir);
+    this.#threshold = o.maxBytes;
+  }
+
+  /** Reads the segment into the live state (cutting a torn tail); a failure is reported, not thrown. */
+  open(): OpenReport | undefined {
+    try {
+      this.#openReport = this.#file.open();
+      this.#opened = true;
+      for (const r of this.#openReport.records) this.state.apply(r);
+      if (this.#file.bytes > this.#threshold) this.#compact();
+      return this.#openReport;
+    } catch (error) {
+      this.#fail(error);
+      return undefined;
+    }
+  }
+
+  /** Applies and writes one record. */
+  record(record: JournalRecord): void {
+    if (this.#status === 'closed') return;
+    this.state.apply(record);
+    if (this.#status !== 'ok') {
+      this.#unjournaled++;
+      return;
+    }
+    try {
+      this.#file.append(record);
+      this.#records++;
+      if (this.#o.fsync === 'always') this.#sync();
+      else if (this.#o.fsync === 'interval') this.#scheduleSync();
+      if (this.#file.bytes > this.#threshold) this.#compact();
+    } catch (error) {
+      this.#unjournaled++;
+      this.#fail(error);
+    }
+  }
+
+  /** A batch of a collector's results for an open set (others are not journaled). */
+  batch(collectorId: string, result: TaskResult): void {
+    if (!this.state.isOpen(result.correlationId)) return;
+    this.record({
+      type: 'batch',
+      collectorId,
+      correlationId: result.correlationId,
+      taskId: result.taskId,
+      final: result.final,
+      error: result.error,
+      results: result.results,
+    });
+  }
+
+  setCompleted(result: AggregatedResult): void {
+    this.record({ type: 'set-completed', result });
+  }
+
+  /** The set was delivered to the in-process subscribers; its mark is journaled a little later. */
+  written(correlationId: string): void {
+    if (!this.state.unwritten.has(correlationId)) return;
+    this.#pendingWritten.push(correlationId);
+    this.#writtenTimer ??= this.#clock.setTimeout(() => {
+      this.#writtenTimer = undefined;
+      this.#flushWritten();
+    }, WRITTEN_DELAY_MS);
+  }
+
+  #flushWritten(): void {
+    const ids = this.#pendingWritten;
+    this.#pendingWritten = [];
+    for (const correlationId of ids) this.record({ type: 'set-written', correlationId });
+  }
+
+  status(): JournalStatus {
+    const r = this.#openReport;
+    return {
+      state: this.#status,
+      dir: this.#o.dir,
+      fsync: this.#o.fsync,
+      segmentBytes: this.#file.bytes,
+      maxBytes: this.#o.maxBytes,
+      records: this.#records,
+      syncs: this.#syncs,
+      compactions: this.#compactions,
+      unjournaled: this.#unjournaled,
+      lastError: this.#lastError,
+      live: {
+        sets: this.state.sets.size,
+        unwritten: this.state.unwritten.size,
+        tasks: this.state.tasks.size,
+      },
+      opened: {
+        records: r?.records.length ?? 0,
+        cutBytes: r?.cutBytes ?? 0,
+        stoppedAt: r?.stoppedAt ?? null,
+      },
+    };
+  }
+
+  /** Journals the pending written marks, syncs and closes the segment. Idempotent. */
+  close(): void {
+    if (this.#status === 'closed') return;
+    for (const t of [this.#syncTimer, this.#retryTimer, this.#writtenTimer])
+      this.#clock.clearTimeout(t);
+    this.#writtenTimer = undefined;
+    this.#flushWritten();
+    try {
+      this.#file.close();
+    } catch (error) {
+      this.#fail(error);
+    }
+    this.#status = 'closed';
+  }
+
+  #sync(): void {
+    this.#file.sync();
+    this.#syncs++;
+  }
+
+  #scheduleSync(): void {
+    if (this.#syncTimer !== undefined) return;
+    this.#syncTimer = this.#clock.setTimeout(() => {
+      this.#syncTimer = undefined;
+      if (this.#status !== 'ok' || !this.#file.dirty) return;
+      try {
+        this.#sync();
+      } catch (error) {
+        this.#fail(error);
+      }
+    }, this.#o.fsyncIntervalMs);
+  }
+
+  #compact(): void {
+    const bytes = this.#file.rewrite(this.state.snapshot());
+    this.#compactions++;
+    // What is live may itself be large: compact again only once it doubled.
+    this.#threshold = Math.max(this.#o.maxBytes, bytes * 2);
+  }
+
+  #fail(cause: unknown): void {
+    const wasOk = this.#status === 'ok';
+    this.#status = 'unjournaled';
+    const code =
+      typeof cause === 'object' && cause !== null ? Reflect.get(cause, 'code') : undefined;
+    this.#lastError = `${typeof code === 'string' ? `${code}: ` : ''}${cause instanceof Error ? cause.message : String(cause)}`;
+    if (wasOk) {
+      this.#onError(
+        new CoordinatorError(
+          'ERR_COORDINATOR_JOURNAL_UNWRITABLE',
+          `journal ${this.#o.dir} cannot be written (${this.#lastError}); what follows is not journaled until a retry works`,
+          { cause },
+        ),
+      );
+    }
+    this.#retryTimer ??= this.#clock.setTimeout(() => this.#retry(), this.#o.retryMs);
+  }
+
+  /** A fresh segment with everything live (what went unjournaled meanwhile included). */
+  #retry(): void {
+    this.#retryTimer = undefined;
+    if (this.#status !== 'unjournaled') return;
+    try {
+      if (!this.#opened) {
+        const report = this.#file.open();
+        this.#opened = true;
+        for (const r of report.records) this.state.apply(r);
+      }
+      this.#compact();
+      this.#status = 'ok';
+      this.#lastError = null;
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+}
