@@ -192,9 +192,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       const checked = this.#flows.check(request, true);
       const j = this.#journal;
       if (j === undefined) return this.#flows.fanOut(checked.request, checked.timeoutMs);
-      const journaled = j.begin(checked.request, 'fan-out', checked.timeoutMs);
+      const journaled = j.correlate(checked.request);
       const promise = this.#flows.fanOut(journaled, checked.timeoutMs);
-      j.accepted(journaled.correlationId, this.#specs.keys(), this.#flows.registry);
+      j.begun(journaled, 'fan-out', checked.timeoutMs, this.#specs.keys(), this.#flows.registry);
       return promise;
     } catch (error) {
       return Promise.reject(error);
@@ -210,9 +210,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       const checked = this.#flows.check(request, false);
       const j = this.#journal;
       if (j === undefined) return this.#flows.dispatch(checked.request, checked.timeoutMs);
-      const journaled = j.begin(checked.request, 'dispatch', checked.timeoutMs);
+      const journaled = j.correlate(checked.request);
       const promise = this.#flows.dispatch(journaled, checked.timeoutMs);
-      j.accepted(journaled.correlationId, [], this.#flows.registry);
+      j.begun(journaled, 'dispatch', checked.timeoutMs, [], this.#flows.registry);
       return promise;
     } catch (error) {
       return Promise.reject(error);

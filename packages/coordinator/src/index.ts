@@ -32,6 +32,8 @@ export {
   type JournalOptions,
   MIN_JOURNAL_BYTES,
 } from './journal/options.js';
+export { readJournal } from './journal/read.js';
+export type { JournalRecord } from './journal/records.js';
 export type { RecoveryReport } from './journal/recovery.js';
 export {
   type AggregationLimits,

@@ -53,13 +53,35 @@ export class JournalHooks {
     this.#recovery.afterStart();
   }
 
-  /** Gives the request a correlation id and journals the set as begun. */
-  begin<R extends FanOutRequest | DispatchRequest>(
-    request: R,
+  /** The request with its correlation id fixed here, so the journal can name the set. */
+  correlate<R extends FanOutRequest | DispatchRequest>(request: R): R & { correlationId: string } {
+    return {
+      ...request,
+      correlationId: request.correlationId ?? `${request.kind}-${randomUUID()}`,
+    };
+  }
+
+  /**
+   * After `fanOut`/`dispatch` returned: journals the set as begun with the tasks the flows
+   * accepted for it. Results come on later ticks, so nothing of the set is missed; a set that
+   * ended at once (nobody to ask) is not journaled as begun.
+   */
+  begun<P>(
+    request: (FanOutRequest | DispatchRequest) & { correlationId: string },
     mode: 'fan-out' | 'dispatch',
     timeoutMs: number,
-  ): R & { correlationId: string } {
-    const correlationId = request.correlationId ?? `${request.kind}-${randomUUID()}`;
+    collectorIds: Iterable<string>,
+    registry: PendingTaskRegistry<P>,
+  ): void {
+    const correlationId = request.correlationId;
+    const state = this.#journal.state;
+    if (state.unwritten.has(correlationId)) return;
+    const suffixes = mode === 'dispatch' ? ['task'] : [...collectorIds];
+    const tasks = suffixes.flatMap((suffix) => {
+      const task = registry.get(`${correlationId}/${suffix}`);
+      return task === undefined ? [] : [task];
+    });
+    if (tasks.length === 0) return;
     const now = Date.now();
     this.#journal.record({
       type: 'set-begun',
@@ -70,29 +92,13 @@ export class JournalHooks {
       startedAtUnixMs: now,
       payload: request.payload ?? new Uint8Array(),
     });
-    return { ...request, correlationId };
-  }
-
-  /** Journals the tasks the flows accepted for the set (after `fanOut`/`dispatch` returned). */
-  accepted<P>(
-    correlationId: string,
-    collectorIds: Iterable<string>,
-    registry: PendingTaskRegistry<P>,
-  ): void {
-    const taskIds = [
-      `${correlationId}/task`,
-      ...[...collectorIds].map((id) => `${correlationId}/${id}`),
-    ];
-    for (const taskId of taskIds) {
-      const task = registry.get(taskId);
-      if (task === undefined) continue;
-      const attempt = (this.#journal.state.attempts.get(taskId) ?? 0) + 1;
+    for (const task of tasks) {
       this.#journal.record({
         type: 'task-accepted',
-        taskId,
+        taskId: task.taskId,
         correlationId,
         collectorId: task.collectorId ?? task.lastCollectorId,
-        attempt,
+        attempt: (state.attempts.get(task.taskId) ?? 0) + 1,
       });
     }
   }
