@@ -6,7 +6,7 @@ import type { CoordinatorError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { AggregatedResult, DispatchRequest, FanOutRequest } from '../types.js';
 import { Journal, type JournalStatus } from './journal.js';
-import { Recovery, type RecoveryHost, type RecoveryReport } from './recovery.js';
+import { Recovery, type RecoveryOwner, type RecoveryReport } from './recovery.js';
 
 /** Journal part of `status()`: the journal's own counters and what recovery did. */
 export type JournalReport = JournalStatus & { readonly recovery: RecoveryReport };
@@ -22,22 +22,22 @@ export class JournalHooks {
   /** Results merged at `emit('result')`, handed to the delivery that follows. */
   readonly #merged = new Map<string, AggregatedResult>();
 
-  private constructor(journal: Journal, host: RecoveryHost) {
+  private constructor(journal: Journal, owner: RecoveryOwner) {
     this.#journal = journal;
-    this.#recovery = new Recovery(journal, host);
+    this.#recovery = new Recovery(journal, owner);
   }
 
   /** Undefined when `options.journal` is not set. */
   static create(
     o: ResolvedOptions,
-    host: Omit<RecoveryHost, 'clock' | 'maxAttempts'>,
+    owner: Omit<RecoveryOwner, 'clock' | 'maxAttempts'>,
     onError: (error: CoordinatorError) => void,
   ): JournalHooks | undefined {
     if (o.journal === undefined) return undefined;
     const clock: Clock = o.clock;
     const journal = new Journal(o.journal, clock, onError);
     return new JournalHooks(journal, {
-      ...host,
+      ...owner,
       clock,
       maxAttempts: (o.failover.maxRetries ?? 3) + 1,
     });

@@ -98,11 +98,15 @@ export function mergeRecovered(
         for (const s of v.sources) if (add(items, v.result, s)) duplicates++;
   }
   const asked = [...open.tasks.values()].map((t) => t.collectorId);
-  const expected = uniq([
-    ...asked.filter((id): id is string => id !== undefined),
-    ...open.batches.map((x) => x.collectorId),
-    ...(live?.expected ?? []),
-  ]);
+  // A dispatch that was placed again expects only where it is now; a fan-out every collector asked.
+  const expected =
+    b.mode === 'dispatch' && live !== undefined
+      ? [...live.expected]
+      : uniq([
+          ...asked.filter((id): id is string => id !== undefined),
+          ...open.batches.map((x) => x.collectorId),
+          ...(live?.expected ?? []),
+        ]);
   const responded = uniq([...finals, ...(live?.responded ?? [])]);
   const missing = expected.filter((id) => !responded.includes(id));
   const missingReasons: Record<string, string> = {};

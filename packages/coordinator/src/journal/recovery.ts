@@ -5,7 +5,7 @@ import { mergeRecovered } from './merge.js';
 import type { OpenSet } from './state.js';
 
 /** What recovery needs of the coordinator. */
-export interface RecoveryHost {
+export interface RecoveryOwner {
   readonly clock: Clock;
   /** Attempts a task may have across incarnations (failover's `maxRetries` + 1). */
   readonly maxAttempts: number;
@@ -50,7 +50,7 @@ export class Recovery {
     tasksFailed: 0,
   };
   readonly #journal: Journal;
-  readonly #host: RecoveryHost;
+  readonly #owner: RecoveryOwner;
   /** Sets being resumed: correlation id -> what was journaled before the crash. */
   readonly #resuming = new Map<
     string,
@@ -58,13 +58,13 @@ export class Recovery {
   >();
   #waiting: OpenSet[] = [];
 
-  constructor(journal: Journal, host: RecoveryHost) {
+  constructor(journal: Journal, owner: RecoveryOwner) {
     this.#journal = journal;
-    this.#host = host;
+    this.#owner = owner;
   }
 
   #now(): { clock: number; unixMs: number } {
-    return { clock: this.#host.clock.now(), unixMs: Date.now() };
+    return { clock: this.#owner.clock.now(), unixMs: Date.now() };
   }
 
   /** Tasks of `open` not ended and without a final batch; ends the answered ones in the journal. */
@@ -122,23 +122,23 @@ export class Recovery {
     const state = this.#journal.state;
     for (const completed of [...state.unwritten.values()]) {
       this.report.rewritten++;
-      this.#host.publish(completed.result);
+      this.#owner.publish(completed.result);
     }
     const now = Date.now();
     for (const open of [...state.sets.values()]) {
       const failed = new Map<string, { taskId: string; reason: string }>();
       const pending = this.#settle(open, failed);
-      const spent = pending.filter((t) => (state.attempts.get(t) ?? 1) >= this.#host.maxAttempts);
+      const spent = pending.filter((t) => (state.attempts.get(t) ?? 1) >= this.#owner.maxAttempts);
       for (const taskId of spent) this.#fail(open, taskId, 'retry-budget-exhausted', failed);
       const left = pending.filter((t) => !spent.includes(t));
       if (left.length === 0) {
         if (pending.length === 0) this.report.completedFromJournal++;
         else this.report.closed++;
-        this.#host.publish(this.#complete(open, failed));
+        this.#owner.publish(this.#complete(open, failed));
       } else if (open.begun.deadlineUnixMs <= now) {
         for (const taskId of left) this.#fail(open, taskId, 'agent-restart', failed);
         this.report.closed++;
-        this.#host.publish(this.#complete(open, failed));
+        this.#owner.publish(this.#complete(open, failed));
       } else this.#waiting.push(open);
     }
   }
@@ -166,14 +166,14 @@ export class Recovery {
       const targets: string[] = [];
       for (const taskId of pending) {
         const id = open.tasks.get(taskId)?.collectorId;
-        const reachable = b.mode === 'dispatch' || (id !== undefined && this.#host.connected(id));
+        const reachable = b.mode === 'dispatch' || (id !== undefined && this.#owner.connected(id));
         if (timeoutMs >= 1 && reachable) {
           if (id !== undefined) targets.push(id);
         } else this.#fail(open, taskId, 'agent-restart', failed);
       }
       if (timeoutMs < 1 || (b.mode === 'fan-out' && targets.length === 0) || pending.length === 0) {
         this.report.closed++;
-        this.#host.publish(this.#complete(open, failed));
+        this.#owner.publish(this.#complete(open, failed));
         continue;
       }
       this.report.resumed++;
@@ -188,8 +188,8 @@ export class Recovery {
         timeoutMs,
       };
       void (b.mode === 'fan-out'
-        ? this.#host.fanOut({ ...request, targets })
-        : this.#host.dispatch(request));
+        ? this.#owner.fanOut({ ...request, targets })
+        : this.#owner.dispatch(request));
     }
   }
 
