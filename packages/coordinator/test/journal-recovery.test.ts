@@ -75,6 +75,24 @@ describe('journal recovery at start, real collectors', () => {
       completedAtUnixMs: 1,
     } satisfies AggregatedResult;
     leave(dir, [
+      begun('done-1', 'fan-out', 20_000),
+      accepted('done-1', 'p1', 'p1'),
+      {
+        type: 'batch',
+        collectorId: 'p1',
+        correlationId: 'done-1',
+        taskId: 'done-1/p1',
+        final: true,
+        error: '',
+        results: [det('kept:p1')],
+      },
+      {
+        type: 'task-ended',
+        taskId: 'done-1/p1',
+        correlationId: 'done-1',
+        outcome: 'completed',
+        reason: 'completed',
+      },
       { type: 'set-completed', result: written },
       begun('open-1', 'fan-out', 20_000),
       accepted('open-1', 'p1', 'p1'),
@@ -111,7 +129,9 @@ describe('journal recovery at start, real collectors', () => {
       'open-1',
       'spent-1',
     ]);
-    expect(by.get('done-1')).toEqual(written);
+    // Written again as it was, its items rebuilt from the journaled batches.
+    expect({ ...by.get('done-1'), results: [] }).toEqual(written);
+    expect(by.get('done-1')?.results.map((i) => [i.key, i.sources])).toEqual([['kept:p1', ['p1']]]);
     expect(by.get('late-1')).toMatchObject({ reason: 'agent-restart', missing: ['p1'] });
     expect(by.get('late-1')?.failedTasks).toEqual([
       { taskId: 'late-1/p1', collectorId: 'p1', reason: 'agent-restart' },

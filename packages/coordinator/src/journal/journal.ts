@@ -113,8 +113,9 @@ export class Journal {
     });
   }
 
+  /** The set's outcome without its items: those are in its batches, kept until it is written. */
   setCompleted(result: AggregatedResult): void {
-    this.record({ type: 'set-completed', result });
+    this.record({ type: 'set-completed', result: { ...result, results: [] } });
   }
 
   /** The set was delivered to the in-process subscribers; its mark is journaled a little later. */
@@ -184,11 +185,11 @@ export class Journal {
     this.#syncTimer = this.#clock.setTimeout(() => {
       this.#syncTimer = undefined;
       if (this.#status !== 'ok' || !this.#file.dirty) return;
-      try {
-        this.#sync();
-      } catch (error) {
-        this.#fail(error);
-      }
+      this.#syncs++;
+      // Off the event loop: the flows go on while the disk syncs.
+      this.#file.syncInBackground((error) => {
+        if (error !== null) this.#fail(error);
+      });
     }, this.#o.fsyncIntervalMs);
   }
 

@@ -65,6 +65,15 @@ function add(items: Map<string, Item>, result: DetectionResult, source: string):
   return false;
 }
 
+/** The deduplicated items of journaled batches, in arrival order (what a set written again holds). */
+export function itemsOf(
+  batches: readonly { collectorId: string; results: readonly DetectionResult[] }[],
+): AggregatedItem<DetectionResult>[] {
+  const items = new Map<string, Item>();
+  for (const batch of batches) for (const r of batch.results) add(items, r, batch.collectorId);
+  return [...items.values()].map(toAggregated);
+}
+
 /** What recovery decided about the tasks of a set it closes or resumes. */
 export interface RecoveredTasks {
   /** Collectors whose task failed in recovery or before the crash, with why. */

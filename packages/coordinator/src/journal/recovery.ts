@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { AggregatedResult, DispatchRequest, FanOutRequest } from '../types.js';
 import type { Journal } from './journal.js';
-import { mergeRecovered } from './merge.js';
+import { itemsOf, mergeRecovered } from './merge.js';
 import type { OpenSet } from './state.js';
 
 /** What recovery needs of the coordinator. */
@@ -120,9 +120,9 @@ export class Recovery {
   /** Step one; call before the collectors start. */
   atOpen(): void {
     const state = this.#journal.state;
-    for (const completed of [...state.unwritten.values()]) {
+    for (const u of [...state.unwritten.values()]) {
       this.report.rewritten++;
-      this.#owner.publish(completed.result);
+      this.#owner.publish({ ...u.completed.result, results: itemsOf(u.batches) });
     }
     const now = Date.now();
     for (const open of [...state.sets.values()]) {

@@ -1,5 +1,6 @@
 import {
   closeSync,
+  fdatasync,
   fdatasyncSync,
   fsyncSync,
   mkdirSync,
@@ -103,6 +104,20 @@ export class SegmentFile {
     if (this.#fd === undefined || !this.#dirty) return;
     fdatasyncSync(this.#fd);
     this.#dirty = false;
+  }
+
+  /**
+   * fdatasync(2) off the event loop (the `interval` policy); `done` gets the error, if any, only
+   * when the segment it synced is still the live one (a compaction closed and synced the old one).
+   */
+  syncInBackground(done: (error: Error | null) => void): void {
+    const fd = this.#fd;
+    if (fd === undefined || !this.#dirty) {
+      done(null);
+      return;
+    }
+    this.#dirty = false;
+    fdatasync(fd, (error) => done(error !== null && this.#fd === fd ? error : null));
   }
 
   /**

@@ -6,6 +6,13 @@ type Accepted = Extract<JournalRecord, { type: 'task-accepted' }>;
 type Ended = Extract<JournalRecord, { type: 'task-ended' }>;
 type Completed = Extract<JournalRecord, { type: 'set-completed' }>;
 
+/** A set completed and not yet marked written: its outcome (items left out) and its batches. */
+export interface UnwrittenSet {
+  readonly completed: Completed;
+  readonly batches: readonly Batch[];
+  readonly begun: Begun | undefined;
+}
+
 /** A set begun and not completed, with what was journaled of it. */
 export interface OpenSet {
   readonly begun: Begun;
@@ -23,7 +30,7 @@ export interface OpenSet {
  */
 export class LiveState {
   readonly sets = new Map<string, OpenSet>();
-  readonly unwritten = new Map<string, Completed>();
+  readonly unwritten = new Map<string, UnwrittenSet>();
   /** Accepted, not ended: task id -> acceptance. */
   readonly tasks = new Map<string, Accepted>();
   /** Highest attempt journaled per task id (kept while the task or its set is live). */
@@ -63,7 +70,11 @@ export class LiveState {
         const set = this.sets.get(id);
         if (set !== undefined) for (const taskId of set.tasks.keys()) this.attempts.delete(taskId);
         this.sets.delete(id);
-        this.unwritten.set(id, record);
+        this.unwritten.set(id, {
+          completed: record,
+          batches: set?.batches ?? [],
+          begun: set?.begun,
+        });
         return;
       }
       case 'set-written':
@@ -90,7 +101,12 @@ export class LiveState {
       }
       yield* set.batches;
     }
-    for (const completed of this.unwritten.values()) yield completed;
+    // A set not yet marked written keeps its batches: its items are rebuilt from them.
+    for (const u of this.unwritten.values()) {
+      if (u.begun !== undefined) yield u.begun;
+      yield* u.batches;
+      yield u.completed;
+    }
     for (const [taskId, accepted] of this.tasks) if (!inSets.has(taskId)) yield accepted;
   }
 }
