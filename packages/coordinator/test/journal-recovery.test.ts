@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/clock.js';
 import { Journal } from '../src/journal/journal.js';
 import { resolveJournalOptions } from '../src/journal/options.js';
+import { readJournal } from '../src/journal/read.js';
 import type { JournalRecord } from '../src/journal/records.js';
 import type { AggregatedResult } from '../src/types.js';
 import { realContext, spec } from './helpers/context.js';
@@ -108,6 +109,8 @@ describe('journal recovery at start, real collectors', () => {
       },
       begun('late-1', 'fan-out', -1),
       accepted('late-1', 'p1', 'p1'),
+      // Accepted, but its set is gone from the journal: it still ends, once.
+      accepted('ghost-1', 'p1', 'p1'),
       begun('spent-1', 'dispatch', 20_000),
       accepted('spent-1', 'task', 'p2', 4),
     ]);
@@ -154,6 +157,15 @@ describe('journal recovery at start, real collectors', () => {
       reissued: 1,
     });
     await c.close();
+    const ended = readJournal(dir).records.filter((r) => r.type === 'task-ended');
+    expect(ended.map((r) => r.taskId).sort()).toEqual([
+      'done-1/p1',
+      'ghost-1/p1',
+      'late-1/p1',
+      'open-1/p1',
+      'open-1/p2',
+      'spent-1/task',
+    ]);
     // After a clean close nothing is left to recover.
     const again = new Journal(
       resolveJournalOptions({ dir }) ?? (undefined as never),

@@ -124,6 +124,18 @@ export class Recovery {
       this.report.rewritten++;
       this.#owner.publish({ ...u.completed.result, results: itemsOf(u.batches) });
     }
+    // A task whose set is no longer open cannot be answered into it: it ends here.
+    for (const [taskId, accepted] of [...state.tasks]) {
+      if (state.sets.has(accepted.correlationId)) continue;
+      this.report.tasksFailed++;
+      this.#journal.record({
+        type: 'task-ended',
+        taskId,
+        correlationId: accepted.correlationId,
+        outcome: 'failed',
+        reason: 'agent-restart',
+      });
+    }
     const now = Date.now();
     for (const open of [...state.sets.values()]) {
       const failed = new Map<string, { taskId: string; reason: string }>();
