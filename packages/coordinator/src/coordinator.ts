@@ -190,12 +190,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   fanOut(request: FanOutRequest): Promise<AggregatedResult> {
     try {
       const checked = this.#flows.check(request, true);
-      const j = this.#journal;
-      if (j === undefined) return this.#flows.fanOut(checked.request, checked.timeoutMs);
-      const journaled = j.correlate(checked.request);
-      const promise = this.#flows.fanOut(journaled, checked.timeoutMs);
-      j.begun(journaled, 'fan-out', checked.timeoutMs, this.#specs.keys(), this.#flows.registry);
-      return promise;
+      const run = (r: FanOutRequest) => this.#flows.fanOut(r, checked.timeoutMs);
+      const ids = this.#specs.keys();
+      const journaled = this.#journal?.run(checked, 'fan-out', run, ids, this.#flows.registry);
+      return journaled ?? run(checked.request);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -208,12 +206,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   dispatch(request: DispatchRequest): Promise<AggregatedResult> {
     try {
       const checked = this.#flows.check(request, false);
-      const j = this.#journal;
-      if (j === undefined) return this.#flows.dispatch(checked.request, checked.timeoutMs);
-      const journaled = j.correlate(checked.request);
-      const promise = this.#flows.dispatch(journaled, checked.timeoutMs);
-      j.begun(journaled, 'dispatch', checked.timeoutMs, [], this.#flows.registry);
-      return promise;
+      const run = (r: DispatchRequest) => this.#flows.dispatch(r, checked.timeoutMs);
+      const journaled = this.#journal?.run(checked, 'dispatch', run, [], this.#flows.registry);
+      return journaled ?? run(checked.request);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -294,17 +289,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       if (!this.#sessions.has(id)) return;
       applyHeartbeat(id, beat, { health: this.#health, balancer: this.#balancer });
     });
-    const j = this.#journal;
-    if (j !== undefined) {
-      // Before the flows: a batch is journaled before it can complete its set.
-      broker.on('task-result', (id, result) => {
-        if (this.#sessions.has(id)) j.batch(id, result);
-      });
-      this.#flows.registry.on('task-completed', (task) =>
-        j.taskEnded(task, 'completed', 'completed'),
-      );
-      this.#flows.registry.on('task-failed', (task, reason) => j.taskEnded(task, 'failed', reason));
-    }
+    // Before the flows' listener: a batch is journaled before it can complete its set.
+    this.#journal?.wire(broker, this.#flows.registry, (id) => this.#sessions.has(id));
     broker.on('task-result', (id, result) => this.#flows.onTaskResult(id, result));
     const transportError = (
       type: 'protocol-error' | 'connection-refused',
@@ -424,19 +410,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       taskTimeoutMs: this.#o.taskTimeoutMs,
       closed: () => this.#closing !== undefined,
       emit: (event, ...args) => {
-        const first = args[0];
         // With a journal, a set's result is journaled (and a resumed one merged) on its way out.
-        if (event === 'result' && this.#journal !== undefined && isResult(first))
-          this.#emit('result', this.#journal.result(first));
+        const result = this.#journal?.resultOf(event, args[0]);
+        if (result !== undefined) this.#emit('result', result);
         else this.#emit(event, ...args);
       },
       deliver: (topic, message) =>
-        this.#topics.deliver(
-          topic,
-          message.type === 'result' && this.#journal !== undefined
-            ? { ...message, result: this.#journal.delivered(message.result) }
-            : message,
-        ),
+        this.#topics.deliver(topic, this.#journal?.delivering(message) ?? message),
       setEnded: () => this.#inbound.afterSet(),
       callbackError: (where, cause) => this.#callbackError(where, cause),
     };
@@ -466,12 +446,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#state = to;
     this.#emit('state-change', { from, to, reason });
   }
-}
-
-function isResult(value: unknown): value is AggregatedResult {
-  return (
-    typeof value === 'object' && value !== null && 'correlationId' in value && 'results' in value
-  );
 }
 
 /** Creates a {@link Coordinator}; call `start()` to listen and spawn the collectors. */

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { PendingTask, PendingTaskRegistry } from '@daemoneye/failover';
+import type { Broker } from '@daemoneye/ipc-transport';
 import type { TaskResult } from '@daemoneye/proto';
 import type { Clock } from '../clock.js';
 import type { CoordinatorError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import type { AggregatedResult, DispatchRequest, FanOutRequest } from '../types.js';
+import type {
+  AggregatedResult,
+  CoordinatorMessage,
+  DispatchRequest,
+  FanOutRequest,
+} from '../types.js';
 import { Journal, type JournalStatus } from './journal.js';
 import { Recovery, type RecoveryOwner, type RecoveryReport } from './recovery.js';
 
@@ -53,12 +59,35 @@ export class JournalHooks {
     this.#recovery.afterStart();
   }
 
-  /** The request with its correlation id fixed here, so the journal can name the set. */
-  correlate<R extends FanOutRequest | DispatchRequest>(request: R): R & { correlationId: string } {
-    return {
-      ...request,
-      correlationId: request.correlationId ?? `${request.kind}-${randomUUID()}`,
-    };
+  /** Listens for batches (before the flows do) and task ends. */
+  wire<P>(
+    broker: Broker,
+    registry: PendingTaskRegistry<P>,
+    admitted: (id: string) => boolean,
+  ): void {
+    broker.on('task-result', (id, result) => {
+      if (admitted(id)) this.#journal.batch(id, result);
+    });
+    registry.on('task-completed', (task) => this.taskEnded(task, 'completed', 'completed'));
+    registry.on('task-failed', (task, reason) => this.taskEnded(task, 'failed', reason));
+  }
+
+  /**
+   * Runs a checked request with its correlation id fixed here (so the journal can name the set),
+   * then journals the set as begun with the tasks the flows accepted.
+   */
+  run<R extends FanOutRequest | DispatchRequest, P>(
+    checked: { request: R; timeoutMs: number },
+    mode: 'fan-out' | 'dispatch',
+    flow: (request: R) => Promise<AggregatedResult>,
+    collectorIds: Iterable<string>,
+    registry: PendingTaskRegistry<P>,
+  ): Promise<AggregatedResult> {
+    const r = checked.request;
+    const request = { ...r, correlationId: r.correlationId ?? `${r.kind}-${randomUUID()}` };
+    const promise = flow(request);
+    this.begun(request, mode, checked.timeoutMs, collectorIds, registry);
+    return promise;
   }
 
   /**
@@ -119,19 +148,22 @@ export class JournalHooks {
   }
 
   /** At `emit('result')`: a resumed set gets its pre-crash batches; the set is journaled completed. */
-  result(result: AggregatedResult): AggregatedResult {
-    const merged = this.#recovery.merge(result);
+  resultOf(event: string, value: unknown): AggregatedResult | undefined {
+    if (event !== 'result' || !isResult(value)) return undefined;
+    const merged = this.#recovery.merge(value);
     this.#journal.setCompleted(merged);
-    if (merged !== result) this.#merged.set(result.correlationId, merged);
+    if (merged !== value) this.#merged.set(value.correlationId, merged);
     return merged;
   }
 
-  /** At delivery to subscribers: the merged result, and the set's written mark. */
-  delivered(result: AggregatedResult): AggregatedResult {
-    const merged = this.#merged.get(result.correlationId);
-    this.#merged.delete(result.correlationId);
-    this.#journal.written(result.correlationId);
-    return merged ?? result;
+  /** At delivery to subscribers: a result gets its merged form and its written mark. */
+  delivering(message: CoordinatorMessage): CoordinatorMessage {
+    if (message.type !== 'result') return message;
+    const id = message.result.correlationId;
+    const merged = this.#merged.get(id);
+    this.#merged.delete(id);
+    this.#journal.written(id);
+    return merged === undefined ? message : { ...message, result: merged };
   }
 
   /** A recovered result was delivered: only the written mark. */
@@ -146,4 +178,10 @@ export class JournalHooks {
   close(): void {
     this.#journal.close();
   }
+}
+
+function isResult(value: unknown): value is AggregatedResult {
+  return (
+    typeof value === 'object' && value !== null && 'correlationId' in value && 'results' in value
+  );
 }
