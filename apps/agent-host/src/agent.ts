@@ -156,7 +156,7 @@ export class Agent {
     if (journal !== undefined) {
       const r = journal.recovery;
       this.#log.info(
-        `journal ${journal.dir} (fsync ${journal.fsync}): ${journal.opened.records} records replayed, ${journal.opened.cutBytes} bytes cut; ${r.rewritten} sets written again, ${r.resumed} resumed, ${r.closed} closed, ${r.completedFromJournal} completed from the journal`,
+        `journal ${journal.dir} (fsync ${journal.fsync}${journal.state === 'ok' ? '' : `, ${journal.state}: ${journal.lastError ?? ''}`}): ${journal.opened.records} records replayed, ${journal.opened.cutBytes} bytes cut; ${r.rewritten} sets written again, ${r.resumed} resumed, ${r.closed} closed, ${r.completedFromJournal} completed from the journal`,
       );
     }
     if (report.missing.length > 0) {

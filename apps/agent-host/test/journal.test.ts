@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRunArgs, UsageError } from '../src/args.js';
@@ -71,5 +72,36 @@ describe('--state-dir and --fsync', () => {
       /journal .*: \d+ records replayed, 0 bytes cut; 0 sets written again, 0 resumed, 0 closed/,
     );
     await again.exited;
+  });
+
+  it('an unwritable state dir is an ERROR line and a status, not an exit: the rounds go on', async () => {
+    // A file where the directory should be: unwritable whoever runs the test (root too).
+    const blocker = join(ctx.dir(), 'blocker');
+    writeFileSync(blocker, 'not a directory');
+    const agent = ctx.run([
+      '--collectors',
+      'procmond=1',
+      '--collector-script',
+      `procmond=${fixture('fixed-procmond.mjs')}`,
+      '--interval',
+      '100',
+      '--watch-interval',
+      '0',
+      '--state-dir',
+      join(blocker, 'state'),
+      '--output',
+      join(ctx.dir(), 'out.ndjson'),
+    ]);
+    await agent.waitLog(/ERROR ERR_COORDINATOR_JOURNAL_UNWRITABLE: journal .* cannot be written/);
+    const s = await until(async () => {
+      const st = await ctx.status();
+      return st !== undefined && st.rounds >= 3 && (st.journal?.unjournaled ?? 0) > 0
+        ? st
+        : undefined;
+    });
+    expect(s.journal).toMatchObject({ state: 'unjournaled' });
+    expect(s.journal?.lastError).toMatch(/^ENOTDIR|^EEXIST|^ENOENT/);
+    expect(formatStatus(s)).toMatch(/^journal: unjournaled, /m);
+    expect(agent.child.exitCode).toBeNull();
   });
 });

@@ -205,7 +205,10 @@ export class Journal {
     this.#status = 'unjournaled';
     const code =
       typeof cause === 'object' && cause !== null ? Reflect.get(cause, 'code') : undefined;
-    this.#lastError = `${typeof code === 'string' ? `${code}: ` : ''}${cause instanceof Error ? cause.message : String(cause)}`;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    // Node's fs messages start with their code already.
+    this.#lastError =
+      typeof code === 'string' && !message.startsWith(code) ? `${code}: ${message}` : message;
     if (wasOk) {
       this.#onError(
         new CoordinatorError(
