@@ -34,10 +34,15 @@ function leave(dir: string, records: JournalRecord[]): void {
   j.close();
 }
 
-const begun = (id: string, mode: 'fan-out' | 'dispatch', inMs: number): JournalRecord => ({
+const begun = (
+  id: string,
+  mode: 'fan-out' | 'dispatch',
+  inMs: number,
+  kind = 'enumerate',
+): JournalRecord => ({
   type: 'set-begun',
   correlationId: id,
-  kind: 'enumerate',
+  kind,
   mode,
   deadlineUnixMs: Date.now() + inMs,
   startedAtUnixMs: Date.now() - 100,
@@ -111,6 +116,9 @@ describe('journal recovery at start, real collectors', () => {
       accepted('late-1', 'p1', 'p1'),
       // Accepted, but its set is gone from the journal: it still ends, once.
       accepted('ghost-1', 'p1', 'p1'),
+      // Of a kind this version refuses: the re-dispatch is refused, the set closed, nothing thrown.
+      begun('odd-1', 'dispatch', 20_000, 'Not A Kind'),
+      accepted('odd-1', 'task', 'p1'),
       begun('spent-1', 'dispatch', 20_000),
       accepted('spent-1', 'task', 'p2', 4),
     ]);
@@ -126,12 +134,17 @@ describe('journal recovery at start, real collectors', () => {
       what: 'open-1 resumed',
     });
     const by = new Map(results.map((r) => [r.correlationId, r]));
+    await until(() => results.some((r) => r.correlationId === 'odd-1'), { what: 'odd-1 closed' });
     expect(results.map((r) => r.correlationId).sort()).toEqual([
       'done-1',
       'late-1',
+      'odd-1',
       'open-1',
       'spent-1',
     ]);
+    expect(results.find((r) => r.correlationId === 'odd-1')?.failedTasks[0]?.reason).toMatch(
+      /^agent-restart: request\.kind must be/,
+    );
     // Written again as it was, its items rebuilt from the journaled batches.
     expect({ ...by.get('done-1'), results: [] }).toEqual(written);
     expect(by.get('done-1')?.results.map((i) => [i.key, i.sources])).toEqual([['kept:p1', ['p1']]]);
@@ -152,7 +165,7 @@ describe('journal recovery at start, real collectors', () => {
     expect(s.tasks.accepted).toBe(1);
     expect(s.journal?.recovery).toMatchObject({
       rewritten: 1,
-      closed: 2,
+      closed: 3,
       resumed: 1,
       reissued: 1,
     });
@@ -162,6 +175,7 @@ describe('journal recovery at start, real collectors', () => {
       'done-1/p1',
       'ghost-1/p1',
       'late-1/p1',
+      'odd-1/task',
       'open-1/p1',
       'open-1/p2',
       'spent-1/task',

@@ -3,7 +3,7 @@ import type { PendingTask, PendingTaskRegistry } from '@daemoneye/failover';
 import type { Broker } from '@daemoneye/ipc-transport';
 import type { TaskResult } from '@daemoneye/proto';
 import type { Clock } from '../clock.js';
-import type { CoordinatorError } from '../errors.js';
+import { CoordinatorError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type {
   AggregatedResult,
@@ -28,9 +28,16 @@ export class JournalHooks {
   /** Results merged at `emit('result')`, handed to the delivery that follows. */
   readonly #merged = new Map<string, AggregatedResult>();
 
-  private constructor(journal: Journal, owner: RecoveryOwner) {
+  readonly #onError: (error: CoordinatorError) => void;
+
+  private constructor(
+    journal: Journal,
+    owner: RecoveryOwner,
+    onError: (error: CoordinatorError) => void,
+  ) {
     this.#journal = journal;
     this.#recovery = new Recovery(journal, owner);
+    this.#onError = onError;
   }
 
   /** Undefined when `options.journal` is not set. */
@@ -42,21 +49,36 @@ export class JournalHooks {
     if (o.journal === undefined) return undefined;
     const clock: Clock = o.clock;
     const journal = new Journal(o.journal, clock, onError);
-    return new JournalHooks(journal, {
-      ...owner,
-      clock,
-      maxAttempts: (o.failover.maxRetries ?? 3) + 1,
-    });
+    return new JournalHooks(
+      journal,
+      { ...owner, clock, maxAttempts: (o.failover.maxRetries ?? 3) + 1 },
+      onError,
+    );
   }
 
   /** Opens the segment and runs the first recovery step (before the collectors start). */
   open(): void {
-    if (this.#journal.open() !== undefined) this.#recovery.atOpen();
+    if (this.#journal.open() !== undefined) this.#recover(() => this.#recovery.atOpen());
   }
 
   /** Second recovery step: the collectors are connected (or their start timeout passed). */
   started(): void {
-    this.#recovery.afterStart();
+    this.#recover(() => this.#recovery.afterStart());
+  }
+
+  /** A recovery that throws (a record it cannot make sense of) is reported, never a crash loop. */
+  #recover(step: () => void): void {
+    try {
+      step();
+    } catch (cause) {
+      this.#onError(
+        new CoordinatorError(
+          'ERR_COORDINATOR_JOURNAL_RECOVERY',
+          `journal recovery stopped: ${cause instanceof Error ? cause.message : String(cause)}`,
+          { cause },
+        ),
+      );
+    }
   }
 
   /** Listens for batches (before the flows do) and task ends. */

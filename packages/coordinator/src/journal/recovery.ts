@@ -176,10 +176,12 @@ export class Recovery {
       const pending = this.#settle(open, failed);
       const timeoutMs = Math.floor(b.deadlineUnixMs - Date.now());
       const targets: string[] = [];
+      const issuedTasks: string[] = [];
       for (const taskId of pending) {
         const id = open.tasks.get(taskId)?.collectorId;
         const reachable = b.mode === 'dispatch' || (id !== undefined && this.#owner.connected(id));
         if (timeoutMs >= 1 && reachable) {
+          issuedTasks.push(taskId);
           if (id !== undefined) targets.push(id);
         } else this.#fail(open, taskId, 'agent-restart', failed);
       }
@@ -199,9 +201,20 @@ export class Recovery {
         payload: b.payload,
         timeoutMs,
       };
-      void (b.mode === 'fan-out'
-        ? this.#owner.fanOut({ ...request, targets })
-        : this.#owner.dispatch(request));
+      const issued =
+        b.mode === 'fan-out'
+          ? this.#owner.fanOut({ ...request, targets })
+          : this.#owner.dispatch(request);
+      // Refused (a journal of another version, a collector set that changed): closed, never thrown.
+      issued.catch((cause: unknown) => {
+        if (!this.#resuming.delete(b.correlationId)) return;
+        const why = `agent-restart: ${cause instanceof Error ? cause.message : String(cause)}`;
+        for (const taskId of issuedTasks) this.#fail(before, taskId, why.slice(0, 256), failed);
+        this.report.resumed--;
+        this.report.reissued -= b.mode === 'fan-out' ? targets.length : 1;
+        this.report.closed++;
+        this.#owner.publish(this.#complete(before, failed));
+      });
     }
   }
 
