@@ -11,7 +11,9 @@ import {
   type ResolvedJournalOptions,
   resolveJournalOptions,
 } from '../src/journal/options.js';
+import { readJournal } from '../src/journal/read.js';
 import { frameRecord, type JournalRecord, scanRecords } from '../src/journal/records.js';
+import { SegmentFile } from '../src/journal/segment.js';
 import type { AggregatedResult } from '../src/types.js';
 
 let dir: TempDir;
@@ -236,6 +238,20 @@ describe('journal segment', () => {
     again.open();
     expect([...again.state.sets.keys()]).toEqual(['lost', 'lost-too']);
     again.close();
+  });
+
+  it('a record longer than a replay accepts is not written (the segment stays readable)', () => {
+    const file = new SegmentFile(join(dir.dir, 'small'), 300);
+    file.open();
+    expect(file.append(begun('fits'))).toBeGreaterThan(0);
+    expect(file.append(batch('big', 'p1', [det('x', 400)]))).toBe(0);
+    const bytes = file.bytes;
+    file.close();
+    expect(readJournal(join(dir.dir, 'small'))).toMatchObject({
+      validBytes: bytes,
+      stoppedAt: undefined,
+    });
+    expect(readJournal(join(dir.dir, 'small')).records).toHaveLength(1);
   });
 
   it('options: defaults, floor of maxBytes, unknown keys and bad policies refused', () => {

@@ -20,6 +20,8 @@ export interface JournalStatus {
   readonly compactions: number;
   /** Records that could not be journaled (the agent cannot guarantee what they describe). */
   readonly unjournaled: number;
+  /** Of those, records over the 256 MiB a replay accepts (a huge batch), never written. */
+  readonly oversized: number;
   readonly lastError: string | null;
   /** What the journal held of open work: sets open, sets not confirmed written, tasks not ended. */
   readonly live: { readonly sets: number; readonly unwritten: number; readonly tasks: number };
@@ -49,6 +51,7 @@ export class Journal {
   #syncs = 0;
   #compactions = 0;
   #unjournaled = 0;
+  #oversized = 0;
   #lastError: string | null = null;
   #threshold: number;
   #syncTimer: unknown;
@@ -88,7 +91,12 @@ export class Journal {
       return;
     }
     try {
-      this.#file.append(record);
+      if (this.#file.append(record) === 0) {
+        // Longer than a replay accepts: not written, and said so.
+        this.#unjournaled++;
+        this.#oversized++;
+        return;
+      }
       this.#records++;
       if (this.#o.fsync === 'always') this.#sync();
       else if (this.#o.fsync === 'interval') this.#scheduleSync();
@@ -146,6 +154,7 @@ export class Journal {
       syncs: this.#syncs,
       compactions: this.#compactions,
       unjournaled: this.#unjournaled,
+      oversized: this.#oversized,
       lastError: this.#lastError,
       live: {
         sets: this.state.sets.size,

@@ -13,7 +13,14 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { frameRecord, type JournalRecord, type Scan, scanRecords } from './records.js';
+import {
+  frameRecord,
+  type JournalRecord,
+  MAX_RECORD_BYTES,
+  RECORD_HEADER_BYTES,
+  type Scan,
+  scanRecords,
+} from './records.js';
 
 const SEGMENT = /^journal-(\d{1,12})\.seg$/;
 
@@ -36,13 +43,16 @@ export interface OpenReport extends Scan {
  */
 export class SegmentFile {
   readonly dir: string;
+  readonly #maxRecordBytes: number;
   #seq = 0;
   #fd: number | undefined;
   #bytes = 0;
   #dirty = false;
 
-  constructor(dir: string) {
+  /** `maxRecordBytes` (payload) is lowered by tests only; a replay refuses longer records. */
+  constructor(dir: string, maxRecordBytes = MAX_RECORD_BYTES) {
     this.dir = dir;
+    this.#maxRecordBytes = maxRecordBytes;
   }
 
   /** Bytes in the live segment. */
@@ -88,9 +98,10 @@ export class SegmentFile {
     return { ...scan, cutBytes: bytes.length - scan.validBytes, path };
   }
 
-  /** Appends one framed record with one write(2); returns its size. */
+  /** Appends one framed record with one write(2); returns its size, 0 when it is too large to replay. */
   append(record: JournalRecord): number {
     const frame = frameRecord(record);
+    if (frame.length - RECORD_HEADER_BYTES > this.#maxRecordBytes) return 0;
     if (this.#fd === undefined) throw new Error('journal segment is not open');
     let off = 0;
     while (off < frame.length) off += writeSync(this.#fd, frame, off, frame.length - off);
