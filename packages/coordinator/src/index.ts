@@ -25,7 +25,6 @@ export {
   isCoordinatorError,
 } from './errors.js';
 export type { JournalReport } from './journal/hooks.js';
-export type { JournalStatus } from './journal/journal.js';
 export {
   type FsyncPolicy,
   JOURNAL_DEFAULTS,
@@ -35,6 +34,7 @@ export {
 export { readJournal } from './journal/read.js';
 export type { JournalRecord } from './journal/records.js';
 export type { RecoveryReport } from './journal/recovery.js';
+export type { JournalStatus } from './journal/status.js';
 export {
   type AggregationLimits,
   type CollectorSpec,

@@ -254,6 +254,20 @@ describe('journal segment', () => {
     expect(readJournal(join(dir.dir, 'small')).records).toHaveLength(1);
   });
 
+  it('a record this version cannot apply ends the replay with ERR_COORDINATOR_JOURNAL_RECOVERY, not a throw', () => {
+    const { j } = open();
+    j.record(begun('s1'));
+    j.close();
+    // A well-framed set-completed whose result is not an object (another version's, say).
+    const odd = frameRecord({ type: 'set-completed', result: null as never });
+    writeFileSync(segment(), Buffer.concat([readFileSync(segment()), odd]));
+    const again = open();
+    expect(again.errors.map((e) => e.code)).toEqual(['ERR_COORDINATOR_JOURNAL_RECOVERY']);
+    expect([...again.j.state.sets.keys()]).toEqual(['s1']);
+    expect(again.j.status().state).toBe('ok');
+    again.j.close();
+  });
+
   it('options: defaults, floor of maxBytes, unknown keys and bad policies refused', () => {
     expect(resolveJournalOptions({ dir: 'x' })).toEqual({
       dir: 'x',

@@ -11,8 +11,9 @@ import type {
   DispatchRequest,
   FanOutRequest,
 } from '../types.js';
-import { Journal, type JournalStatus } from './journal.js';
+import { Journal } from './journal.js';
 import { Recovery, type RecoveryOwner, type RecoveryReport } from './recovery.js';
+import type { JournalStatus } from './status.js';
 
 /** Journal part of `status()`: the journal's own counters and what recovery did. */
 export type JournalReport = JournalStatus & { readonly recovery: RecoveryReport };

@@ -2,36 +2,11 @@ import type { TaskResult } from '@daemoneye/proto';
 import type { Clock } from '../clock.js';
 import { CoordinatorError } from '../errors.js';
 import type { AggregatedResult } from '../types.js';
-import { type FsyncPolicy, type ResolvedJournalOptions, WRITTEN_DELAY_MS } from './options.js';
+import { type ResolvedJournalOptions, WRITTEN_DELAY_MS } from './options.js';
 import type { JournalRecord } from './records.js';
 import { type OpenReport, SegmentFile } from './segment.js';
 import { LiveState } from './state.js';
-
-/** Journal part of the coordinator's status. */
-export interface JournalStatus {
-  /** `ok`; `unjournaled`: the last write failed, records are not journaled until a retry works. */
-  readonly state: 'ok' | 'unjournaled' | 'closed';
-  readonly dir: string;
-  readonly fsync: FsyncPolicy;
-  readonly segmentBytes: number;
-  readonly maxBytes: number;
-  readonly records: number;
-  readonly syncs: number;
-  readonly compactions: number;
-  /** Records that could not be journaled (the agent cannot guarantee what they describe). */
-  readonly unjournaled: number;
-  /** Of those, records over the 256 MiB a replay accepts (a huge batch), never written. */
-  readonly oversized: number;
-  readonly lastError: string | null;
-  /** What the journal held of open work: sets open, sets not confirmed written, tasks not ended. */
-  readonly live: { readonly sets: number; readonly unwritten: number; readonly tasks: number };
-  /** What opening found: records replayed, bytes cut from a torn/corrupt tail and why. */
-  readonly opened: {
-    readonly records: number;
-    readonly cutBytes: number;
-    readonly stoppedAt: string | null;
-  };
-}
+import type { JournalStatus } from './status.js';
 
 /**
  * The opt-in journal: every record is applied to the live state and written to the segment with
@@ -73,12 +48,30 @@ export class Journal {
     try {
       this.#openReport = this.#file.open();
       this.#opened = true;
-      for (const r of this.#openReport.records) this.state.apply(r);
+      this.#replay(this.#openReport.records);
       if (this.#file.bytes > this.#threshold) this.#compact();
       return this.#openReport;
     } catch (error) {
       this.#fail(error);
       return undefined;
+    }
+  }
+
+  /** Applies replayed records; one this version cannot apply ends the replay, reported. */
+  #replay(records: readonly JournalRecord[]): void {
+    for (const [i, r] of records.entries()) {
+      try {
+        this.state.apply(r);
+      } catch (cause) {
+        this.#onError(
+          new CoordinatorError(
+            'ERR_COORDINATOR_JOURNAL_RECOVERY',
+            `journal ${this.#o.dir}: record ${i} (${String(r.type)}) cannot be replayed; the ${records.length - i} from it on are ignored`,
+            { cause },
+          ),
+        );
+        return;
+      }
     }
   }
 
@@ -238,7 +231,7 @@ export class Journal {
       if (!this.#opened) {
         const report = this.#file.open();
         this.#opened = true;
-        for (const r of report.records) this.state.apply(r);
+        this.#replay(report.records);
       }
       this.#compact();
       this.#status = 'ok';
