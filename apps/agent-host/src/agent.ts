@@ -95,6 +95,9 @@ export class Agent {
       ...(options.onGiveUp === 'exit' ? { giveUpCooldownMs: 0 } : {}),
       failover: { placementTimeoutMs: Math.max(options.timeoutMs, 1000) },
       onCallbackError: (error) => this.#log.error(error.message),
+      ...(options.stateDir === undefined
+        ? {}
+        : { journal: { dir: options.stateDir, fsync: options.fsync } }),
     });
     this.#policy = new RoundPolicy(this.coordinator, this.#log, options);
     logEvents(this.coordinator, this.#log);
@@ -134,6 +137,7 @@ export class Agent {
       this.requestStop();
       return json({ stopping: true });
     });
+    c.on('journal-error', (e) => this.#log.error(`${e.code}: ${e.message}`));
     c.on('collector-given-up', (e) => {
       if (this.#options.onGiveUp !== 'exit') return;
       const kind = c.status().collectors.find((x) => x.id === e.id)?.kind;
@@ -148,6 +152,13 @@ export class Agent {
   /** Listens, starts the collectors and waits until each said Hello (or its start timeout passed). */
   async start(): Promise<{ ready: readonly string[]; missing: readonly string[] }> {
     const report = await this.coordinator.start({ signal: this.#stopping.signal });
+    const journal = this.coordinator.status().journal;
+    if (journal !== undefined) {
+      const r = journal.recovery;
+      this.#log.info(
+        `journal ${journal.dir} (fsync ${journal.fsync}${journal.state === 'ok' ? '' : `, ${journal.state}: ${journal.lastError ?? ''}`}): ${journal.opened.records} records replayed, ${journal.opened.cutBytes} bytes cut; ${r.rewritten} sets written again, ${r.resumed} resumed, ${r.closed} closed, ${r.completedFromJournal} completed from the journal`,
+      );
+    }
     if (report.missing.length > 0) {
       this.#log.warn(
         `${report.missing.length} collector(s) did not connect in time (${report.missing.join(', ')}); going on without them`,

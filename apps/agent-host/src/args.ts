@@ -1,3 +1,4 @@
+import type { FsyncPolicy } from '@daemoneye/coordinator';
 import { integer, list, pairs, parse, str, type Values } from './argv.js';
 import { loadConfig } from './config.js';
 import {
@@ -31,7 +32,29 @@ export interface RunArgs {
   /** `--max-line-bytes`: longest output line; longer ones are written truncated. Default 16 MiB. */
   maxLineBytes?: number | undefined;
   logLevel: LogLevel | undefined;
+  /** `--state-dir`: the coordinator's journal directory; undefined: no journal. */
+  stateDir?: string | undefined;
+  /** `--fsync`: the journal's fsync policy (only with `--state-dir`). Default `interval`. */
+  fsync?: FsyncPolicy | undefined;
   help: boolean;
+}
+
+const FSYNC_POLICIES: readonly FsyncPolicy[] = ['always', 'interval', 'never'];
+
+/** `--state-dir DIR` and `--fsync always|interval|never`. */
+function journalFlags(values: Values): { stateDir?: string; fsync?: FsyncPolicy } {
+  const stateDir = str(values, 'state-dir');
+  const fsync = str(values, 'fsync');
+  if (stateDir === '') throw new UsageError('--state-dir must be a directory path');
+  const policy = FSYNC_POLICIES.find((p) => p === fsync);
+  if (fsync !== undefined && policy === undefined)
+    throw new UsageError(`--fsync must be one of ${FSYNC_POLICIES.join(', ')}, got "${fsync}"`);
+  if (policy !== undefined && stateDir === undefined)
+    throw new UsageError('--fsync needs --state-dir (the journal is off without it)');
+  return {
+    ...(stateDir === undefined ? {} : { stateDir }),
+    ...(policy === undefined ? {} : { fsync: policy }),
+  };
 }
 
 /** Flags of `status` and `stop`. */
@@ -97,9 +120,12 @@ export function parseRunArgs(argv: string[]): RunArgs {
     output: { type: 'string' },
     'max-line-bytes': { type: 'string' },
     'log-level': { type: 'string' },
+    'state-dir': { type: 'string' },
+    fsync: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   const flags = flagSettings(values);
+  const journal = journalFlags(values);
   const maxLineBytes = integer('max-line-bytes', str(values, 'max-line-bytes'), 256, 2 ** 30);
   const configFile = str(values, 'config');
   const config: Settings = configFile === undefined ? {} : loadConfig(configFile);
@@ -168,6 +194,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
     output: pick('output'),
     maxLineBytes,
     logLevel: pick('logLevel'),
+    ...journal,
     help: values.help === true,
   };
 }

@@ -135,6 +135,12 @@ export function formatStatus(
   lines.push(
     `aggregation: completed ${a.completed}, partial ${a.partial}, late ${a.late}, duplicates ${a.duplicates}`,
   );
+  const j = status.journal;
+  if (j !== undefined) {
+    lines.push(
+      `journal: ${j.state}, fsync ${j.fsync}, ${j.segmentBytes} B, unjournaled ${j.unjournaled}, compactions ${j.compactions}`,
+    );
+  }
   lines.push(STATUS_LEGEND);
   return `${lines.join('\n')}\n`;
 }

@@ -25,6 +25,9 @@ Options:
   --output FILE|-              NDJSON destination (default: stdout when it is not a TTY)
   --max-line-bytes N           longest output line; longer ones are written truncated (default 16777216)
   --log-level LEVEL            error | warn | info | debug (default info; warn with the live table)
+  --state-dir DIR              journal accepted work in DIR so a restart after a crash of the agent
+                               writes, resumes or closes it (default: no journal)
+  --fsync always|interval|never  when the journal is fsynced (default interval, every 100 ms)
   -h, --help                   show this help
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 no collector could start, 130 forced.

@@ -14,6 +14,7 @@ import { createBrokerFor, createHealthFor } from './compose.js';
 import { CoordinatorError } from './errors.js';
 import { Flows } from './flows.js';
 import type { FlowHost } from './host.js';
+import { JournalHooks } from './journal/hooks.js';
 import {
   type CollectorSpec,
   type CoordinatorOptions,
@@ -64,6 +65,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly #supervisor: Supervisor;
   readonly #flows: Flows;
   readonly #inbound: InboundBackpressure;
+  readonly #journal: JournalHooks | undefined;
   readonly #counters = new Counters();
   readonly #specs = new Map<string, CollectorSpec>();
   /** Collector id -> broker session admitted for it. */
@@ -89,6 +91,16 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.#balancer = new LoadBalancer({ ...o.balancing, clock: o.clock });
     this.#health = createHealthFor(o, onError, emit);
     this.#flows = new Flows(this.#flowHost(), o);
+    this.#journal = JournalHooks.create(
+      o,
+      {
+        publish: (result) => this.#publishRecovered(result),
+        connected: (id) => this.#sessions.has(id),
+        fanOut: (request) => this.fanOut(request),
+        dispatch: (request) => this.dispatch(request),
+      },
+      (error) => this.#emit('journal-error', error),
+    );
     this.#inbound = new InboundBackpressure({
       broker: this.#broker,
       aggregator: this.#flows.aggregator,
@@ -157,12 +169,14 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (this.#closing !== undefined)
       throw new CoordinatorError('ERR_COORDINATOR_CLOSED', 'closed while starting');
     this.#emit('listening', { endpoint: this.endpoint });
+    this.#journal?.open();
     const waits = [...this.#specs.values()].map((spec) => {
       const wait = waitStarted(this, spec.id, signal);
       this.#procs.spawn(spec);
       return wait;
     });
     const outcomes = await Promise.all(waits);
+    this.#journal?.started();
     if (this.#state === 'starting') this.#setState('running', 'collectors started');
     const ready = [...this.#specs.keys()].filter((_, i) => outcomes[i] === true);
     const missing = [...this.#specs.keys()].filter((_, i) => outcomes[i] !== true);
@@ -176,7 +190,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   fanOut(request: FanOutRequest): Promise<AggregatedResult> {
     try {
       const checked = this.#flows.check(request, true);
-      return this.#flows.fanOut(checked.request, checked.timeoutMs);
+      const run = (r: FanOutRequest) => this.#flows.fanOut(r, checked.timeoutMs);
+      const ids = this.#specs.keys();
+      const journaled = this.#journal?.run(checked, 'fan-out', run, ids, this.#flows.registry);
+      return journaled ?? run(checked.request);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -189,7 +206,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   dispatch(request: DispatchRequest): Promise<AggregatedResult> {
     try {
       const checked = this.#flows.check(request, false);
-      return this.#flows.dispatch(checked.request, checked.timeoutMs);
+      const run = (r: DispatchRequest) => this.#flows.dispatch(r, checked.timeoutMs);
+      const journaled = this.#journal?.run(checked, 'dispatch', run, [], this.#flows.registry);
+      return journaled ?? run(checked.request);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -214,7 +233,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   /** The snapshot `status --json` prints. */
   status(): CoordinatorStatus {
-    return buildStatus({
+    const status = buildStatus({
       state: this.#state,
       endpoint: this.endpoint,
       now: this.#o.clock.now(),
@@ -232,6 +251,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       paused: (id) => this.#inbound.isPaused(id),
       inbound: this.#inbound.stats(),
     });
+    return this.#journal === undefined ? status : { ...status, journal: this.#journal.status() };
   }
 
   /** SIGKILLs every collector process now (a second signal in the app), whatever its state. */
@@ -255,6 +275,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     await this.#procs.close();
     this.#health.close();
     await this.#broker.close();
+    this.#journal?.close();
     if (this.#state !== 'closed') this.#setState('closed', 'closed');
   }
 
@@ -268,6 +289,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       if (!this.#sessions.has(id)) return;
       applyHeartbeat(id, beat, { health: this.#health, balancer: this.#balancer });
     });
+    // Before the flows' listener: a batch is journaled before it can complete its set.
+    this.#journal?.wire(broker, this.#flows.registry, (id) => this.#sessions.has(id));
     broker.on('task-result', (id, result) => this.#flows.onTaskResult(id, result));
     const transportError = (
       type: 'protocol-error' | 'connection-refused',
@@ -386,11 +409,25 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       resultsBy: this.#resultsBy,
       taskTimeoutMs: this.#o.taskTimeoutMs,
       closed: () => this.#closing !== undefined,
-      emit: (event, ...args) => this.#emit(event, ...args),
-      deliver: (topic, message) => this.#topics.deliver(topic, message),
+      emit: (event, ...args) => {
+        // With a journal, a set's result is journaled (and a resumed one merged) on its way out.
+        const result = this.#journal?.resultOf(event, args[0]);
+        if (result !== undefined) this.#emit('result', result);
+        else this.#emit(event, ...args);
+      },
+      deliver: (topic, message) =>
+        this.#topics.deliver(topic, this.#journal?.delivering(message) ?? message),
       setEnded: () => this.#inbound.afterSet(),
       callbackError: (where, cause) => this.#callbackError(where, cause),
     };
+  }
+
+  /** A result recovered from the journal: emitted and delivered again, marked written. */
+  #publishRecovered(result: AggregatedResult): void {
+    this.#emit('result', result);
+    const topic = `results.${result.kind}`;
+    this.#topics.deliver(topic, { type: 'result', topic, result });
+    this.#journal?.redelivered(result.correlationId);
   }
 
   // ---- callbacks -------------------------------------------------------------------------------

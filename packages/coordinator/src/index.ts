@@ -24,6 +24,17 @@ export {
   type CoordinatorErrorCode,
   isCoordinatorError,
 } from './errors.js';
+export type { JournalReport } from './journal/hooks.js';
+export {
+  type FsyncPolicy,
+  JOURNAL_DEFAULTS,
+  type JournalOptions,
+  MIN_JOURNAL_BYTES,
+} from './journal/options.js';
+export { readJournal } from './journal/read.js';
+export type { JournalRecord } from './journal/records.js';
+export type { RecoveryReport } from './journal/recovery.js';
+export type { JournalStatus } from './journal/status.js';
 export {
   type AggregationLimits,
   type CollectorSpec,

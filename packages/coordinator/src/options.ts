@@ -3,6 +3,11 @@ import type { BackoffOptions, ResourceSampler, SpawnFunction } from '@daemoneye/
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import type { CoordinatorError } from './errors.js';
+import {
+  type JournalOptions,
+  type ResolvedJournalOptions,
+  resolveJournalOptions,
+} from './journal/options.js';
 
 /** One collector process the coordinator spawns and supervises, whatever executable it is. */
 export interface CollectorSpec {
@@ -110,6 +115,8 @@ export interface CoordinatorOptions {
   spawn?: SpawnFunction | undefined;
   /** Receives errors thrown by subscribers, control handlers and event listeners. Default: re-thrown on a microtask. */
   onCallbackError?: ((error: CoordinatorError) => void) | undefined;
+  /** The opt-in journal (accepted work survives the agent's own crash). Default: off. */
+  journal?: JournalOptions | undefined;
 }
 
 /** Every default, in one place. */
@@ -154,6 +161,7 @@ export interface ResolvedOptions {
   readonly clock: Clock;
   readonly spawn: SpawnFunction | undefined;
   readonly onCallbackError: ((error: CoordinatorError) => void) | undefined;
+  readonly journal: ResolvedJournalOptions | undefined;
 }
 
 const KNOWN = [
@@ -179,6 +187,7 @@ const KNOWN = [
   'clock',
   'spawn',
   'onCallbackError',
+  'journal',
 ] as const;
 const TRANSPORT_KEYS = [
   'auth',
@@ -240,7 +249,7 @@ const SPEC_KEYS = [
 ];
 const COLLECTOR_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-function show(value: unknown): string {
+export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
@@ -284,11 +293,17 @@ export function refuseUnknownKeys(path: string, value: object, known: readonly s
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {
+export function integer(
+  path: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') {
     throw new TypeError(`${path} must be an integer in ${min}..${max}, got ${show(value)}`);
@@ -498,5 +513,6 @@ export function resolveOptions(input: CoordinatorOptions): ResolvedOptions {
     clock,
     spawn: fn('options.spawn', input.spawn),
     onCallbackError: fn('options.onCallbackError', input.onCallbackError),
+    journal: resolveJournalOptions(input.journal),
   };
 }

@@ -2,10 +2,15 @@ import type { AggregatedItem, CompletionReason, ShareFullReason } from '@daemone
 import type { FailoverReport, FailureReason } from '@daemoneye/failover';
 import type { DetectionResult } from '@daemoneye/proto';
 import type { RefusalReason } from './admission.js';
+import type { CoordinatorError } from './errors.js';
+import type { JournalReport } from './journal/hooks.js';
 import type { SelfHealth } from './reactions/self-health.js';
 
-/** Why a set ended: the aggregator's reasons, `no-collector` (nobody could take it), `overloaded` (a limit). */
-export type ResultReason = CompletionReason | 'no-collector' | 'overloaded';
+/**
+ * Why a set ended: the aggregator's reasons, `no-collector` (nobody could take it), `overloaded` (a
+ * limit), `agent-restart` (journal recovery closed a set the agent's crash left open).
+ */
+export type ResultReason = CompletionReason | 'no-collector' | 'overloaded' | 'agent-restart';
 
 /**
  * The one outcome of a `fanOut` or `dispatch`: the aggregator's result with every collector name
@@ -159,6 +164,8 @@ export interface CoordinatorStatus {
     readonly resumes: number;
     readonly heldVerdicts: number;
   };
+  /** With `options.journal`: its counters (`unjournaled`: records it could not write) and recovery. */
+  readonly journal?: JournalReport;
 }
 
 /** Typed events of a coordinator. Listeners that throw go to `onCallbackError`. */
@@ -212,6 +219,8 @@ export type CoordinatorEvents = {
   ];
   /** Every set's outcome (also published on `results.<kind>`). */
   result: [result: AggregatedResult];
+  /** The journal could not write (disk full, unwritable dir): it retries; `status().journal` says what was lost. */
+  'journal-error': [error: CoordinatorError];
   'result-refused': [event: { collectorId: string; correlationId: string; reason: string }];
   /** The broker refused a handshake or saw a protocol error: counted per code, only that connection affected. */
   'transport-error': [

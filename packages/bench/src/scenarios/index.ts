@@ -6,6 +6,7 @@ import { ceilingScenario } from './ceiling.js';
 import { codecScenario } from './codec.js';
 import { failoverScenario } from './failover.js';
 import { floorScenario } from './floor.js';
+import { journalScenario } from './journal.js';
 import { memoryScenario } from './memory.js';
 import { throughputScenario } from './throughput.js';
 
@@ -20,6 +21,7 @@ export const scenarios: readonly Scenario[] = [
   balancerScenario,
   failoverScenario,
   memoryScenario,
+  journalScenario,
 ];
 
 /** Scenarios of the issue that this build cannot run, and why (listed in RESULTS.md). */
