@@ -4,8 +4,9 @@ import type {
   Envelope,
   EnvelopeBody,
   Heartbeat,
+  LazyEnvelope,
   TaskAssignment,
-  TaskResult,
+  TaskResultView,
 } from '@daemoneye/proto';
 import { AdmissionGate, type CollectorInfo, type Conn, type Session } from './admission.js';
 import {
@@ -33,7 +34,11 @@ export interface BrokerEvents {
   listening: [endpoint: Endpoint];
   'collector-connected': [info: CollectorInfo];
   'collector-disconnected': [info: CollectorInfo, reason: string];
-  'task-result': [collectorId: string, result: TaskResult];
+  /**
+   * A TaskResult from an admitted collector: header decoded, each result a `DetectionResultView`
+   * (its own bytes, fingerprint decoded; the other fields decode on first read).
+   */
+  'task-result': [collectorId: string, result: TaskResultView];
   heartbeat: [collectorId: string, heartbeat: Heartbeat];
   /** A bad frame or undecodable envelope; only that connection is affected. */
   'protocol-error': [error: TransportError, collectorId: string | undefined];
@@ -379,7 +384,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
   }
 
-  #onEnvelope(conn: Conn, message: Envelope): void {
+  #onEnvelope(conn: Conn, message: LazyEnvelope): void {
     const session = conn.session;
     if (session) {
       dispatch(session, message, this.#dispatchContext);

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type {
   DetectionResult,
-  Envelope,
   EnvelopeBody,
+  LazyEnvelope,
   TaskAssignment,
   Welcome,
 } from '@daemoneye/proto';
@@ -303,7 +303,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     }
   }
 
-  #onEnvelope(message: Envelope): void {
+  #onEnvelope(message: LazyEnvelope): void {
     const body = message.body;
     switch (body?.$case) {
       case 'taskAssignment':

@@ -39,4 +39,5 @@ export type {
   LazyEnvelopeBody,
   TaskResultView,
 } from './lazy.js';
-export { DetectionResultView, decodeEnvelopeLazy, decodeTaskResultView } from './lazy.js';
+export { decodeEnvelopeLazy, decodeTaskResultView, detectionResultView } from './lazy.js';
+export { DetectionResultView } from './result-view.js';

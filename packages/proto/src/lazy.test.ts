@@ -11,11 +11,13 @@ import {
   varintField,
 } from '../test/helpers/wire-writer.js';
 import {
+  DetectionResult,
   DetectionResultView,
   decodeEnvelope,
   decodeEnvelopeLazy,
   decodeTaskResultView,
   detectionResultJson,
+  detectionResultView,
   type Envelope,
   encodeEnvelope,
   isProtoError,
@@ -173,6 +175,14 @@ describe('decodeEnvelopeLazy: differential against the generated decoder', () =>
           for (const [i, result] of view.results.entries()) {
             total += result.byteLength;
             expect(result.bytes.length).toBe(result.byteLength);
+            // The DetectionResult-like getters read what the generated decoder yields.
+            expect({
+              fingerprint: result.fingerprint,
+              kind: result.kind,
+              subject: result.subject,
+              attributes: result.attributes,
+              collectedAtUnixMs: result.collectedAtUnixMs,
+            }).toEqual(results[i]);
             const parsed = JSON.parse(detectionResultJson(result, ['c1']));
             const reference = results[i];
             expect(parsed).toEqual({
@@ -307,6 +317,16 @@ function sampleFrame(): { bytes: Uint8Array; message: TaskResult } {
 }
 
 describe('lazy views', () => {
+  it('detectionResultView: a view of one result, equal to it when decoded', () => {
+    const { message } = sampleFrame();
+    for (const result of message.results) {
+      const view = detectionResultView(result);
+      expect(view.decode()).toEqual(result);
+      expect(view.fingerprint).toBe(result.fingerprint);
+      expect(view.byteLength).toBe(DetectionResult.encode(result).finish().length);
+    }
+  });
+
   it('own a copy: overwriting the input after decoding changes nothing', () => {
     for (const copy of ['frame', 'result'] as const) {
       const { bytes, message } = sampleFrame();
@@ -317,7 +337,10 @@ describe('lazy views', () => {
       expect(decodeTaskResultView(lazy.body.value)).toEqual(message);
       const [a, b] = lazy.body.value.results;
       if (copy === 'result') {
-        expect(a?.bytes.buffer).not.toBe(b?.bytes.buffer);
+        // Held as the view's own string: every read is a fresh Buffer, so writing to one changes nothing.
+        expect(a?.bytes).not.toBe(a?.bytes);
+        a?.bytes.fill(0);
+        expect(a?.decode()).toEqual(message.results[0]);
       } else {
         expect(a?.bytes.buffer).toBe(b?.bytes.buffer);
       }
