@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { Cursor } from './wire.js';
+import { Cursor, isAscii } from './wire.js';
 
 // Tags inside a DetectionResult and its map entries.
 const KIND = 18;
@@ -16,11 +16,6 @@ const STRIDE = 4;
 let entries = new Int32Array(STRIDE * 16);
 let order = new Int32Array(16);
 let scratch = Buffer.allocUnsafeSlow(256);
-
-function isAscii(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if ((buf[i] as number) > 0x7f) return false;
-  return true;
-}
 
 const PROTO_KEY = Buffer.from('__proto__', 'latin1');
 

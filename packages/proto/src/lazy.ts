@@ -4,7 +4,7 @@ import { ProtoDecodeError } from './errors.js';
 import { encodeTaskResultFrame, FRAME_PREFIX_BYTES } from './frame-encode.js';
 import type { DetectionResult, TaskResult } from './gen/daemoneye/v1/envelope.js';
 import { DetectionResultView } from './result-view.js';
-import { asBuffer, Cursor, LEN, utf8 } from './wire.js';
+import { asBuffer, Cursor, isAscii, LEN, latin1, utf8 } from './wire.js';
 
 // Tags (field number << 3 | wire type) of the fields the lazy decoder reads.
 const ENVELOPE_MESSAGE_ID = 8; // 1, varint
@@ -117,6 +117,10 @@ function validateBody(bytes: Buffer, field: number, start: number, end: number):
   while (cursor.pos < cursor.end) cursor.skip(cursor.tag());
 }
 
+/** Where {@link scanDetectionResult} found the last result's fingerprint (last occurrence wins). */
+let fingerprintStart = 0;
+let fingerprintEnd = 0;
+
 function scanTaskResult(
   input: Buffer,
   start: number,
@@ -152,13 +156,18 @@ function scanTaskResult(
       case TR_RESULT: {
         const resultStart = cursor.lengthDelimited();
         const resultEnd = cursor.pos;
-        const fingerprint = scanDetectionResult(cursor, resultStart, resultEnd);
+        scanDetectionResult(cursor, resultStart, resultEnd);
         const length = resultEnd - resultStart;
         if (copy === 'frame') {
+          const fingerprint = utf8(buf, fingerprintStart, fingerprintEnd);
           results.push(new DetectionResultView(fingerprint, buf, resultStart, length));
         } else {
           // A one-byte string: one heap object, no ArrayBuffer and no backing store per result.
-          const own = buf.toString('latin1', resultStart, resultEnd);
+          const own = latin1(buf, resultStart, resultEnd);
+          // An ASCII fingerprint is a slice of it (V8 shares the characters); else decode UTF-8.
+          const fingerprint = isAscii(buf, fingerprintStart, fingerprintEnd)
+            ? own.substring(fingerprintStart - resultStart, fingerprintEnd - resultStart)
+            : utf8(buf, fingerprintStart, fingerprintEnd);
           results.push(new DetectionResultView(fingerprint, own, 0, length));
         }
         resultBytes += length;
@@ -179,15 +188,15 @@ function scanTaskResult(
 
 /**
  * Validates one encoded DetectionResult completely (every tag, length and map entry) with the
- * caller's cursor and returns its fingerprint, so that a later {@link DetectionResultView.decode}
+ * caller's cursor and leaves its fingerprint's bounds in `fingerprintStart`/`fingerprintEnd`, so that a later {@link DetectionResultView.decode}
  * cannot fail. Leaves the cursor at `end` with its own end restored.
  */
-function scanDetectionResult(cursor: Cursor, start: number, end: number): string {
+function scanDetectionResult(cursor: Cursor, start: number, end: number): void {
   const buf = cursor.buf;
   const outerEnd = cursor.end;
   let pos = start;
-  let fingerprintStart = start;
-  let fingerprintEnd = start;
+  fingerprintStart = start;
+  fingerprintEnd = start;
   while (pos < end) {
     // Fast path for what encoders write: a one-byte tag of fields 1-4 (length-delimited) and a
     // one-byte length. Anything else goes through the general cursor below.
@@ -229,7 +238,6 @@ function scanDetectionResult(cursor: Cursor, start: number, end: number): string
   }
   cursor.pos = end;
   cursor.end = outerEnd;
-  return utf8(buf, fingerprintStart, fingerprintEnd);
 }
 
 /** Validates one map entry's fields inside `[start, end)`. */
