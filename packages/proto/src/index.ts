@@ -1,3 +1,4 @@
+export { VOLATILE_ATTRIBUTE_PREFIX } from './content-key.js';
 export type { EnvelopeBody, EnvelopeBodyCase, EnvelopeOf } from './envelope.js';
 export { decodeEnvelope, encodeEnvelope, envelope, PROTOCOL_VERSION } from './envelope.js';
 export type { ProtoErrorCode } from './errors.js';

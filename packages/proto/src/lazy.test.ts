@@ -384,15 +384,35 @@ describe('lazy views', () => {
     expect(same.body.value.results[0]?.contentKey()).toBe(a?.contentKey());
   });
 
+  it('contentKey leaves out volatile.* attributes (honest collectors read them at different times)', () => {
+    for (const subject of ['pid:7', 'pid:7 \u00e9']) {
+      const at = (rss: string, extra: Record<string, string> = {}) =>
+        detectionResultView({
+          fingerprint: 'p7',
+          kind: 'process',
+          subject,
+          attributes: { pid: '7', 'volatile.rss': rss, ...extra },
+          collectedAtUnixMs: 1n,
+        }).contentKey();
+      expect(at('4096')).toBe(at('8192'));
+      expect(at('4096', { rss: '1' })).not.toBe(at('4096', { rss: '2' }));
+      expect(at('4096', { pid: '8' })).not.toBe(at('4096'));
+    }
+  });
+
   it('contentKey agrees with decoded equality for random results (property)', () => {
     const small = fc.constantFrom('a', 'b', '');
     const result = fc.record({
       fingerprint: fc.constant('f'),
       kind: small,
       subject: small,
-      attributes: fc.dictionary(fc.constantFrom('x', 'y', '1', '__proto__'), small, {
-        maxKeys: 3,
-      }),
+      attributes: fc.dictionary(
+        fc.constantFrom('x', 'y', '1', '__proto__', 'volatile.rss'),
+        small,
+        {
+          maxKeys: 3,
+        },
+      ),
       collectedAtUnixMs: fc.bigInt({ min: 0n, max: 3n }),
     });
     fc.assert(
@@ -409,11 +429,14 @@ describe('lazy views', () => {
         const [vx, vy] = lazy.body.value.results;
         const dx = vx?.decode();
         const dy = vy?.decode();
+        const kept = (attributes: Record<string, string> | undefined) =>
+          Object.entries(attributes ?? {})
+            .filter(([key]) => !key.startsWith('volatile.'))
+            .sort();
         const equal =
           dx?.kind === dy?.kind &&
           dx?.subject === dy?.subject &&
-          JSON.stringify(Object.entries(dx?.attributes ?? {}).sort()) ===
-            JSON.stringify(Object.entries(dy?.attributes ?? {}).sort());
+          JSON.stringify(kept(dx?.attributes)) === JSON.stringify(kept(dy?.attributes));
         expect(vx?.contentKey() === vy?.contentKey()).toBe(equal);
       }),
       { seed: SEED, numRuns: 2000 },
@@ -423,7 +446,7 @@ describe('lazy views', () => {
   it('contentKey: equal exactly when decoded content is equal, for any encoding (property)', () => {
     // Few distinct pieces, so equal contents are common; [0xff] and U+FFFD decode alike.
     const piece = fc.constantFrom(
-      ...['', 'a', 'b', 'ab', '__proto__', '\u00e9', '\ufffd'].map(utf8),
+      ...['', 'a', 'b', 'ab', '__proto__', 'volatile.x', '\u00e9', '\ufffd'].map(utf8),
       Uint8Array.of(0xff),
       Uint8Array.of(0x61, 0xff),
     );
@@ -465,7 +488,10 @@ describe('lazy views', () => {
         const [va, vb] = lazy.body.value.results;
         const content = (v: DetectionResultView | undefined) => {
           const r = v?.decode();
-          return [r?.kind, r?.subject, Object.entries(r?.attributes ?? {}).sort()];
+          const kept = Object.entries(r?.attributes ?? {}).filter(
+            ([key]) => !key.startsWith('volatile.'),
+          );
+          return [r?.kind, r?.subject, kept.sort()];
         };
         expect(va?.contentKey() === vb?.contentKey()).toBe(
           JSON.stringify(content(va)) === JSON.stringify(content(vb)),

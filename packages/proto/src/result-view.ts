@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { fastContentKey } from './content-key.js';
+import { fastContentKey, VOLATILE_ATTRIBUTE_PREFIX } from './content-key.js';
 import type { DetectionResult } from './gen/daemoneye/v1/envelope.js';
 import { Cursor } from './wire.js';
 
@@ -85,7 +85,8 @@ export class DetectionResultView {
 
   /**
    * A string equal for two results exactly when their kind, subject and attributes are equal
-   * (attribute order does not matter; fingerprint and collection time are not part of it).
+   * (attribute order does not matter; fingerprint, collection time and attributes whose key starts
+   * with `volatile.` are not part of it).
    * Computed on first call and kept.
    */
   contentKey(): string {
@@ -99,8 +100,10 @@ export class DetectionResultView {
       // Some kept string is not ASCII: compare what decode() yields.
       const { kind, subject, attributes } = this.decode();
       const parts: string[] = [kind, subject];
-      for (const name of Object.keys(attributes).sort())
-        parts.push(name, attributes[name] as string);
+      for (const name of Object.keys(attributes).sort()) {
+        if (!name.startsWith(VOLATILE_ATTRIBUTE_PREFIX))
+          parts.push(name, attributes[name] as string);
+      }
       // JSON escaping makes the join unambiguous whatever the strings hold.
       key = JSON.stringify(parts);
     }
