@@ -1,5 +1,40 @@
 /** Serialising one sink record to one bounded NDJSON line: truncation and error lines. */
 
+/**
+ * A record whose `results` items are JSON text already (e.g. built straight from protobuf bytes):
+ * the line is `head`'s fields, then `"results": [items]`, then `tail`'s fields. The sink cuts it
+ * like any record with a `results` array.
+ */
+export class PreparedLine {
+  constructor(
+    readonly head: Readonly<Record<string, unknown>>,
+    readonly items: readonly string[],
+    readonly tail: Readonly<Record<string, unknown>>,
+  ) {}
+
+  /** The fields with `results` as a placeholder string, in line order. */
+  fields(results: unknown): Record<string, unknown> {
+    return { ...this.head, results, ...this.tail };
+  }
+
+  /** The whole line (no newline). */
+  text(): string {
+    return splice(toJson(this.fields(PLACEHOLDER)), `[${this.items.join(',')}]`);
+  }
+}
+
+/** Stands for the results array while the rest of a line is serialised. */
+const PLACEHOLDER = '\u0000results\u0000';
+const PLACEHOLDER_JSON = JSON.stringify(PLACEHOLDER);
+
+/** Puts `results` where the placeholder's JSON is (the first `"results":` value). */
+function splice(text: string, results: string): string {
+  const at = text.indexOf(`"results":${PLACEHOLDER_JSON}`);
+  if (at < 0) throw new Error('results placeholder lost'); // unreachable: head/tail keys are fixed
+  const start = at + '"results":'.length;
+  return text.slice(0, start) + results + text.slice(start + PLACEHOLDER_JSON.length);
+}
+
 function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
@@ -38,7 +73,7 @@ export function encodeLine(
   let text: string | undefined;
   let failure: unknown;
   try {
-    text = toJson(record);
+    text = record instanceof PreparedLine ? record.text() : toJson(record);
   } catch (cause) {
     failure = cause;
   }
@@ -53,7 +88,12 @@ export function encodeLine(
     failure ??= cause;
   }
   const reason = `cannot serialise output line: ${message(failure)}`;
-  const error = toJson({ ...header(record), type: 'error', error: 'unserialisable', reason });
+  const error = toJson({
+    ...header(record instanceof PreparedLine ? record.fields(undefined) : record),
+    type: 'error',
+    error: 'unserialisable',
+    reason,
+  });
   const line = Buffer.from(`${error.slice(0, maxLineBytes - 1)}\n`);
   return { status: 'unserialisable', line, reason };
 }
@@ -63,6 +103,9 @@ function cut(
   maxLineBytes: number,
   knownBytes: number | undefined,
 ): { status: 'truncated'; line: Buffer; originalBytes: number } {
+  if (record instanceof PreparedLine) {
+    return cutItems(record.fields(PLACEHOLDER), [...record.items], maxLineBytes, knownBytes);
+  }
   const results = isRecord(record) && Array.isArray(record.results) ? record.results : undefined;
   if (!isRecord(record) || results === undefined) {
     if (knownBytes === undefined) throw new Error('record is not serialisable');
@@ -77,15 +120,29 @@ function cut(
     });
     return { status: 'truncated', line: Buffer.from(`${final}\n`), originalBytes: knownBytes };
   }
-  const items = results.map((item) => toJson(item) ?? 'null');
+  return cutItems(
+    { ...record, results: PLACEHOLDER },
+    results.map((item) => toJson(item) ?? 'null'),
+    maxLineBytes,
+    knownBytes,
+  );
+}
+
+/** Keeps the leading items that fit; `rest` holds every other field, `results` a placeholder. */
+function cutItems(
+  rest: Record<string, unknown>,
+  items: string[],
+  maxLineBytes: number,
+  knownBytes: number | undefined,
+): { status: 'truncated'; line: Buffer; originalBytes: number } {
   const itemBytes = items.map((item) => Buffer.byteLength(item));
-  const rest = { ...record, results: '\u0000' };
   const restText = toJson(rest);
-  // `[` `]` plus one comma per item after the first, and the placeholder `"\u0000"` removed.
+  const placeholderBytes = PLACEHOLDER_JSON.length;
+  // `[` `]` plus one comma per item after the first, and the placeholder removed.
   const originalBytes =
     knownBytes ??
     Buffer.byteLength(restText) -
-      8 +
+      placeholderBytes +
       2 +
       itemBytes.reduce((a, b) => a + b, 0) +
       Math.max(0, items.length - 1) +
@@ -94,7 +151,12 @@ function cut(
     toJson({ originalBytes, keptResults: kept, cutResults: items.length - kept, cutBytes: 0 });
   // Room for the fixed part with a worst-case marker (digits of the counts can only shrink).
   const fixed =
-    Buffer.byteLength(restText) - 8 + 2 + Buffer.byteLength(`,"truncated":${marker(0)}`) + 24 + 1;
+    Buffer.byteLength(restText) -
+    placeholderBytes +
+    2 +
+    Buffer.byteLength(`,"truncated":${marker(0)}`) +
+    24 +
+    1;
   let room = maxLineBytes - fixed;
   let kept = 0;
   while (kept < items.length) {
@@ -108,7 +170,7 @@ function cut(
       ...rest,
       truncated: { originalBytes, keptResults: kept, cutResults: items.length - kept, cutBytes },
     });
-    return marked.replace('"\\u0000"', `[${items.slice(0, kept).join(',')}]`);
+    return splice(marked, `[${items.slice(0, kept).join(',')}]`);
   };
   const draft = Buffer.byteLength(build(0)) + 1;
   // The count's own digits change the length: settle it (two rounds suffice).
@@ -117,7 +179,7 @@ function cut(
   if (Buffer.byteLength(text) + 1 > maxLineBytes) {
     // The record's other fields alone are too big: fall back to its identifying scalars.
     text = toJson({
-      ...header(record),
+      ...header({ ...rest, results: undefined }),
       truncated: { originalBytes, keptResults: 0, cutResults: items.length },
     });
   }

@@ -1,5 +1,6 @@
-import type { AggregatedResult, CoordinatorMessage } from '@daemoneye/coordinator';
-import type { DetectionResult } from '@daemoneye/proto';
+import type { AggregatedItem, AggregatedResult, CoordinatorMessage } from '@daemoneye/coordinator';
+import { type DetectionResultView, detectionResultJson } from '@daemoneye/proto';
+import { PreparedLine } from './line-encoding.js';
 
 /** One content of a result, as written. */
 export interface OutputContent {
@@ -47,8 +48,28 @@ export interface EventLine {
   event: unknown;
 }
 
-export function resultLine(result: AggregatedResult): OutputLine {
-  return {
+/** An aggregated result ready for the sink: its items' JSON built straight from their bytes. */
+export class ResultRecord extends PreparedLine {
+  /** `completedAt - startedAt` in ms, rounded to the microsecond (as written in the line). */
+  readonly latencyMs: number;
+
+  constructor(
+    head: Readonly<Record<string, unknown>>,
+    items: readonly string[],
+    tail: { startedAt: string; completedAt: string; latencyMs: number },
+  ) {
+    super(head, items, tail);
+    this.latencyMs = tail.latencyMs;
+  }
+}
+
+/**
+ * The {@link OutputLine} of an aggregated result, as a record for the sink: the scalar fields are
+ * serialised by the sink, each result's JSON comes from `detectionResultJson` (no decoded objects,
+ * no bigint replacer).
+ */
+export function resultLine(result: AggregatedResult): ResultRecord {
+  const head: Omit<OutputLine, 'results' | 'startedAt' | 'completedAt' | 'latencyMs'> = {
     type: 'result',
     correlationId: result.correlationId,
     kind: result.kind,
@@ -62,31 +83,25 @@ export function resultLine(result: AggregatedResult): OutputLine {
     resultCount: result.results.length,
     conflicts: result.conflicts,
     overflowed: result.overflowed,
-    results: result.results.map((item): OutputItem => {
-      const first = content(item.result, item.sources);
-      if (!item.conflict) return { ...first, conflict: false };
-      return {
-        ...first,
-        conflict: true,
-        variants: item.variants.map((v) => content(v.result, v.sources)),
-        variantsDropped: item.variantsDropped,
-      };
-    }),
+  };
+  const items = new Array<string>(result.results.length);
+  for (let i = 0; i < items.length; i++) {
+    items[i] = itemJson(result.results[i] as AggregatedItem<DetectionResultView>);
+  }
+  return new ResultRecord(head, items, {
     startedAt: new Date(result.startedAtUnixMs).toISOString(),
     completedAt: new Date(result.completedAtUnixMs).toISOString(),
     latencyMs: Math.round((result.completedAt - result.startedAt) * 1000) / 1000,
-  };
+  });
 }
 
-function content(r: DetectionResult, sources: readonly string[]): OutputContent {
-  return {
-    fingerprint: r.fingerprint,
-    kind: r.kind,
-    subject: r.subject,
-    attributes: r.attributes,
-    collectedAtUnixMs: r.collectedAtUnixMs.toString(),
-    sources,
-  };
+/** One {@link OutputItem} as JSON text. */
+function itemJson(item: AggregatedItem<DetectionResultView>): string {
+  // detectionResultJson ends with `}`: the item's own fields follow the content's.
+  const first = detectionResultJson(item.result, item.sources).slice(0, -1);
+  if (!item.conflict) return `${first},"conflict":false}`;
+  const variants = item.variants.map((v) => detectionResultJson(v.result, v.sources)).join(',');
+  return `${first},"conflict":true,"variants":[${variants}],"variantsDropped":${item.variantsDropped}}`;
 }
 
 export function eventLine(message: Extract<CoordinatorMessage, { type: 'event' }>): EventLine {

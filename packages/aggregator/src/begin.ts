@@ -28,6 +28,44 @@ export function invalidArgument(message: string): AggregatorError {
   return new AggregatorError('ERR_AGGREGATOR_INVALID_ARGUMENT', message);
 }
 
+/** `begin`'s first checks: the aggregator is open and the correlation id is a non-empty string. */
+export function checkBeginArguments(closed: boolean, correlationId: string): void {
+  if (closed) {
+    throw new AggregatorError(
+      'ERR_AGGREGATOR_CLOSED',
+      `cannot begin "${correlationId}": aggregator closed`,
+    );
+  }
+  if (typeof correlationId !== 'string' || correlationId.length === 0) {
+    throw invalidArgument('correlationId must be a non-empty string');
+  }
+}
+
+/** `begin`'s last checks: the id is neither pending nor recently completed, and there is room. */
+export function checkRoom(
+  correlationId: string,
+  state: { pending: boolean; recent: boolean; pendingSets: number; maxPendingSets: number },
+): void {
+  if (state.pending) {
+    throw new AggregatorError(
+      'ERR_DUPLICATE_CORRELATION',
+      `correlation id "${correlationId}" is already pending`,
+    );
+  }
+  if (state.recent) {
+    throw new AggregatorError(
+      'ERR_DUPLICATE_CORRELATION',
+      `correlation id "${correlationId}" completed recently`,
+    );
+  }
+  if (state.pendingSets >= state.maxPendingSets) {
+    throw new AggregatorError(
+      'ERR_TOO_MANY_PENDING_SETS',
+      `cannot begin "${correlationId}": ${state.pendingSets} sets pending (maxPendingSets ${state.maxPendingSets})`,
+    );
+  }
+}
+
 /** Checks and copies the expected collectors of `begin`. */
 export function validateCollectors(expected: readonly string[]): string[] {
   if (!Array.isArray(expected) || expected.length === 0) {

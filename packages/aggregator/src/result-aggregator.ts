@@ -6,6 +6,8 @@ export type { BeginOptions } from './begin.js';
 
 import {
   type BeginOptions,
+  checkBeginArguments,
+  checkRoom,
   deadlineOf,
   invalidArgument,
   isBeginRejection,
@@ -21,7 +23,6 @@ import { Intake } from './intake.js';
 import type { Fingerprinted, ResolvedOptions, ResultAggregatorOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import {
-  buildItems,
   createSet,
   FAILED,
   FINAL,
@@ -30,6 +31,7 @@ import {
   type SlotState,
   WAITING,
 } from './pending-set.js';
+import { reassignSlot, settle, settledReason } from './settle.js';
 import { ShareBook } from './shares.js';
 import type {
   AddResultOutcome,
@@ -59,14 +61,6 @@ export type AggregatorEvents<R> = {
 export type ResultAggregatorArgs<R> = [R] extends [Fingerprinted]
   ? [options?: ResultAggregatorOptions<R>]
   : [options: ResultAggregatorOptions<R>];
-
-const NONE: readonly string[] = Object.freeze([]);
-
-function append(list: string[] | undefined, id: string): string[] {
-  if (list === undefined) return [id];
-  list.push(id);
-  return list;
-}
 
 /**
  * Turns many collectors' answers into exactly one {@link AggregatedResult} per correlation id.
@@ -149,36 +143,16 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     expectedCollectors: readonly string[],
     options: BeginOptions | undefined,
   ): number {
-    if (this.#closed) {
-      throw new AggregatorError(
-        'ERR_AGGREGATOR_CLOSED',
-        `cannot begin "${correlationId}": aggregator closed`,
-      );
-    }
-    if (typeof correlationId !== 'string' || correlationId.length === 0) {
-      throw invalidArgument('correlationId must be a non-empty string');
-    }
+    checkBeginArguments(this.#closed, correlationId);
     const collectors = validateCollectors(expectedCollectors);
     const now = this.#clock.now();
     const at = deadlineOf(now, options, this.#options.timeoutMs);
-    if (this.#pending.has(correlationId)) {
-      throw new AggregatorError(
-        'ERR_DUPLICATE_CORRELATION',
-        `correlation id "${correlationId}" is already pending`,
-      );
-    }
-    if (this.#recent?.has(correlationId) === true) {
-      throw new AggregatorError(
-        'ERR_DUPLICATE_CORRELATION',
-        `correlation id "${correlationId}" completed recently`,
-      );
-    }
-    if (this.#pending.size >= this.#options.maxPendingSets) {
-      throw new AggregatorError(
-        'ERR_TOO_MANY_PENDING_SETS',
-        `cannot begin "${correlationId}": ${this.#pending.size} sets pending (maxPendingSets ${this.#options.maxPendingSets})`,
-      );
-    }
+    checkRoom(correlationId, {
+      pending: this.#pending.has(correlationId),
+      recent: this.#recent?.has(correlationId) === true,
+      pendingSets: this.#pending.size,
+      maxPendingSets: this.#options.maxPendingSets,
+    });
     const { maxResultsPerSet, maxBytesPerSet } = this.#options;
     const set = createSet<R>(correlationId, now, collectors, maxResultsPerSet, maxBytesPerSet);
     this.#pending.set(correlationId, set);
@@ -266,7 +240,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     else if (full !== undefined) outcome = 'over-budget';
     this.#count(outcome);
     if (full !== undefined) this.#shareFullEvent(set.correlationId, collectorId, full);
-    if (!set.done && set.outstanding === 0) this.#complete(set, this.#settledReason(set));
+    if (!set.done && set.outstanding === 0) this.#complete(set, settledReason(set.states));
     return outcome;
   }
 
@@ -340,31 +314,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     }
     const set = this.#pending.get(correlationId);
     if (set === undefined) return 'not-pending';
-    const fromIndex = set.collectors.indexOf(from);
-    const fromState = set.states[fromIndex];
-    if (fromState === undefined) return 'unexpected-collector';
-    if (fromState === FINAL) return 'already-final';
-    if (fromState === OVERFLOWED) return 'already-overflowed';
-    const toIndex = set.collectors.indexOf(to);
-    if (toIndex >= 0 && set.states[toIndex] !== FAILED) return 'already-expected';
-    set.collectors[fromIndex] = to;
-    set.states[fromIndex] = WAITING;
-    if (fromState === FAILED) set.outstanding++;
-    else this.#shares.open(from, -1);
-    this.#shares.open(to, 1);
-    // What the slot holds is now the new collector's to answer for.
-    const held = set.usage?.[2 * fromIndex + 1] ?? 0;
-    this.#shares.bytes(from, -held);
-    this.#shares.bytes(to, held);
-    // `to` failed here before: its old slot goes (its usage stays held by the set), unless it is
-    // the very slot just re-armed.
-    if (toIndex >= 0 && toIndex !== fromIndex) {
-      set.collectors.splice(toIndex, 1);
-      set.states.splice(toIndex, 1);
-      this.#shares.bytes(to, -(set.usage?.[2 * toIndex + 1] ?? 0));
-      set.usage?.splice(2 * toIndex, 2);
-    }
-    return 'reassigned';
+    return reassignSlot(set, from, to, this.#shares);
   }
 
   /** Completes a pending set with reason `cancelled`; returns false if it was not pending. */
@@ -415,12 +365,6 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     return outcome;
   }
 
-  /** Nothing outstanding: failed beats everything; a set where nobody sent final overflowed. */
-  #settledReason(set: PendingSet<R>): CompletionReason {
-    if (set.states.includes(FAILED)) return 'collector-failed';
-    return set.states.includes(FINAL) ? 'all-received' : 'overflow';
-  }
-
   #complete(set: PendingSet<R>, reason: CompletionReason): void {
     if (set.done) return; // a set completes exactly once, whatever re-entered
     set.done = true;
@@ -430,46 +374,7 @@ export class ResultAggregator<R> extends EventEmitter<AggregatorEvents<R>> {
     this.#recent?.set(set.correlationId, reason);
     this.#completed[reason]++;
 
-    // Most sets have nobody failed or overflowed: those lists share one frozen empty array.
-    const responded: string[] = [];
-    let missing: string[] | undefined;
-    let failed: string[] | undefined;
-    let overflowed: string[] | undefined;
-    for (let i = 0; i < set.collectors.length; i++) {
-      const id = set.collectors[i] ?? '';
-      const state = set.states[i];
-      this.#shares.bytes(id, -(set.usage?.[2 * i + 1] ?? 0));
-      if (state === FINAL) {
-        responded.push(id);
-        continue;
-      }
-      missing = append(missing, id);
-      if (state === FAILED) failed = append(failed, id);
-      else if (state === OVERFLOWED) {
-        overflowed = append(overflowed, id);
-        this.#shares.full(id, -1);
-      } else this.#shares.open(id, -1);
-    }
-    const result: AggregatedResult<R> = {
-      correlationId: set.correlationId,
-      results: buildItems(set),
-      expected: set.collectors,
-      responded,
-      missing: missing ?? NONE,
-      failed: failed ?? NONE,
-      overflowed: overflowed ?? NONE,
-      complete: reason === 'all-received',
-      reason,
-      duplicatesDropped: set.duplicatesDropped,
-      overflowDropped: set.overflowDropped,
-      invalidDropped: set.invalidDropped,
-      conflicts: set.conflicts,
-      variantsDropped: set.variantsDropped,
-      bytes: set.bytes,
-      startedAt: set.startedAt,
-      completedAt: this.#clock.now(),
-    };
-    this.#deliver(result);
+    this.#deliver(settle(set, reason, this.#shares, this.#clock.now()));
   }
 
   #deliver(result: AggregatedResult<R>): void {

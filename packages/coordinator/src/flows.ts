@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type AggregatedResult as RawResult, ResultAggregator } from '@daemoneye/aggregator';
 import { FailoverManager, type PendingTask, PendingTaskRegistry } from '@daemoneye/failover';
 import { isTransportError } from '@daemoneye/ipc-transport';
-import type { DetectionResult, TaskResult } from '@daemoneye/proto';
+import type { DetectionResultView, TaskResultView } from '@daemoneye/proto';
 import type { Clock } from './clock.js';
 import { definedOnly, type FlowHost } from './host.js';
 import type { ResolvedOptions } from './options.js';
@@ -10,11 +10,13 @@ import { checkRequest, RecentIds } from './requests.js';
 import { eligible, placeTask, type TaskPayload } from './routing.js';
 import { emptyResult, openRecord, placeholderOf, type SetRecord, toResult } from './sets.js';
 import type { AggregatedResult, DispatchRequest, FanOutRequest } from './types.js';
-import { contentKey, encodedSize } from './weights.js';
 
 export type { TaskPayload };
 
 const EMPTY = new Uint8Array();
+
+const weighView = (view: DetectionResultView): number => view.byteLength;
+const contentKeyOfView = (view: DetectionResultView): string => view.contentKey();
 const MAX_REMEMBERED_IDS = 10_000;
 
 /**
@@ -25,7 +27,7 @@ const MAX_REMEMBERED_IDS = 10_000;
 export class Flows {
   readonly #owner: FlowHost;
   readonly #clock: Clock;
-  readonly #aggregator: ResultAggregator<DetectionResult>;
+  readonly #aggregator: ResultAggregator<DetectionResultView>;
   readonly #registry: PendingTaskRegistry<TaskPayload>;
   readonly #failover: FailoverManager<TaskPayload>;
   readonly #sets = new Map<string, SetRecord>();
@@ -40,13 +42,14 @@ export class Flows {
     const clock = o.clock;
     this.#clock = clock;
     const f = o.failover;
-    this.#aggregator = new ResultAggregator<DetectionResult>({
+    this.#aggregator = new ResultAggregator<DetectionResultView>({
       ...definedOnly(o.aggregation),
       clock,
       timeoutMs: o.taskTimeoutMs,
-      // Byte budgets count what collectors sent; conflicts compare content, not collection time.
-      weigh: encodedSize,
-      contentKey,
+      // Byte budgets count what collectors sent (each view holds exactly its encoded bytes);
+      // conflicts compare content, not collection time. The dedup key is the fingerprint.
+      weigh: weighView,
+      contentKey: contentKeyOfView,
       onComplete: (raw) => this.#onAggregated(raw),
       onCallbackError: (error) => this.#owner.callbackError('aggregator', error),
     });
@@ -89,7 +92,7 @@ export class Flows {
     });
   }
 
-  get aggregator(): ResultAggregator<DetectionResult> {
+  get aggregator(): ResultAggregator<DetectionResultView> {
     return this.#aggregator;
   }
 
@@ -288,7 +291,7 @@ export class Flows {
       record.placeholders.set(to, from.startsWith('parked:') ? last : from);
   }
 
-  onTaskResult(id: string, result: TaskResult): void {
+  onTaskResult(id: string, result: TaskResultView): void {
     if (!this.#owner.sessions.has(id)) {
       this.#owner.counters.rejectedResults++;
       this.#owner.emit('result-refused', {
@@ -315,7 +318,7 @@ export class Flows {
     }
   }
 
-  #finishTask(id: string, result: TaskResult): void {
+  #finishTask(id: string, result: TaskResultView): void {
     const task = this.#registry.get(result.taskId);
     if (task === undefined || task.collectorId !== id) {
       this.#registry.complete(result.taskId, id); // counted as stale or unknown, and ignored
@@ -370,7 +373,7 @@ export class Flows {
     }
   }
 
-  #onAggregated(raw: RawResult<DetectionResult>): void {
+  #onAggregated(raw: RawResult<DetectionResultView>): void {
     const record = this.#sets.get(raw.correlationId);
     if (record === undefined) return;
     this.#sets.delete(raw.correlationId);

@@ -1,6 +1,6 @@
 import type { AggregatedResult as RawResult } from '@daemoneye/aggregator';
 import { PLACEHOLDER_PREFIX } from '@daemoneye/failover';
-import type { DetectionResult } from '@daemoneye/proto';
+import type { DetectionResultView } from '@daemoneye/proto';
 import type { AggregatedResult, ResultReason } from './types.js';
 
 /** What the coordinator keeps for one open correlation set. */
@@ -59,7 +59,7 @@ function uniq(ids: Iterable<string>): string[] {
  * task was last on (or vanish when it was never placed), and each missing collector gets a reason.
  */
 export function toResult(
-  raw: RawResult<DetectionResult>,
+  raw: RawResult<DetectionResultView>,
   record: SetRecord,
   failureOf: (collectorId: string) => string | undefined,
   now: { clock: number; unixMs: number },

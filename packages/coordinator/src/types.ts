@@ -1,6 +1,6 @@
 import type { AggregatedItem, CompletionReason, ShareFullReason } from '@daemoneye/aggregator';
 import type { FailoverReport, FailureReason } from '@daemoneye/failover';
-import type { DetectionResult } from '@daemoneye/proto';
+import type { DetectionResultView } from '@daemoneye/proto';
 import type { RefusalReason } from './admission.js';
 import type { CoordinatorError } from './errors.js';
 import type { JournalReport } from './journal/hooks.js';
@@ -24,8 +24,13 @@ export interface AggregatedResult {
   readonly mode: 'fan-out' | 'dispatch';
   readonly complete: boolean;
   readonly reason: ResultReason;
-  /** Deduplicated results, first arrival first, with every collector that sent each. */
-  readonly results: readonly AggregatedItem<DetectionResult>[];
+  /**
+   * Deduplicated results, first arrival first, with every collector that sent each. Each result is
+   * a `DetectionResultView` (`@daemoneye/proto`): its encoded bytes with `fingerprint` decoded;
+   * `kind`, `subject`, `attributes` and `collectedAtUnixMs` decode on first read, `decode()` gives
+   * a plain `DetectionResult`, `detectionResultJson(view)` its JSON straight from the bytes.
+   */
+  readonly results: readonly AggregatedItem<DetectionResultView>[];
   /** Collectors asked (for a dispatch: the one holding the task at the end, or the last one it was on). */
   readonly expected: readonly string[];
   readonly responded: readonly string[];

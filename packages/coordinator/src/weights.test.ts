@@ -43,6 +43,11 @@ describe('contentKey (conflicts)', () => {
     expect(contentKey({ ...base, attributes: { pid: '1', executable: '/tmp/evil' } })).not.toBe(k);
     expect(contentKey({ ...base, subject: 'pid 2' })).not.toBe(k);
     expect(contentKey({ ...base, kind: 'file' })).not.toBe(k);
+    // A volatile measurement is not content: two honest reads of it differ.
+    const rss = (value: string) =>
+      contentKey({ ...base, attributes: { ...base.attributes, 'volatile.rss': value } });
+    expect(rss('4096')).toBe(rss('8192'));
+    expect(rss('4096')).toBe(k);
     // No ambiguity from separators inside the strings.
     expect(contentKey({ ...base, attributes: { 'a","b': 'c' } })).not.toBe(
       contentKey({ ...base, attributes: { a: 'b","c' } }),

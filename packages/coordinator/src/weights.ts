@@ -1,4 +1,4 @@
-import type { DetectionResult } from '@daemoneye/proto';
+import { type DetectionResult, VOLATILE_ATTRIBUTE_PREFIX } from '@daemoneye/proto';
 
 function varintSize(n: number): number {
   let size = 1;
@@ -46,11 +46,15 @@ export function encodedSize(result: DetectionResult): number {
 
 /**
  * The canonical content of a DetectionResult for conflict detection: kind, subject and the
- * attributes sorted by key, never the collection time (the fingerprint is the dedup key already).
+ * attributes sorted by key, never the collection time (the fingerprint is the dedup key already)
+ * nor a `volatile.*` attribute (a measurement honest collectors take at different instants): what
+ * a `DetectionResultView`'s `contentKey()` compares.
  * Two copies with the same fingerprint and a different content key are a conflict.
  */
 export function contentKey(result: DetectionResult): string {
-  const keys = Object.keys(result.attributes).sort();
+  const keys = Object.keys(result.attributes)
+    .filter((key) => !key.startsWith(VOLATILE_ATTRIBUTE_PREFIX))
+    .sort();
   const parts: string[] = [result.kind, result.subject];
   for (const key of keys) parts.push(key, result.attributes[key] ?? '');
   // JSON quoting makes the join unambiguous whatever the strings hold.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Envelope, type Hello, PROTOCOL_VERSION } from '@daemoneye/proto';
+import { type Hello, type LazyEnvelope, PROTOCOL_VERSION } from '@daemoneye/proto';
 import type { ResolvedBrokerOptions } from './broker-options.js';
 import type { FramedConnection } from './connection.js';
 import { TransportError, type TransportErrorCode } from './errors.js';
@@ -138,7 +138,7 @@ export class AdmissionGate {
   }
 
   /** The first frame of a pending connection: a Hello that is admitted, or a Reject. */
-  handshake(conn: Conn, message: Envelope): void {
+  handshake(conn: Conn, message: LazyEnvelope): void {
     const body = message.body;
     if (body?.$case !== 'hello') {
       this.counters.invalidHellos++;

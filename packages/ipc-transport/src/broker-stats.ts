@@ -112,3 +112,14 @@ export function assembleStats(parts: StatsParts): BrokerStats {
     inboundPaused: paused,
   };
 }
+
+/** Keeps a closing connection's traffic counters in the broker's totals. */
+export function addClosed(
+  closed: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number },
+  connection: FramedConnection,
+): void {
+  closed.framesIn += connection.framesIn;
+  closed.framesOut += connection.framesOut;
+  closed.bytesIn += connection.bytesIn;
+  closed.bytesOut += connection.bytesOut;
+}

@@ -4,8 +4,9 @@ import type {
   Envelope,
   EnvelopeBody,
   Heartbeat,
+  LazyEnvelope,
   TaskAssignment,
-  TaskResult,
+  TaskResultView,
 } from '@daemoneye/proto';
 import { AdmissionGate, type CollectorInfo, type Conn, type Session } from './admission.js';
 import {
@@ -13,14 +14,14 @@ import {
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
 } from './broker-options.js';
-import { assembleStats, type BrokerStats } from './broker-stats.js';
+import { addClosed, assembleStats, type BrokerStats } from './broker-stats.js';
 import { FramedConnection } from './connection.js';
 import { type DispatchContext, dispatch } from './dispatch.js';
 import type { Endpoint } from './endpoint.js';
 import { reportCallbackError, TransportError } from './errors.js';
 import { callListeners } from './events.js';
 import type { StateChange } from './lifecycle.js';
-import { EndpointListener, type EndpointLoss } from './listener.js';
+import { EndpointListener, type EndpointLoss, EndpointWatch } from './listener.js';
 import { type PublishReport, Router, type TopicMessage } from './routing.js';
 import { validateTopic } from './topics.js';
 
@@ -33,7 +34,8 @@ export interface BrokerEvents {
   listening: [endpoint: Endpoint];
   'collector-connected': [info: CollectorInfo];
   'collector-disconnected': [info: CollectorInfo, reason: string];
-  'task-result': [collectorId: string, result: TaskResult];
+  /** A TaskResult: header decoded, each result a `DetectionResultView` on its own bytes. */
+  'task-result': [collectorId: string, result: TaskResultView];
   heartbeat: [collectorId: string, heartbeat: Heartbeat];
   /** A bad frame or undecodable envelope; only that connection is affected. */
   'protocol-error': [error: TransportError, collectorId: string | undefined];
@@ -65,7 +67,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   #nextMessageId = 1n;
   #closing: Promise<void> | undefined;
   #started: Promise<void> | undefined;
-  #checkTimer: unknown;
+  readonly #watch: EndpointWatch;
   readonly #counters = {
     protocolErrors: 0,
     nacksSent: 0,
@@ -91,6 +93,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
       (error) => {
         this.#counters.serverErrors++;
         this.#fire('server-error', error);
+      },
+    );
+    this.#watch = new EndpointWatch(
+      this.#listener,
+      this.options.clock,
+      this.options.endpointCheckIntervalMs,
+      () => this.#state === 'listening',
+      (loss) => {
+        this.#counters.endpointLost++;
+        if (loss.recreated) this.#counters.endpointRecreated++;
+        this.#fire('endpoint-lost', loss);
       },
     );
     this.#router = new Router({
@@ -174,7 +187,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         : new TransportError('ERR_TRANSPORT_CLOSED', 'broker was closed while starting');
     }
     this.#setState('listening', 'listening');
-    this.#scheduleCheck();
+    this.#watch.start();
     this.#fire('listening', this.options.endpoint);
   }
 
@@ -294,7 +307,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   async #close(): Promise<void> {
     const from = this.#state;
     this.#setState('closing', 'close()');
-    this.options.clock.clearTimeout(this.#checkTimer);
+    this.#watch.stop();
     if (from === 'starting') await this.#started?.catch(() => undefined);
     for (const conn of [...this.#conns]) conn.connection.close('broker shutting down');
     await this.#listener.stop();
@@ -328,22 +341,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
     reportCallbackError(this.options.onCallbackError, what, error);
   }
 
-  #scheduleCheck(): void {
-    const every = this.options.endpointCheckIntervalMs;
-    if (every === 0) return;
-    this.#checkTimer = this.options.clock.setTimeout(() => {
-      void this.#listener.check().then((losses) => {
-        if (this.#state !== 'listening') return;
-        for (const loss of losses) {
-          this.#counters.endpointLost++;
-          if (loss.recreated) this.#counters.endpointRecreated++;
-          this.#fire('endpoint-lost', loss);
-        }
-        this.#scheduleCheck();
-      });
-    }, every);
-  }
-
   #onConnection(socket: Socket): void {
     const { options } = this;
     const connection = new FramedConnection(socket, options, options.clock, options.closeGraceMs);
@@ -367,10 +364,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#gate.closed(conn);
     this.#conns.delete(conn);
     const { connection, session } = conn;
-    this.#closed.framesIn += connection.framesIn;
-    this.#closed.framesOut += connection.framesOut;
-    this.#closed.bytesIn += connection.bytesIn;
-    this.#closed.bytesOut += connection.bytesOut;
+    addClosed(this.#closed, connection);
     if (!session) return;
     this.#router.removeAll(session);
     if (this.#sessions.get(session.info.collectorId) === session) {
@@ -379,7 +373,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
   }
 
-  #onEnvelope(conn: Conn, message: Envelope): void {
+  #onEnvelope(conn: Conn, message: LazyEnvelope): void {
     const session = conn.session;
     if (session) {
       dispatch(session, message, this.#dispatchContext);

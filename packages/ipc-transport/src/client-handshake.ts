@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { type Envelope, type Hello, PROTOCOL_VERSION, type Welcome } from '@daemoneye/proto';
+import { type Hello, type LazyEnvelope, PROTOCOL_VERSION, type Welcome } from '@daemoneye/proto';
 import type { ResolvedClientOptions } from './client-options.js';
 import { FramedConnection } from './connection.js';
 import { RejectedError, TransportError } from './errors.js';
@@ -17,7 +17,7 @@ export interface HandshakeHooks {
   /** Called synchronously at the Welcome, before any envelope that follows it is handled. */
   readonly onWelcome: (welcome: Welcome, connection: FramedConnection) => void;
   /** Every envelope after the Welcome. */
-  readonly onEnvelope: (message: Envelope) => void;
+  readonly onEnvelope: (message: LazyEnvelope) => void;
   /** The connection closed after the Welcome. */
   readonly onLost: (reason: string) => void;
 }

@@ -1,12 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type {
-  DetectionResult,
-  Envelope,
-  EnvelopeBody,
-  TaskAssignment,
-  Welcome,
-} from '@daemoneye/proto';
-import { AckTracker, isRefusal, nackCode } from './acks.js';
+import type { DetectionResult, EnvelopeBody, TaskAssignment, Welcome } from '@daemoneye/proto';
+import { AckTracker, isRefusal } from './acks.js';
 import { backoffDelay } from './backoff.js';
 import {
   type ClientState,
@@ -16,6 +10,7 @@ import {
   type ReceivedMessage,
 } from './client-events.js';
 import { startHandshake } from './client-handshake.js';
+import { handleInbound, type InboundContext } from './client-inbound.js';
 import {
   type CollectorClientOptions,
   type HeartbeatMetrics,
@@ -74,12 +69,23 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
   readonly #tasks: TaskQueue;
   readonly #heartbeats: HeartbeatLoop;
   readonly #counters: ClientStats = emptyClientStats();
+  readonly #inbound: InboundContext;
 
   constructor(options: CollectorClientOptions) {
     super();
     this.options = resolveClientOptions(options);
     this.#tasks = new TaskQueue(this.options.maxBufferedTasks);
     this.#heartbeats = new HeartbeatLoop(this.options.clock, () => this.#beat());
+    this.#inbound = {
+      counters: this.#counters,
+      acks: this.#acks,
+      subscriptions: this.#subscriptions,
+      tasks: this.#tasks,
+      onTask: this.options.onTask,
+      refuse: (task, error) => this.sendResult(task, [], { final: true, error }),
+      fire: (event, ...args) => this.#fire(event, ...args),
+      guard: (what, callback) => this.#guard(what, callback),
+    };
   }
 
   /** `idle`, `connecting`, `open`, `reconnecting`, `closing` or `closed`. */
@@ -267,7 +273,7 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
     const attempt = startHandshake(options, token, {
       closing: () => this.#state === 'closing' || this.#state === 'closed',
       onWelcome: (welcome, connection) => this.#onWelcome(welcome, connection),
-      onEnvelope: (message) => this.#onEnvelope(message),
+      onEnvelope: (message) => handleInbound(message, this.#inbound),
       onLost: (reason) => {
         if (this.#connection === attempt.connection) this.#onLost(reason);
       },
@@ -301,61 +307,6 @@ export class CollectorClient extends EventEmitter<CollectorClientEvents> {
         this.#fire('resubscribe-failed', pattern, error);
       });
     }
-  }
-
-  #onEnvelope(message: Envelope): void {
-    const body = message.body;
-    switch (body?.$case) {
-      case 'taskAssignment':
-        this.#onTask(body.value);
-        return;
-      case 'publish': {
-        this.#counters.messagesReceived++;
-        const { topic, payload, sender } = body.value;
-        const received: ReceivedMessage = { topic, payload, sender };
-        this.#fire('message', received);
-        for (const handler of this.#subscriptions.handlersFor(topic)) {
-          this.#guard(`the handler of ${topic}`, () => handler(received));
-        }
-        return;
-      }
-      case 'ack':
-        this.#acks.ack(body.value.messageId);
-        return;
-      case 'nack': {
-        this.#counters.nacksReceived++;
-        const { code, message: text } = body.value;
-        this.#acks.nack(
-          body.value.messageId,
-          new TransportError(nackCode(code), `broker refused: ${code}: ${text}`),
-        );
-        this.#fire('nack', body.value);
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
-  #onTask(task: TaskAssignment): void {
-    this.#counters.tasksReceived++;
-    if (this.#tasks.full) {
-      // Refuse out loud: the agent sees a final error result and can re-route the task.
-      this.#counters.tasksRefused++;
-      try {
-        this.sendResult(task, [], {
-          final: true,
-          error: 'ERR_BACKPRESSURE: collector task buffer is full',
-        });
-      } catch {
-        // The connection is gone or full: the agent's failover handles the task.
-      }
-      return;
-    }
-    const onTask = this.options.onTask;
-    if (onTask) this.#guard('onTask', () => onTask(task));
-    this.#fire('task', task);
-    this.#tasks.offer(task);
   }
 
   #send(body: EnvelopeBody, messageId = 0n): void {

@@ -1,9 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { decodeEnvelope, type Envelope, type EnvelopeBody, encodeEnvelope } from '@daemoneye/proto';
+import {
+  decodeEnvelopeLazy,
+  type Envelope,
+  type EnvelopeBody,
+  encodeEnvelopeFrame,
+  FRAME_PREFIX_BYTES,
+  type LazyEnvelope,
+} from '@daemoneye/proto';
 import type { Clock } from './clock.js';
 import { TransportError } from './errors.js';
-import { encodeFrame, FrameDecoder } from './frame.js';
+import { FrameDecoder } from './frame.js';
 import type { StateChange } from './lifecycle.js';
 
 /** Lifecycle of one connection. */
@@ -18,7 +25,8 @@ export interface ConnectionLimits {
 
 /** Events of a {@link FramedConnection}. */
 export interface FramedConnectionEvents {
-  envelope: [message: Envelope];
+  /** One decoded Envelope; a TaskResult body is a lazy view with each result copied out on its own. */
+  envelope: [message: LazyEnvelope];
   /** A bad frame or undecodable envelope; the connection is being closed. */
   'protocol-error': [error: TransportError];
   'state-change': [change: StateChange<ConnectionState>];
@@ -118,7 +126,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     if (this.#state !== 'open') {
       throw new TransportError('ERR_TRANSPORT_CLOSED', 'connection is closed');
     }
-    const frame = encodeFrame(encodeEnvelope(message), this.limits.maxFrameBytes);
+    const frame = this.#encode(message);
     if (
       this.#queuedFrames >= this.limits.maxQueueFrames ||
       this.socket.writableLength + frame.length > this.limits.maxQueueBytes
@@ -134,6 +142,22 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     this.socket.write(frame, () => {
       this.#queuedFrames--;
     });
+  }
+
+  /** One frame, prefix included, built in one buffer (TaskResult and Heartbeat hand-encoded). */
+  #encode(message: Envelope): Buffer {
+    const frame = encodeEnvelopeFrame(message);
+    const length = frame.length - FRAME_PREFIX_BYTES;
+    if (length === 0) {
+      throw new TransportError('ERR_FRAME_EMPTY', 'a frame must carry at least one byte');
+    }
+    if (length > this.limits.maxFrameBytes) {
+      throw new TransportError(
+        'ERR_FRAME_TOO_LARGE',
+        `frame of ${length} bytes exceeds maxFrameBytes ${this.limits.maxFrameBytes}`,
+      );
+    }
+    return frame;
   }
 
   /** Sends a body, ignoring a closed or full connection (for best-effort replies). */
@@ -197,9 +221,10 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
       while (!this.#paused && this.#state === 'open') {
         const frame = this.#held.shift();
         if (frame === undefined) return;
-        let message: Envelope;
+        let message: LazyEnvelope;
         try {
-          message = decodeEnvelope(frame);
+          // Each result is copied out on its own: nothing keeps the socket's chunk alive.
+          message = decodeEnvelopeLazy(frame, { copy: 'result' });
         } catch (error) {
           this.#fail(error);
           return;

@@ -1,4 +1,4 @@
-import type { Envelope, Heartbeat, TaskResult } from '@daemoneye/proto';
+import type { Heartbeat, LazyEnvelope, TaskResultView } from '@daemoneye/proto';
 import type { Session } from './admission.js';
 import type { FramedConnection } from './connection.js';
 import { TransportError } from './errors.js';
@@ -8,7 +8,7 @@ import { validateTopic } from './topics.js';
 /** What handling a collector's envelope needs from the broker. */
 export interface DispatchContext {
   readonly router: Router;
-  readonly taskResult: (collectorId: string, result: TaskResult) => void;
+  readonly taskResult: (collectorId: string, result: TaskResultView) => void;
   readonly heartbeat: (collectorId: string, heartbeat: Heartbeat) => void;
   /** Counts one Nack sent. */
   readonly nacked: () => void;
@@ -61,7 +61,7 @@ function publish(
 }
 
 /** Handles one envelope from an admitted collector; answers what needs an Ack or a Nack. */
-export function dispatch(session: Session, message: Envelope, context: DispatchContext): void {
+export function dispatch(session: Session, message: LazyEnvelope, context: DispatchContext): void {
   const { connection, collectorId } = session;
   const id = message.messageId;
   const body = message.body;

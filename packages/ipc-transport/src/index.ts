@@ -1,6 +1,7 @@
 export type {
   Ack,
   DetectionResult,
+  DetectionResultView,
   Envelope,
   EnvelopeBody,
   Goodbye,
@@ -12,6 +13,7 @@ export type {
   Subscribe,
   TaskAssignment,
   TaskResult,
+  TaskResultView,
   Unsubscribe,
   Welcome,
 } from '@daemoneye/proto';

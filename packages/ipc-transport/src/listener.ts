@@ -268,3 +268,36 @@ export class EndpointListener {
     this.#lock = undefined;
   }
 }
+
+/**
+ * Checks a listener's socket and token file every `everyMs` (0: never) on the clock while
+ * `active()`, handing each loss found to `onLoss`; one check at a time.
+ */
+export class EndpointWatch {
+  #timer: unknown;
+
+  constructor(
+    private readonly listener: EndpointListener,
+    private readonly clock: Clock,
+    private readonly everyMs: number,
+    private readonly active: () => boolean,
+    private readonly onLoss: (loss: EndpointLoss) => void,
+  ) {}
+
+  /** Schedules the next check. */
+  start(): void {
+    if (this.everyMs === 0) return;
+    this.#timer = this.clock.setTimeout(() => {
+      void this.listener.check().then((losses) => {
+        if (!this.active()) return;
+        for (const loss of losses) this.onLoss(loss);
+        this.start();
+      });
+    }, this.everyMs);
+  }
+
+  /** Cancels the next check. */
+  stop(): void {
+    this.clock.clearTimeout(this.#timer);
+  }
+}

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { Cursor } from './wire.js';
+import { Cursor, isAscii } from './wire.js';
 
 // Tags inside a DetectionResult and its map entries.
 const KIND = 18;
@@ -17,12 +17,22 @@ let entries = new Int32Array(STRIDE * 16);
 let order = new Int32Array(16);
 let scratch = Buffer.allocUnsafeSlow(256);
 
-function isAscii(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if ((buf[i] as number) > 0x7f) return false;
-  return true;
-}
-
 const PROTO_KEY = Buffer.from('__proto__', 'latin1');
+
+/**
+ * Attribute keys with this prefix are measurements that honest collectors read at different
+ * instants (a process's resident memory, say): carried and written like any attribute, but never
+ * part of the content key, so they cannot make two honest copies a conflict.
+ */
+export const VOLATILE_ATTRIBUTE_PREFIX = 'volatile.';
+const VOLATILE = Buffer.from(VOLATILE_ATTRIBUTE_PREFIX, 'latin1');
+
+/** Whether an entry's key starts with {@link VOLATILE_ATTRIBUTE_PREFIX}. */
+function isVolatileKey(buf: Buffer, start: number, end: number): boolean {
+  return (
+    end - start >= VOLATILE.length && VOLATILE.compare(buf, start, start + VOLATILE.length) === 0
+  );
+}
 
 /** Whether an entry's key is `__proto__`. */
 function isProtoKey(buf: Buffer, start: number, end: number): boolean {
@@ -68,7 +78,7 @@ function put(out: Buffer, at: number, buf: Buffer, start: number, end: number): 
 /**
  * The content key of validated DetectionResult bytes without decoding them, when every string
  * decode() would keep (kind, subject, attribute keys and values after last-wins, `__proto__`
- * dropped as decode() drops it) is ASCII; otherwise undefined (the caller decodes and uses a
+ * dropped as decode() drops it, volatile attributes left out) is ASCII; otherwise undefined (the caller decodes and uses a
  * JSON key). For ASCII, bytes and strings correspond one to one, so two results get the same key
  * exactly when their decoded kind, subject and attributes are equal: entries sorted by key, every
  * piece length-prefixed. A result with a non-ASCII kept string decodes to a non-ASCII string, so
@@ -114,6 +124,8 @@ export function fastContentKey(buf: Buffer, start: number, end: number): string 
       cursor.end = end;
       // decode() drops `__proto__` (assigning a string to it on a plain object does nothing).
       if (isProtoKey(buf, keyStart, keyEnd)) continue;
+      // Volatile measurements are not content.
+      if (isVolatileKey(buf, keyStart, keyEnd)) continue;
       if ((count + 1) * STRIDE > entries.length) {
         const grown = new Int32Array(entries.length * 2);
         grown.set(entries);

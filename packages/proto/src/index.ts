@@ -1,3 +1,4 @@
+export { VOLATILE_ATTRIBUTE_PREFIX } from './content-key.js';
 export type { EnvelopeBody, EnvelopeBodyCase, EnvelopeOf } from './envelope.js';
 export { decodeEnvelope, encodeEnvelope, envelope, PROTOCOL_VERSION } from './envelope.js';
 export type { ProtoErrorCode } from './errors.js';
@@ -39,4 +40,5 @@ export type {
   LazyEnvelopeBody,
   TaskResultView,
 } from './lazy.js';
-export { DetectionResultView, decodeEnvelopeLazy, decodeTaskResultView } from './lazy.js';
+export { decodeEnvelopeLazy, decodeTaskResultView, detectionResultView } from './lazy.js';
+export { DetectionResultView } from './result-view.js';

@@ -1,4 +1,4 @@
-import type { DetectionResultView } from './lazy.js';
+import type { DetectionResultView } from './result-view.js';
 import { Cursor } from './wire.js';
 
 /**

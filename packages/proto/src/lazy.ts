@@ -1,9 +1,10 @@
 import { Buffer } from 'node:buffer';
-import { fastContentKey } from './content-key.js';
 import { decodeEnvelope, type EnvelopeBody } from './envelope.js';
 import { ProtoDecodeError } from './errors.js';
+import { encodeTaskResultFrame, FRAME_PREFIX_BYTES } from './frame-encode.js';
 import type { DetectionResult, TaskResult } from './gen/daemoneye/v1/envelope.js';
-import { asBuffer, Cursor, LEN, utf8 } from './wire.js';
+import { DetectionResultView } from './result-view.js';
+import { asBuffer, Cursor, isAscii, LEN, latin1, utf8 } from './wire.js';
 
 // Tags (field number << 3 | wire type) of the fields the lazy decoder reads.
 const ENVELOPE_MESSAGE_ID = 8; // 1, varint
@@ -16,12 +17,7 @@ const TR_RESULT = 26; // 3, len
 const TR_FINAL = 32; // 4, varint
 const TR_ERROR = 42; // 5, len
 const DR_FINGERPRINT = 10; // 1, len
-const DR_KIND = 18; // 2, len
-const DR_SUBJECT = 26; // 3, len
 const DR_ATTRIBUTE = 34; // 4, len (map entry)
-const DR_COLLECTED_AT = 40; // 5, varint
-const ENTRY_KEY = 10; // 1, len
-const ENTRY_VALUE = 18; // 2, len
 
 /** How {@link decodeEnvelopeLazy} copies the results out of the input bytes. */
 export type LazyCopyMode = 'frame' | 'result';
@@ -31,66 +27,10 @@ export interface LazyDecodeOptions {
   /**
    * `'frame'` (default): one copy per frame of the TaskResult body; every view is a window on that
    * copy, so a view kept alive keeps the whole body (at most the frame) alive.
-   * `'result'`: one copy per result; a view pins only its own bytes, at one allocation per result.
+   * `'result'`: one copy per result, held as a one-byte string on the V8 heap (no ArrayBuffer per
+   * result); a view pins only its own bytes. What the agent's broker uses.
    */
   readonly copy?: LazyCopyMode | undefined;
-}
-
-/**
- * One DetectionResult kept as its encoded bytes. Only `fingerprint` (the dedup key) is decoded up
- * front; the bytes were validated when the frame was decoded, so {@link decode} cannot throw.
- */
-export class DetectionResultView {
-  /** The dedup key: the result's `fingerprint` field (last occurrence wins). */
-  readonly fingerprint: string;
-  readonly #buf: Buffer;
-  readonly #offset: number;
-  /** Encoded size of this result in bytes (its weight for byte budgets). */
-  readonly byteLength: number;
-  #contentKey: string | undefined;
-
-  /** @internal Built by {@link decodeEnvelopeLazy}. */
-  constructor(fingerprint: string, buf: Buffer, offset: number, byteLength: number) {
-    this.fingerprint = fingerprint;
-    this.#buf = buf;
-    this.#offset = offset;
-    this.byteLength = byteLength;
-    this.#contentKey = undefined;
-  }
-
-  /** The encoded DetectionResult (no tag, no length prefix). A window on the copy: do not mutate. */
-  get bytes(): Buffer {
-    const buf = this.#buf;
-    if (this.#offset === 0 && this.byteLength === buf.length) return buf;
-    return buf.subarray(this.#offset, this.#offset + this.byteLength);
-  }
-
-  /** Decodes the whole result: equal to what the generated `DetectionResult.decode` returns. */
-  decode(): DetectionResult {
-    return decodeDetectionResult(this.#buf, this.#offset, this.#offset + this.byteLength);
-  }
-
-  /**
-   * A string equal for two results exactly when their kind, subject and attributes are equal
-   * (attribute order does not matter; fingerprint and collection time are not part of it).
-   * Computed on first call and kept.
-   */
-  contentKey(): string {
-    if (this.#contentKey !== undefined) return this.#contentKey;
-    const start = this.#offset;
-    let key = fastContentKey(this.#buf, start, start + this.byteLength);
-    if (key === undefined) {
-      // Some kept string is not ASCII: compare what decode() yields.
-      const { kind, subject, attributes } = this.decode();
-      const parts: string[] = [kind, subject];
-      for (const name of Object.keys(attributes).sort())
-        parts.push(name, attributes[name] as string);
-      // JSON escaping makes the join unambiguous whatever the strings hold.
-      key = JSON.stringify(parts);
-    }
-    this.#contentKey = key;
-    return key;
-  }
 }
 
 /** A TaskResult with its header decoded and each result kept as a {@link DetectionResultView}. */
@@ -177,6 +117,10 @@ function validateBody(bytes: Buffer, field: number, start: number, end: number):
   while (cursor.pos < cursor.end) cursor.skip(cursor.tag());
 }
 
+/** Where {@link scanDetectionResult} found the last result's fingerprint (last occurrence wins). */
+let fingerprintStart = 0;
+let fingerprintEnd = 0;
+
 function scanTaskResult(
   input: Buffer,
   start: number,
@@ -212,13 +156,18 @@ function scanTaskResult(
       case TR_RESULT: {
         const resultStart = cursor.lengthDelimited();
         const resultEnd = cursor.pos;
-        const fingerprint = scanDetectionResult(cursor, resultStart, resultEnd);
+        scanDetectionResult(cursor, resultStart, resultEnd);
         const length = resultEnd - resultStart;
         if (copy === 'frame') {
+          const fingerprint = utf8(buf, fingerprintStart, fingerprintEnd);
           results.push(new DetectionResultView(fingerprint, buf, resultStart, length));
         } else {
-          const own = Buffer.allocUnsafeSlow(length);
-          buf.copy(own, 0, resultStart, resultEnd);
+          // A one-byte string: one heap object, no ArrayBuffer and no backing store per result.
+          const own = latin1(buf, resultStart, resultEnd);
+          // An ASCII fingerprint is a slice of it (V8 shares the characters); else decode UTF-8.
+          const fingerprint = isAscii(buf, fingerprintStart, fingerprintEnd)
+            ? own.substring(fingerprintStart - resultStart, fingerprintEnd - resultStart)
+            : utf8(buf, fingerprintStart, fingerprintEnd);
           results.push(new DetectionResultView(fingerprint, own, 0, length));
         }
         resultBytes += length;
@@ -239,15 +188,15 @@ function scanTaskResult(
 
 /**
  * Validates one encoded DetectionResult completely (every tag, length and map entry) with the
- * caller's cursor and returns its fingerprint, so that a later {@link DetectionResultView.decode}
+ * caller's cursor and leaves its fingerprint's bounds in `fingerprintStart`/`fingerprintEnd`, so that a later {@link DetectionResultView.decode}
  * cannot fail. Leaves the cursor at `end` with its own end restored.
  */
-function scanDetectionResult(cursor: Cursor, start: number, end: number): string {
+function scanDetectionResult(cursor: Cursor, start: number, end: number): void {
   const buf = cursor.buf;
   const outerEnd = cursor.end;
   let pos = start;
-  let fingerprintStart = start;
-  let fingerprintEnd = start;
+  fingerprintStart = start;
+  fingerprintEnd = start;
   while (pos < end) {
     // Fast path for what encoders write: a one-byte tag of fields 1-4 (length-delimited) and a
     // one-byte length. Anything else goes through the general cursor below.
@@ -289,7 +238,6 @@ function scanDetectionResult(cursor: Cursor, start: number, end: number): string
   }
   cursor.pos = end;
   cursor.end = outerEnd;
-  return utf8(buf, fingerprintStart, fingerprintEnd);
 }
 
 /** Validates one map entry's fields inside `[start, end)`. */
@@ -311,56 +259,6 @@ function scanEntry(cursor: Cursor, start: number, end: number): void {
   cursor.end = outerEnd;
 }
 
-/** Decodes validated DetectionResult bytes exactly as the generated decoder does. */
-function decodeDetectionResult(buf: Buffer, start: number, end: number): DetectionResult {
-  const cursor = new Cursor(buf, start, end);
-  const result: DetectionResult = {
-    fingerprint: '',
-    kind: '',
-    subject: '',
-    attributes: {},
-    collectedAtUnixMs: 0n,
-  };
-  while (cursor.pos < end) {
-    const tag = cursor.tag();
-    switch (tag) {
-      case DR_FINGERPRINT:
-        result.fingerprint = cursor.string();
-        break;
-      case DR_KIND:
-        result.kind = cursor.string();
-        break;
-      case DR_SUBJECT:
-        result.subject = cursor.string();
-        break;
-      case DR_ATTRIBUTE: {
-        const entryStart = cursor.lengthDelimited();
-        const entryEnd = cursor.pos;
-        cursor.pos = entryStart;
-        cursor.end = entryEnd;
-        let key = '';
-        let value = '';
-        while (cursor.pos < entryEnd) {
-          const entryTag = cursor.tag();
-          if (entryTag === ENTRY_KEY) key = cursor.string();
-          else if (entryTag === ENTRY_VALUE) value = cursor.string();
-          else cursor.skip(entryTag);
-        }
-        cursor.end = end;
-        // Plain assignment, as the generated code does (so `__proto__` behaves the same).
-        result.attributes[key] = value;
-        break;
-      }
-      case DR_COLLECTED_AT:
-        result.collectedAtUnixMs = cursor.uint64();
-        break;
-      default:
-        cursor.skip(tag);
-    }
-  }
-  return result;
-}
-
 /** Decodes a whole {@link TaskResultView} into the generated `TaskResult` shape. */
 export function decodeTaskResultView(view: TaskResultView): TaskResult {
   return {
@@ -370,4 +268,23 @@ export function decodeTaskResultView(view: TaskResultView): TaskResult {
     final: view.final,
     error: view.error,
   };
+}
+
+/**
+ * A {@link DetectionResultView} of one DetectionResult (encoded, then viewed with its own copy):
+ * for tests and for results made in process. Throws `ProtoEncodeError` for a value the wire cannot
+ * carry.
+ */
+export function detectionResultView(result: DetectionResult): DetectionResultView {
+  const frame = encodeTaskResultFrame({
+    taskId: '',
+    correlationId: '',
+    results: [result],
+    final: false,
+    error: '',
+  });
+  const body = decodeEnvelopeLazy(frame.subarray(FRAME_PREFIX_BYTES), { copy: 'result' }).body;
+  const view = body?.$case === 'taskResult' ? body.value.results[0] : undefined;
+  if (view === undefined) throw new ProtoDecodeError('no result in the encoded TaskResult'); // unreachable
+  return view;
 }

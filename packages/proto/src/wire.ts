@@ -196,9 +196,10 @@ export function utf8(buf: Buffer, start: number, end: number): string {
   return buf.toString('utf8', start, end);
 }
 
-/** Node's Buffer with the native method that Buffer#toString('utf8', start, end) ends in. */
+/** Node's Buffer with the native methods that Buffer#toString(encoding, start, end) ends in. */
 interface NativeBuffer extends Buffer {
   utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
 }
 
 // Buffer#toString(encoding, start, end) checks its arguments (about as costly as decoding a short
@@ -208,6 +209,25 @@ const HAS_UTF8_SLICE = typeof Reflect.get(Buffer.prototype, 'utf8Slice') === 'fu
 
 function hasUtf8Slice(_buf: Buffer): _buf is NativeBuffer {
   return HAS_UTF8_SLICE;
+}
+
+const HAS_LATIN1_SLICE = typeof Reflect.get(Buffer.prototype, 'latin1Slice') === 'function';
+
+function hasLatin1Slice(_buf: Buffer): _buf is NativeBuffer {
+  return HAS_LATIN1_SLICE;
+}
+
+/** `buf[start, end)` as a one-byte string, one character per byte (the bounds checked by the caller). */
+export function latin1(buf: Buffer, start: number, end: number): string {
+  if (start === end) return '';
+  if (hasLatin1Slice(buf)) return buf.latin1Slice(start, end);
+  return buf.toString('latin1', start, end);
+}
+
+/** Whether `buf[start, end)` is all ASCII (so its UTF-8 and latin1 readings are the same string). */
+export function isAscii(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if ((buf[i] as number) > 0x7f) return false;
+  return true;
 }
 
 /** `bytes` as a Buffer over the same memory (no copy). */

@@ -51,7 +51,8 @@ async function handle(task: TaskAssignment) {
         commandLine: p.commandLine,
         executable: p.executable,
         uid: String(p.uid),
-        rss: String(p.rssBytes),
+        // Resident memory moves between two reads: volatile, so never a conflict between collectors.
+        'volatile.rss': String(p.rssBytes),
         startTime: p.startTime,
       }),
     );

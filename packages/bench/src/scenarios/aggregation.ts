@@ -72,10 +72,17 @@ async function awaitRound(
   }
 }
 
-/** The latest `SENT_NS_ATTRIBUTE` stamp among a set's results; 0n when none. */
+/**
+ * The latest `SENT_NS_ATTRIBUTE` stamp among a set's results; 0n when none. Each collector stamps
+ * the last result of its final batch, and its results arrive together: only the last item of each
+ * run of one sender is read, so the bench decodes K results per round, not all of them.
+ */
 function latestStamp(result: CoordinatorResult): bigint {
   let latest = 0n;
-  for (const item of result.results) {
+  const items = result.results;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === undefined || items[i + 1]?.sources[0] === item.sources[0]) continue;
     const stamp = item.result.attributes[SENT_NS_ATTRIBUTE];
     if (stamp !== undefined) {
       const ns = BigInt(stamp);

@@ -1,4 +1,4 @@
-import { encodeEnvelope, type TaskAssignment, type TaskResult } from '@daemoneye/proto';
+import { encodeEnvelope, type TaskAssignment, type TaskResultView } from '@daemoneye/proto';
 import { RawPeer, startTransportFleet } from '../harness.js';
 import { distributionRow } from '../result.js';
 import { iterations, type Scenario } from '../scenario.js';
@@ -6,7 +6,7 @@ import { nsToUs, Samples } from '../stats.js';
 import { BENCH_TASK_KIND, encodeWork, SENT_NS_ATTRIBUTE } from '../work.js';
 
 /** Reads the sender's hrtime stamp from a final TaskResult; 0n when absent. */
-export function sentNsOf(result: TaskResult): bigint {
+export function sentNsOf(result: TaskResultView): bigint {
   for (let i = result.results.length - 1; i >= 0; i--) {
     const stamp = result.results[i]?.attributes[SENT_NS_ATTRIBUTE];
     if (stamp !== undefined) return BigInt(stamp);
@@ -46,7 +46,7 @@ export const floorScenario: Scenario = {
       const fleet = await startTransportFleet(1, { prefix: 'floor' });
       try {
         const id = fleet.ids[0] ?? 'floor-1';
-        let waiter: ((at: bigint, result: TaskResult) => void) | undefined;
+        let waiter: ((at: bigint, result: TaskResultView) => void) | undefined;
         fleet.broker.on('task-result', (_collector, result) => {
           const at = process.hrtime.bigint();
           const resolve = waiter;
@@ -66,7 +66,7 @@ export const floorScenario: Scenario = {
             if (i >= warmup) rawOneWay.push(nsToUs(ns));
           }
           for (let i = from; i < to; i++) {
-            const reply = new Promise<{ at: bigint; result: TaskResult }>((resolve) => {
+            const reply = new Promise<{ at: bigint; result: TaskResultView }>((resolve) => {
               waiter = (at, result) => resolve({ at, result });
             });
             const start = process.hrtime.bigint();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PendingTask, PendingTaskRegistry } from '@daemoneye/failover';
 import type { Broker } from '@daemoneye/ipc-transport';
-import type { TaskResult } from '@daemoneye/proto';
+import { decodeTaskResultView, type TaskResult } from '@daemoneye/proto';
 import type { Clock } from '../clock.js';
 import { CoordinatorError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -89,7 +89,7 @@ export class JournalHooks {
     admitted: (id: string) => boolean,
   ): void {
     broker.on('task-result', (id, result) => {
-      if (admitted(id)) this.#journal.batch(id, result);
+      if (admitted(id)) this.#journal.batch(id, decodeTaskResultView(result));
     });
     registry.on('task-completed', (task) => this.taskEnded(task, 'completed', 'completed'));
     registry.on('task-failed', (task, reason) => this.taskEnded(task, 'failed', reason));

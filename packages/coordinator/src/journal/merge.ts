@@ -1,11 +1,14 @@
 import type { AggregatedItem, AggregatedVariant } from '@daemoneye/aggregator';
-import type { DetectionResult } from '@daemoneye/proto';
+import {
+  type DetectionResult,
+  type DetectionResultView,
+  detectionResultView,
+} from '@daemoneye/proto';
 import type { AggregatedResult } from '../types.js';
-import { contentKey } from '../weights.js';
 import type { OpenSet } from './state.js';
 
 interface Variant {
-  result: DetectionResult;
+  result: DetectionResultView;
   sources: string[];
 }
 
@@ -21,17 +24,17 @@ function uniq(ids: Iterable<string>): string[] {
   return [...new Set(ids)];
 }
 
-function fromAggregated(item: AggregatedItem<DetectionResult>): Item {
+function fromAggregated(item: AggregatedItem<DetectionResultView>): Item {
   const first = { result: item.result, sources: [...item.sources] };
   if (!item.conflict) return { key: item.key, first, others: [], dropped: 0 };
-  const others = item.variants.slice(1).map((v: AggregatedVariant<DetectionResult>) => ({
+  const others = item.variants.slice(1).map((v: AggregatedVariant<DetectionResultView>) => ({
     result: v.result,
     sources: [...v.sources],
   }));
   return { key: item.key, first, others, dropped: item.variantsDropped };
 }
 
-function toAggregated(item: Item): AggregatedItem<DetectionResult> {
+function toAggregated(item: Item): AggregatedItem<DetectionResultView> {
   const base = { key: item.key, result: item.first.result, sources: item.first.sources };
   if (item.others.length === 0) return { ...base, conflict: false };
   return {
@@ -43,7 +46,7 @@ function toAggregated(item: Item): AggregatedItem<DetectionResult> {
 }
 
 /** Adds one copy; returns true when it was a duplicate (same key, same content, same source). */
-function add(items: Map<string, Item>, result: DetectionResult, source: string): boolean {
+function add(items: Map<string, Item>, result: DetectionResultView, source: string): boolean {
   const item = items.get(result.fingerprint);
   if (item === undefined) {
     items.set(result.fingerprint, {
@@ -54,8 +57,8 @@ function add(items: Map<string, Item>, result: DetectionResult, source: string):
     });
     return false;
   }
-  const content = contentKey(result);
-  const variant = [item.first, ...item.others].find((v) => contentKey(v.result) === content);
+  const content = result.contentKey();
+  const variant = [item.first, ...item.others].find((v) => v.result.contentKey() === content);
   if (variant === undefined) {
     item.others.push({ result, sources: [source] });
     return false;
@@ -68,9 +71,10 @@ function add(items: Map<string, Item>, result: DetectionResult, source: string):
 /** The deduplicated items of journaled batches, in arrival order (what a set written again holds). */
 export function itemsOf(
   batches: readonly { collectorId: string; results: readonly DetectionResult[] }[],
-): AggregatedItem<DetectionResult>[] {
+): AggregatedItem<DetectionResultView>[] {
   const items = new Map<string, Item>();
-  for (const batch of batches) for (const r of batch.results) add(items, r, batch.collectorId);
+  for (const batch of batches)
+    for (const r of batch.results) add(items, detectionResultView(r), batch.collectorId);
   return [...items.values()].map(toAggregated);
 }
 
@@ -96,7 +100,8 @@ export function mergeRecovered(
   let duplicates = live?.duplicatesDropped ?? 0;
   const finals = new Set<string>();
   for (const batch of open.batches) {
-    for (const r of batch.results) if (add(items, r, batch.collectorId)) duplicates++;
+    for (const r of batch.results)
+      if (add(items, detectionResultView(r), batch.collectorId)) duplicates++;
     if (batch.final && batch.error === '') finals.add(batch.collectorId);
   }
   for (const item of live?.results ?? []) {
