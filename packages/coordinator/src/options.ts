@@ -8,6 +8,17 @@ import {
   type ResolvedJournalOptions,
   resolveJournalOptions,
 } from './journal/options.js';
+import {
+  describeValue,
+  fn,
+  fraction,
+  integer,
+  isClock,
+  isRecord,
+  nested,
+  refuseUnknownKeys,
+  text,
+} from './option-helpers.js';
 
 /** One collector process the coordinator spawns and supervises, whatever executable it is. */
 export interface CollectorSpec {
@@ -249,119 +260,9 @@ const SPEC_KEYS = [
 ];
 const COLLECTOR_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] ?? 0;
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min((row[j - 1] ?? 0) + 1, current + 1, previous + cost);
-      previous = current;
-    }
-  }
-  return row[b.length] ?? 0;
-}
-
-/** Throws a TypeError for every key of `value` not in `known`, naming the nearest known one. */
-export function refuseUnknownKeys(path: string, value: object, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    let nearest = '';
-    let best = Number.POSITIVE_INFINITY;
-    for (const candidate of known) {
-      const d = distance(key.toLowerCase(), candidate.toLowerCase());
-      if (d < best) {
-        best = d;
-        nearest = candidate;
-      }
-    }
-    const hint =
-      best <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean ${nearest}?)` : '';
-    throw new TypeError(`${path}.${key} is not a known option${hint}`);
-  }
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function integer(
-  path: string,
-  value: unknown,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') {
-    throw new TypeError(`${path} must be an integer in ${min}..${max}, got ${show(value)}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${path} must be an integer in ${min}..${max}, got ${show(value)}`);
-  }
-  return value;
-}
-
-function fraction(path: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number')
-    throw new TypeError(`${path} must be a number in (0, 1], got ${show(value)}`);
-  if (!(value > 0 && value <= 1))
-    throw new RangeError(`${path} must be a number in (0, 1], got ${show(value)}`);
-  return value;
-}
-
-function text(path: string, value: unknown, pattern?: RegExp): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`${path} must be a non-empty string, got ${show(value)}`);
-  }
-  if (pattern && !pattern.test(value)) {
-    throw new RangeError(`${path} must match ${pattern.source}, got ${show(value)}`);
-  }
-  return value;
-}
-
-function fn<F>(path: string, value: F | undefined): F | undefined {
-  if (value !== undefined && typeof value !== 'function') {
-    throw new TypeError(`${path} must be a function, got ${show(value)}`);
-  }
-  return value;
-}
-
-function nested<T extends object>(
-  path: string,
-  value: T | undefined,
-  known: readonly string[],
-): T | Record<string, never> {
-  if (value === undefined) return {};
-  if (!isRecord(value)) throw new TypeError(`${path} must be an object, got ${show(value)}`);
-  refuseUnknownKeys(path, value, known);
-  return value;
-}
-
-function isClock(value: unknown): value is Clock {
-  return (
-    isRecord(value) &&
-    typeof value.now === 'function' &&
-    typeof value.setTimeout === 'function' &&
-    typeof value.clearTimeout === 'function'
-  );
-}
-
 function spec(path: string, value: unknown): CollectorSpec {
-  if (!isRecord(value)) throw new TypeError(`${path} must be an object, got ${show(value)}`);
+  if (!isRecord(value))
+    throw new TypeError(`${path} must be an object, got ${describeValue(value)}`);
   refuseUnknownKeys(path, value, SPEC_KEYS);
   const out: {
     -readonly [K in keyof CollectorSpec]: CollectorSpec[K];
@@ -372,14 +273,16 @@ function spec(path: string, value: unknown): CollectorSpec {
   };
   if (value.args !== undefined) {
     if (!Array.isArray(value.args) || value.args.some((a) => typeof a !== 'string')) {
-      throw new TypeError(`${path}.args must be an array of strings, got ${show(value.args)}`);
+      throw new TypeError(
+        `${path}.args must be an array of strings, got ${describeValue(value.args)}`,
+      );
     }
     out.args = value.args.filter((a): a is string => typeof a === 'string');
   }
   if (value.env !== undefined) {
     const env = value.env;
     if (!isRecord(env) || Object.values(env).some((v) => typeof v !== 'string')) {
-      throw new TypeError(`${path}.env must be an object of strings, got ${show(env)}`);
+      throw new TypeError(`${path}.env must be an object of strings, got ${describeValue(env)}`);
     }
     const copy: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (typeof v === 'string') copy[k] = v;
@@ -399,35 +302,38 @@ function spec(path: string, value: unknown): CollectorSpec {
 function niceness(name: string, value: unknown): number | null | undefined {
   if (value === undefined || value === null) return value;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${name} must be an integer or null, got ${show(value)}`);
+    throw new TypeError(`${name} must be an integer or null, got ${describeValue(value)}`);
   }
   if (value < -20 || value > 19) {
-    throw new RangeError(`${name} must be in -20..19, got ${show(value)}`);
+    throw new RangeError(`${name} must be in -20..19, got ${describeValue(value)}`);
   }
   return value;
 }
 
 /** Validates the options once: TypeError for a wrong type or unknown key, RangeError out of range. */
 export function resolveOptions(input: CoordinatorOptions): ResolvedOptions {
-  if (!isRecord(input)) throw new TypeError(`options must be an object, got ${show(input)}`);
+  if (!isRecord(input))
+    throw new TypeError(`options must be an object, got ${describeValue(input)}`);
   refuseUnknownKeys('options', input, KNOWN);
   const o: Record<string, unknown> = input;
   if (!Array.isArray(o.collectors)) {
     throw new TypeError(
-      `options.collectors must be an array of collector specs, got ${show(o.collectors)}`,
+      `options.collectors must be an array of collector specs, got ${describeValue(o.collectors)}`,
     );
   }
   const collectors = o.collectors.map((s, i) => spec(`options.collectors[${i}]`, s));
   const ids = new Set<string>();
   for (const [i, s] of collectors.entries()) {
     if (ids.has(s.id))
-      throw new RangeError(`options.collectors[${i}].id must be unique, got ${show(s.id)} twice`);
+      throw new RangeError(
+        `options.collectors[${i}].id must be unique, got ${describeValue(s.id)} twice`,
+      );
     ids.add(s.id);
   }
   const clock = o.clock ?? systemClock;
   if (!isClock(clock)) {
     throw new TypeError(
-      `options.clock must have now(), setTimeout() and clearTimeout(), got ${show(clock)}`,
+      `options.clock must have now(), setTimeout() and clearTimeout(), got ${describeValue(clock)}`,
     );
   }
   const giveUpCooldownMs = integer(
@@ -440,7 +346,9 @@ export function resolveOptions(input: CoordinatorOptions): ResolvedOptions {
   const controlKind =
     o.controlKind === undefined ? DEFAULTS.controlKind : text('options.controlKind', o.controlKind);
   if (collectors.some((s) => s.kind === controlKind)) {
-    throw new RangeError(`options.collectors must not use the control kind ${show(controlKind)}`);
+    throw new RangeError(
+      `options.collectors must not use the control kind ${describeValue(controlKind)}`,
+    );
   }
   return {
     collectors,

@@ -8,8 +8,8 @@ import type { Clock } from './clock.js';
 export const MAX_DELAY_MS = 2_147_483_647;
 
 // ---- house option helpers -------------------------------------------------------------------
-// The same text in aggregator, balancer, failover and ipc-transport (they keep no runtime
-// dependency on each other); test/conformance.test.ts runs every copy on one table.
+// The same text in aggregator, balancer, coordinator, failover and ipc-transport (each keeps no
+// runtime dependency for it); test/conformance.test.ts runs every copy on one table.
 
 /** How a value is shown in an option message: short, and never throwing. */
 export function describeValue(value: unknown): string {

@@ -9,8 +9,8 @@ export const MIN_FRAME_BYTES = 1024;
 export const MAX_FRAME_BYTES = 0xffff_ffff;
 
 // ---- house option helpers -------------------------------------------------------------------
-// The same text in aggregator, balancer, failover and ipc-transport (they keep no runtime
-// dependency on each other); test/conformance.test.ts runs every copy on one table.
+// The same text in aggregator, balancer, coordinator, failover and ipc-transport (each keeps no
+// runtime dependency for it); test/conformance.test.ts runs every copy on one table.
 
 /** How a value is shown in an option message: short, and never throwing. */
 export function describeValue(value: unknown): string {

@@ -1,4 +1,5 @@
-import { integer, isRecord, MAX_DELAY_MS, refuseUnknownKeys, show } from '../options.js';
+import { describeValue, integer, isRecord, refuseUnknownKeys } from '../option-helpers.js';
+import { MAX_DELAY_MS } from '../options.js';
 
 /** When the journal calls fdatasync(2): after every record, on a timer, or never (the OS decides). */
 export type FsyncPolicy = 'always' | 'interval' | 'never';
@@ -43,16 +44,18 @@ export function resolveJournalOptions(
 ): ResolvedJournalOptions | undefined {
   if (value === undefined) return undefined;
   if (!isRecord(value))
-    throw new TypeError(`options.journal must be an object, got ${show(value)}`);
+    throw new TypeError(`options.journal must be an object, got ${describeValue(value)}`);
   refuseUnknownKeys('options.journal', value, KEYS);
   const dir: unknown = value.dir;
   if (typeof dir !== 'string' || dir === '')
-    throw new TypeError(`options.journal.dir must be a non-empty string, got ${show(dir)}`);
+    throw new TypeError(
+      `options.journal.dir must be a non-empty string, got ${describeValue(dir)}`,
+    );
   const fsync: unknown = value.fsync ?? JOURNAL_DEFAULTS.fsync;
   const policy = POLICIES.find((p) => p === fsync);
   if (policy === undefined) {
     throw new RangeError(
-      `options.journal.fsync must be one of ${POLICIES.join(', ')}, got ${show(fsync)}`,
+      `options.journal.fsync must be one of ${POLICIES.join(', ')}, got ${describeValue(fsync)}`,
     );
   }
   return {
