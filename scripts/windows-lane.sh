@@ -20,9 +20,10 @@
 # Cache (ignored by git): .cache/windows-lane/ (node.exe, the prefix, the DLL, the copy with its
 # node_modules and turbo cache). Delete it to measure a fresh run. Environment knobs:
 #   WINDOWS_LANE_CACHE      cache folder (default .cache/windows-lane in the repo)
-#   WINDOWS_LANE_TIMEOUT_S  limit for the vitest run under Wine (default 600)
-#   WINDOWS_LANE_WORKERS    vitest workers under Wine (default 1: with 2 or 3 on a loaded 2-core
-#                           machine the run was not faster and timing-bound tests failed)
+#   WINDOWS_LANE_TIMEOUT_S  limit for the vitest run under Wine (default 900)
+#   WINDOWS_LANE_WORKERS    vitest workers under Wine (default 2: on an otherwise idle 2-core machine
+#                           the whole suite took 361 s with 2 against more than 600 s with 1, most
+#                           of it waiting on node.exe start-up; lower it on a loaded machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -32,8 +33,8 @@ NODE_WIN_VERSION=20.20.2
 NODE_WIN_INTEGRITY='sha512-JCwLL25UBIyiXLXUN6dfb/AMZTBtV5LUugV+DpurEn3uAM/GKm7Z/rgR4aV5Z76UHSbzK4n43ox6GTvsOAoNxA=='
 PNPM_VERSION=12.4.2
 CACHE=${WINDOWS_LANE_CACHE:-$ROOT/.cache/windows-lane}
-TIMEOUT_S=${WINDOWS_LANE_TIMEOUT_S:-600}
-WORKERS=${WINDOWS_LANE_WORKERS:-1}
+TIMEOUT_S=${WINDOWS_LANE_TIMEOUT_S:-900}
+WORKERS=${WINDOWS_LANE_WORKERS:-2}
 
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
