@@ -89,7 +89,10 @@ export class JournalHooks {
     admitted: (id: string) => boolean,
   ): void {
     broker.on('task-result', (id, result) => {
-      if (admitted(id)) this.#journal.batch(id, decodeTaskResultView(result));
+      // Decoding the view back to objects costs a full decode: only for a set the journal holds open.
+      if (admitted(id) && this.#journal.state.isOpen(result.correlationId)) {
+        this.#journal.batch(id, decodeTaskResultView(result));
+      }
     });
     registry.on('task-completed', (task) => this.taskEnded(task, 'completed', 'completed'));
     registry.on('task-failed', (task, reason) => this.taskEnded(task, 'failed', reason));
